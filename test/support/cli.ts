@@ -39,7 +39,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CLI_PATH, ...args], {
       cwd: options.cwd ?? emptyDir(),
-      env: { ...baseEnv(), ...options.env } as NodeJS.ProcessEnv,
+      env: { ...baseEnv(), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -99,7 +99,7 @@ export class TestServer {
     });
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.cluster?.destroySync();
   }
 }
@@ -135,8 +135,10 @@ export async function testServers(options: { source?: ClusterOptions; target?: C
   return {
     source,
     target,
-    async close() {
-      await Promise.all([source.close(), target.close()]);
+    close() {
+      source.close();
+      target.close();
+      return Promise.resolve();
     },
   };
 }

@@ -1,0 +1,220 @@
+// Builds the copy plan from the two catalogs: what to copy, in which order, how, and what would go wrong.
+
+import { ValidationError } from '../errors.js';
+import type { Catalog, ColumnInfo, ForeignKeyInfo, IndexInfo, SequenceInfo, ServerInfo, TableInfo, TriggerInfo } from '../pg/catalog.js';
+import { orderByForeignKeys } from './order.js';
+
+export type CopyFormat = 'binary' | 'text';
+
+export interface TablePlan {
+  schema: string;
+  name: string;
+  /** Quoted, schema-qualified name for SQL. */
+  sql: string;
+  /** Columns copied, matched by name; generated columns are left out and recomputed by the target. */
+  columns: string[];
+  format: CopyFormat;
+  /** Why the table travels as text, when it does. */
+  formatReason: string | undefined;
+  /** Rows in the source snapshot. */
+  sourceRows: number;
+  /** Target indexes dropped before loading and re-created after it (those that back no constraint). */
+  indexes: IndexInfo[];
+  /** Target sequences owned by the table's columns, set after loading so new ids cannot collide. */
+  sequences: SequenceInfo[];
+  /** Target columns the source lacks: they get their default (or NULL). */
+  targetOnlyColumns: string[];
+}
+
+export interface SyncPlan {
+  schema: string;
+  tables: TablePlan[];
+  totalRows: number;
+  source: ServerInfo;
+  target: ServerInfo;
+  /** Target FKs from tables outside the selection into it: set aside during the load, put back validated. */
+  externalReferences: ForeignKeyInfo[];
+  /** Target FKs whose referencing table is selected: checked after the load when FK triggers were skipped. */
+  foreignKeys: ForeignKeyInfo[];
+  /** Enabled user triggers on the selected target tables; none may fire while we load. */
+  triggers: TriggerInfo[];
+  warnings: string[];
+}
+
+export interface PlanInput {
+  schema: string;
+  tables: readonly string[];
+  source: Catalog;
+  target: Catalog;
+  sourceRows: Map<string, number>;
+}
+
+/** Extension types whose absence on the target we can name precisely. */
+const EXTENSION_OF_TYPE: Record<string, string> = {
+  vector: 'vector', halfvec: 'vector', sparsevec: 'vector', ltree: 'ltree', lquery: 'ltree', citext: 'citext', hstore: 'hstore',
+};
+
+function baseTypeName(type: string): string {
+  return type.replace(/\(.*$/, '').replace(/\[\]$/, '').trim();
+}
+
+class Problems {
+  readonly list: { message: string; table?: string | undefined }[] = [];
+  add(message: string, table?: string): void {
+    this.list.push({ message, table });
+  }
+  throwIfAny(): void {
+    const first = this.list[0];
+    if (!first) return;
+    const more = this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? 's' : ''}; see details)` : '';
+    throw new ValidationError(`${first.message}${more}`, {
+      table: first.table,
+      details: { problems: this.list.map((p) => p.message) },
+    });
+  }
+}
+
+function checkExtensions(input: PlanInput, problems: Problems): void {
+  const needed = new Set<string>();
+  for (const table of input.source.tables.values()) {
+    for (const column of table.columns) {
+      const extension = EXTENSION_OF_TYPE[baseTypeName(column.type)];
+      if (extension) needed.add(extension);
+    }
+  }
+  for (const extension of needed) {
+    if (!input.target.server.extensions[extension]) {
+      problems.add(`the target database has no "${extension}" extension; enable it there first (CREATE EXTENSION ${extension}; on Supabase: Database → Extensions)`);
+    }
+  }
+}
+
+function matchColumns(qualified: string, source: TableInfo, target: TableInfo, problems: Problems, warnings: string[]) {
+  const sourceColumns = new Map(source.columns.filter((c) => !c.generated).map((c) => [c.name, c]));
+  const targetColumns = new Map(target.columns.map((c) => [c.name, c]));
+  const columns: string[] = [];
+  const targetOnlyColumns: string[] = [];
+  const unsafe: string[] = [];
+  for (const [name, sourceColumn] of sourceColumns) {
+    const targetColumn = targetColumns.get(name);
+    if (!targetColumn) {
+      problems.add(`${qualified}.${name} (${sourceColumn.type}) exists on the source but not on the target; add the column to the target or exclude the table`, qualified);
+      continue;
+    }
+    if (targetColumn.generated) {
+      problems.add(`${qualified}.${name} is a generated column on the target but a plain column on the source; its values cannot be copied`, qualified);
+      continue;
+    }
+    if (targetColumn.type !== sourceColumn.type) {
+      problems.add(`${qualified}.${name} is ${sourceColumn.type} on the source but ${targetColumn.type} on the target; make the types match before syncing`, qualified);
+      continue;
+    }
+    for (const reason of [sourceColumn.binaryUnsafeReason, targetColumn.binaryUnsafeReason]) {
+      if (reason) unsafe.push(`${name}: ${reason}`);
+    }
+    columns.push(name);
+  }
+  for (const targetColumn of target.columns) {
+    if (targetColumn.generated || sourceColumns.has(targetColumn.name)) continue;
+    if (source.columns.some((c: ColumnInfo) => c.name === targetColumn.name && c.generated)) {
+      warnings.push(`${qualified}.${targetColumn.name} is generated on the source but not on the target; it is left to its default there`);
+    }
+    if (targetColumn.notNull && !targetColumn.hasDefault) {
+      problems.add(`${qualified}.${targetColumn.name} exists only on the target and is NOT NULL without a default; add it to the source or give it a default`, qualified);
+      continue;
+    }
+    targetOnlyColumns.push(targetColumn.name);
+    warnings.push(`${qualified}.${targetColumn.name} exists only on the target; copied rows get its ${targetColumn.hasDefault ? 'default' : 'NULL'}`);
+  }
+  // Target column order: COPY lists are explicit, so either order works; the target's reads naturally.
+  const targetOrder = target.columns.map((c) => c.name).filter((n) => columns.includes(n));
+  return { columns: targetOrder, targetOnlyColumns, unsafe };
+}
+
+function checkAccess(qualified: string, source: TableInfo, target: TableInfo, input: PlanInput, problems: Problems): void {
+  if (source.rowSecurityActive) {
+    problems.add(`row-level security hides rows of ${qualified} from role "${input.source.server.user}" on the source; connect as the table owner or a role with BYPASSRLS`, qualified);
+  }
+  if (!target.ownedByUs) {
+    problems.add(`role "${input.target.server.user}" does not own ${qualified} on the target (owner: ${target.owner}); connect as the owner, who may truncate it and rebuild its indexes`, qualified);
+  } else if (target.rowSecurityActive) {
+    problems.add(`row-level security applies to ${qualified} on the target for role "${input.target.server.user}" (FORCE ROW LEVEL SECURITY?); COPY cannot load it`, qualified);
+  }
+  if (target.kind !== 'r') {
+    problems.add(`${qualified} is a partitioned table on the target; archon-sync copies plain tables only`, qualified);
+  }
+}
+
+/** Compares the catalogs and returns the plan, or throws a ValidationError naming every problem found. */
+export function buildPlan(input: PlanInput): SyncPlan {
+  const problems = new Problems();
+  const warnings: string[] = [];
+  const { schema, source, target } = input;
+  checkExtensions(input, problems);
+  if (source.server.identity === target.server.identity) {
+    problems.add(`source and target are the same database (${target.server.database}); check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI`);
+  }
+
+  const selected = [...new Set(input.tables)];
+  for (const name of selected) {
+    const missingOn = [source.tables.has(name) ? undefined : 'source', target.tables.has(name) ? undefined : 'target'].filter(Boolean);
+    if (missingOn.length > 0) {
+      problems.add(`table ${schema}.${name} does not exist on the ${missingOn.join(' or the ')}; create it (apply Archon's migrations) or leave it out with --exclude ${name}`, `${schema}.${name}`);
+    }
+  }
+
+  const present = selected.filter((n) => source.tables.has(n) && target.tables.has(n));
+  const selectedSet = new Set(present);
+  const { order, cycle } = orderByForeignKeys(present, target.foreignKeys
+    .filter((fk) => fk.schema === schema && fk.refSchema === schema)
+    .map((fk) => ({ child: fk.table, parent: fk.refTable })));
+  if (cycle.length > 0) {
+    warnings.push(`foreign keys form a cycle through ${cycle.join(', ')}; their rows are checked after loading`);
+  }
+
+  const tables: TablePlan[] = [];
+  for (const name of order) {
+    const sourceTable = source.tables.get(name);
+    const targetTable = target.tables.get(name);
+    if (!sourceTable || !targetTable) continue;
+    const qualified = `${schema}.${name}`;
+    checkAccess(qualified, sourceTable, targetTable, input, problems);
+    const { columns, targetOnlyColumns, unsafe } = matchColumns(qualified, sourceTable, targetTable, problems, warnings);
+    const format: CopyFormat = unsafe.length > 0 ? 'text' : 'binary';
+    if (format === 'text') warnings.push(`${qualified} is copied in text format (${unsafe.join('; ')})`);
+    const indexes = target.indexes.filter((i) => i.table === name && i.schema === schema && !i.backsConstraint);
+    for (const index of indexes.filter((i) => !i.valid)) {
+      warnings.push(`index ${index.name} on ${qualified} is invalid on the target; it is rebuilt valid`);
+    }
+    tables.push({
+      schema,
+      name,
+      sql: targetTable.sql,
+      columns,
+      format,
+      formatReason: format === 'text' ? unsafe.join('; ') : undefined,
+      sourceRows: input.sourceRows.get(name) ?? 0,
+      indexes,
+      sequences: target.sequences.filter((s) => s.table === name && s.schema === schema),
+      targetOnlyColumns,
+    });
+  }
+
+  const isSelected = (fkSchema: string, table: string) => fkSchema === schema && selectedSet.has(table);
+  const externalReferences = target.foreignKeys.filter((fk) => !isSelected(fk.schema, fk.table) && isSelected(fk.refSchema, fk.refTable));
+  for (const fk of externalReferences) {
+    warnings.push(`${fk.schema}.${fk.table} (not copied) references ${fk.refTable} through ${fk.name}; its rows are kept and the key is re-checked after loading`);
+  }
+  problems.throwIfAny();
+  return {
+    schema,
+    tables,
+    totalRows: tables.reduce((sum, t) => sum + t.sourceRows, 0),
+    source: source.server,
+    target: target.server,
+    externalReferences,
+    foreignKeys: target.foreignKeys.filter((fk) => isSelected(fk.schema, fk.table)),
+    triggers: target.triggers.filter((t) => isSelected(t.schema, t.table) && t.mode !== 'D'),
+    warnings,
+  };
+}

@@ -1,0 +1,22 @@
+// archon-sync's public API: sync, plan, verify, their option/result/event types and the error classes.
+
+export { sync } from './engine/sync.js';
+export type { SyncOptions, SyncResult, TableResult, HistoryOptions } from './engine/sync.js';
+export { plan } from './engine/dry-run.js';
+export type { ConnectionOptions } from './engine/session.js';
+export type { SyncPlan, TablePlan, CopyFormat } from './engine/plan.js';
+export type { SyncEvent, SyncEventListener, SyncPhase, ProgressFields, TriggerSuppression } from './engine/events.js';
+export { ARCHON_TABLES, HISTORY_TABLE } from './engine/tables.js';
+export { newSyncId } from './engine/history.js';
+export { redact } from './pg/redact.js';
+export {
+  ArchonSyncError,
+  ConfigurationError,
+  ConnectionError,
+  ValidationError,
+  CopyError,
+  VerificationError,
+  CancelledError,
+  isArchonSyncError,
+} from './errors.js';
+export type { ArchonSyncErrorCode } from './errors.js';

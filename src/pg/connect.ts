@@ -1,0 +1,226 @@
+// Opens PostgreSQL connections from libpq-style URIs and turns failures into actionable ConnectionErrors.
+
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { ConfigurationError, ConnectionError } from '../errors.js';
+import { redact, registerSecret } from './redact.js';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const APPLICATION_NAME = 'archon-sync';
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Where a URI points, without its password: safe to print, log and store. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** `host:port/database`, what people see in plans and messages. */
+  label: string;
+  sslMode: SslMode;
+  /** True when the host is a Unix-socket directory. */
+  socket: boolean;
+}
+
+export interface ConnectOptions {
+  /** Which side this is, for messages ("source", "target", "history"). */
+  side: string;
+  connectTimeoutMs?: number | undefined;
+  applicationName?: string | undefined;
+}
+
+interface ParsedUri {
+  endpoint: Endpoint;
+  config: pg.ClientConfig;
+  sslRootCert: string | undefined;
+}
+
+function parseUri(uri: string, side: string): ParsedUri {
+  if (!/^postgres(ql)?:\/\//i.test(uri)) {
+    throw new ConfigurationError(
+      `the ${side} database URI must start with postgresql:// (got "${redact(uri).slice(0, 60)}")`,
+    );
+  }
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    parsed = parseConnectionString(uri);
+  } catch (error) {
+    throw new ConfigurationError(`the ${side} database URI cannot be parsed: ${redact(String(error))}`);
+  }
+  registerSecret(parsed.password);
+  const host = parsed.host ?? 'localhost';
+  const port = parsed.port ? Number(parsed.port) : 5432;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new ConfigurationError(`the ${side} database URI has an invalid port "${String(parsed.port)}"`);
+  }
+  const socket = host.startsWith('/');
+  const user = parsed.user ?? process.env.PGUSER ?? 'postgres';
+  const database = parsed.database ?? user;
+  const rawMode = typeof parsed.sslmode === 'string' ? parsed.sslmode : (process.env.PGSSLMODE ?? 'prefer');
+  if (!(SSL_MODES as readonly string[]).includes(rawMode)) {
+    throw new ConfigurationError(`the ${side} database URI has an unknown sslmode "${rawMode}" (use one of ${SSL_MODES.join(', ')})`);
+  }
+  const sslMode = rawMode as SslMode;
+  const sslRootCert = typeof parsed.sslrootcert === 'string' ? parsed.sslrootcert : undefined;
+  const connectTimeout = typeof parsed.connect_timeout === 'string' ? Number(parsed.connect_timeout) * 1000 : undefined;
+  const config: pg.ClientConfig = {
+    host,
+    port,
+    user,
+    database,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+  const password = parsed.password ?? process.env.PGPASSWORD;
+  if (password !== undefined) config.password = password;
+  if (connectTimeout !== undefined && Number.isFinite(connectTimeout) && connectTimeout > 0) {
+    config.connectionTimeoutMillis = connectTimeout;
+  }
+  if (typeof parsed.options === 'string') config.options = parsed.options;
+  return {
+    endpoint: { host, port, database, user, label: `${socket ? 'socket:' : ''}${host}:${port}/${database}`, sslMode, socket },
+    config,
+    sslRootCert,
+  };
+}
+
+/** The printable description of a URI (no password). Throws ConfigurationError when it is not a URI. */
+export function describeEndpoint(uri: string, side = 'given'): Endpoint {
+  return parseUri(uri, side).endpoint;
+}
+
+/** TLS settings with libpq's meaning of each sslmode (require = encrypted but not verified). */
+function tlsFor(parsed: ParsedUri, side: string, attemptTls: boolean): pg.ClientConfig['ssl'] {
+  const { endpoint, sslRootCert } = parsed;
+  if (endpoint.socket || !attemptTls) return false;
+  switch (endpoint.sslMode) {
+    case 'disable':
+      return false;
+    case 'allow':
+    case 'prefer':
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+    case 'verify-full': {
+      if (sslRootCert === undefined) return { rejectUnauthorized: true };
+      let ca: string;
+      try {
+        ca = readFileSync(sslRootCert, 'utf8');
+      } catch (error) {
+        throw new ConfigurationError(`cannot read the ${side} sslrootcert file ${sslRootCert}: ${(error as Error).message}`);
+      }
+      return endpoint.sslMode === 'verify-ca'
+        ? { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined }
+        : { rejectUnauthorized: true, ca, servername: endpoint.host };
+    }
+  }
+}
+
+function isServerWithoutTls(error: unknown): boolean {
+  return error instanceof Error && /does not support SSL/i.test(error.message);
+}
+
+/** Opens one connection. Fails with ConnectionError (never a password in it) or ConfigurationError. */
+export async function connect(uri: string, options: ConnectOptions): Promise<pg.Client> {
+  const parsed = parseUri(uri, options.side);
+  const { endpoint } = parsed;
+  // allow starts in clear text, like libpq; prefer starts with TLS and falls back when the server has none.
+  const attempts = endpoint.sslMode === 'allow' ? [false, true] : endpoint.sslMode === 'prefer' ? [true, false] : [true];
+  let lastError: unknown;
+  for (const attemptTls of attempts) {
+    const client = new pg.Client({
+      ...parsed.config,
+      connectionTimeoutMillis: parsed.config.connectionTimeoutMillis ?? options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: options.applicationName ?? APPLICATION_NAME,
+      ssl: tlsFor(parsed, options.side, attemptTls),
+    });
+    try {
+      await client.connect();
+      // A dropped connection surfaces through the query that uses it; without a listener it would crash the process.
+      client.on('error', () => undefined);
+      return client;
+    } catch (error) {
+      lastError = error;
+      await client.end().catch(() => undefined);
+      const canRetry = (endpoint.sslMode === 'prefer' && isServerWithoutTls(error)) ||
+        (endpoint.sslMode === 'allow' && isEncryptionRequired(error));
+      if (!canRetry) break;
+    }
+  }
+  throw connectionErrorFor(lastError, endpoint, options.side, parsed.config.connectionTimeoutMillis ?? options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+}
+
+function isEncryptionRequired(error: unknown): boolean {
+  return error instanceof Error && /no encryption/i.test(error.message);
+}
+
+/** Maps a driver or socket error to one line that says what is wrong and what to do. */
+export function connectionErrorFor(error: unknown, endpoint: Endpoint, side: string, timeoutMs: number): ConnectionError {
+  const err = error as { code?: string; message?: string; address?: string };
+  const where = `${side} ${endpoint.label}`;
+  const raw = redact(err.message ?? String(error));
+  let message: string;
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      message = `cannot connect to ${where}: connection refused; is PostgreSQL running and listening on that host and port?`;
+      break;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      message = `cannot connect to ${where}: host name "${endpoint.host}" cannot be resolved; check the host in the URI`;
+      break;
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      message = err.address?.includes(':')
+        ? `cannot connect to ${where}: no route to IPv6 address ${err.address}; Supabase's direct db.<ref>.supabase.co host is IPv6-only, use the session pooler URI (port 5432 on the pooler host) instead`
+        : `cannot connect to ${where}: network unreachable (${raw})`;
+      break;
+    case 'ENOENT':
+      message = `cannot connect to ${where}: no server socket in ${endpoint.host}; is PostgreSQL running there?`;
+      break;
+    case '28P01':
+      message = `cannot connect to ${where}: password authentication failed for user "${endpoint.user}"; check the password in the URI`;
+      break;
+    case '3D000':
+      message = `cannot connect to ${where}: database "${endpoint.database}" does not exist`;
+      break;
+    case '28000':
+      message = /no encryption/i.test(raw)
+        ? `cannot connect to ${where}: the server requires TLS; use sslmode=require (or verify-full with sslrootcert) instead of sslmode=${endpoint.sslMode}`
+        : `cannot connect to ${where}: the server rejected the login (${raw})`;
+      break;
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_UNTRUSTED':
+      message = `cannot connect to ${where}: the server's TLS certificate is not trusted; pass the CA that signed it with sslrootcert=/path/to/ca.crt (for Supabase, download its CA certificate from the dashboard)`;
+      break;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      message = `cannot connect to ${where}: the TLS certificate does not match host "${endpoint.host}"; use the host name on the certificate or sslmode=verify-ca`;
+      break;
+    default:
+      if (/timeout/i.test(raw)) {
+        message = `cannot connect to ${where}: no answer within ${Math.round(timeoutMs / 1000)} s; check the host, port and firewall (connect_timeout in the URI changes the limit)`;
+      } else if (isServerWithoutTls(error)) {
+        message = `cannot connect to ${where}: the server does not support TLS but sslmode=${endpoint.sslMode} requires it; use sslmode=disable or prefer for this server`;
+      } else {
+        message = `cannot connect to ${where}: ${raw}`;
+      }
+  }
+  return new ConnectionError(message, { cause: error, details: { side, endpoint: endpoint.label, code: err.code } });
+}
+
+/** Asks the server to cancel whatever `pid` is running, from a fresh connection (works through poolers and TLS). */
+export async function cancelBackend(uri: string, pid: number): Promise<void> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connect(uri, { side: 'cancel', connectTimeoutMs: 5_000 });
+    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+  } catch {
+    // Best effort: if we cannot cancel, the server ends the transaction when our connection closes.
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}

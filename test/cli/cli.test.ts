@@ -1,0 +1,254 @@
+// The built CLI against real clusters: flags, env, confirmation, exit codes, history, signals, no passwords.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ARCHON_TABLES } from '../../src/engine/tables.js';
+import { emptyDir, jsonLines, runCli, CLI_PATH, type CliResult } from '../support/cli.js';
+import { OWNER_PASSWORD } from '../support/cluster.js';
+import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
+import { testServers, type TestServers } from '../support/servers.js';
+
+let servers: TestServers;
+before(async () => { servers = await testServers(); });
+after(async () => { await servers?.close(); });
+
+async function pair(localSeed: number | undefined, remoteSeed: number | undefined, scale?: number) {
+  const [local, remote] = await Promise.all([
+    filledDatabase(servers.source, localSeed, scale, 'local'),
+    filledDatabase(servers.target, remoteSeed, scale, 'remote'),
+  ]);
+  return {
+    local, remote,
+    env: { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) },
+  };
+}
+
+function assertNoPassword(result: CliResult, extra = ''): void {
+  for (const text of [result.stdout, result.stderr, extra]) {
+    assert.ok(!text.includes(OWNER_PASSWORD), `password leaked: ${text.slice(0, 400)}`);
+  }
+}
+
+/** The one-line error the CLI prints on stderr for a failure. */
+function errorLine(result: CliResult): string {
+  const lines = result.stderr.split('\n').filter((l) => l.startsWith('archon-sync:'));
+  assert.equal(lines.length, 1, `expected one error line, got: ${result.stderr}`);
+  return lines[0] ?? '';
+}
+
+async function historyRows(database: string) {
+  return ownerSql(servers.target, database, `SELECT sync_id, status, direction, percent_complete, synced_rows, total_rows, triggered_by,
+      source_db, target_db, error_message, tables_synced, verification_results, error_details, metadata FROM archon_sync_history ORDER BY started_at`);
+}
+
+describe('archon-sync CLI', () => {
+  test('--help lists every option with defaults, the env variables, the exit codes and examples', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0);
+    for (const expected of ['--direction', '--dry-run', '--skip-confirm', '--tables', '--exclude', '--env-file', '--log-format', '--quiet',
+      '--lock-timeout', '--triggered-by', 'LOCAL_DATABASE_URI', 'REMOTE_DATABASE_URI', 'Exit codes', 'crontab', '[default: 10]']) {
+      if (expected === 'crontab') assert.match(result.stdout, /\* \* \*/);
+      else assert.ok(result.stdout.includes(expected), `--help lacks ${expected}`);
+    }
+  });
+
+  test('--version prints the package version', async () => {
+    const result = await runCli(['--version']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+
+  test('exits 1 with one line when --direction is missing or misspelled', async () => {
+    for (const args of [[], ['--direction=sideways'], ['--direction']]) {
+      const result = await runCli(args, { env: { LOCAL_DATABASE_URI: 'postgresql://a@h/db', REMOTE_DATABASE_URI: 'postgresql://b@h/db' } });
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(errorLine(result), /direction/);
+    }
+  });
+
+  test('exits 1 naming the variable when one or both URIs are missing, or one is not a URI', async () => {
+    const both = await runCli(['--direction=local-to-remote', '--skip-confirm']);
+    assert.equal(both.code, 1);
+    assert.match(errorLine(both), /LOCAL_DATABASE_URI and REMOTE_DATABASE_URI are not set/);
+    const one = await runCli(['--direction=local-to-remote', '--skip-confirm'], { env: { LOCAL_DATABASE_URI: 'postgresql://a@h/db' } });
+    assert.equal(one.code, 1);
+    assert.match(errorLine(one), /REMOTE_DATABASE_URI is not set/);
+    const bad = await runCli(['--direction=local-to-remote', '--skip-confirm'], {
+      env: { LOCAL_DATABASE_URI: 'not a uri with secretpw', REMOTE_DATABASE_URI: 'postgresql://b@h/db' },
+    });
+    assert.equal(bad.code, 1);
+    assert.match(errorLine(bad), /source database URI must start with postgresql:\/\//);
+  });
+
+  test('refuses at once without a terminal and without --skip-confirm, changing nothing', async () => {
+    const db = await pair(1, 2);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    const result = await runCli(['--direction=local-to-remote'], { env: db.env });
+    assert.equal(result.code, 1);
+    assert.match(errorLine(result), /--skip-confirm/);
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+  });
+
+  test('--dry-run prints the plan, exits 0 and writes nothing anywhere, not even a history row', async () => {
+    const db = await pair(3, 4);
+    const [l0, r0] = await Promise.all([fingerprintDatabase(servers.source, db.local), fingerprintDatabase(servers.target, db.remote)]);
+    const result = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty'], { env: db.env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Dry run: local-to-remote/);
+    assert.match(result.stdout, /archon_crawled_pages/);
+    assert.ok(result.stdout.includes('127.0.0.1:'));
+    assertNoPassword(result);
+    const [l1, r1] = await Promise.all([fingerprintDatabase(servers.source, db.local), fingerprintDatabase(servers.target, db.remote)]);
+    assert.deepEqual(l1, l0);
+    assert.deepEqual(r1, r0);
+    assert.deepEqual(await historyRows(db.remote), []);
+  });
+
+  test('syncs local-to-remote with JSON lines, records a completed history row, prints no password', async () => {
+    const db = await pair(5, 6);
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], { env: db.env });
+    assert.equal(result.code, 0, result.stderr);
+    const lines = jsonLines(result.stdout);
+    const events = lines.map((l) => l.event);
+    assert.ok(events.includes('plan') && events.includes('completed'));
+    assert.equal(lines.filter((l) => l.event === 'table-end').length, 17);
+    const history = await historyRows(db.remote);
+    assert.equal(history.length, 1);
+    const row = history[0]!;
+    assert.match(String(row.sync_id), /^sync_\d{8}_\d{6}$/);
+    assert.equal(row.status, 'completed');
+    assert.equal(row.percent_complete, 100);
+    assert.equal(row.direction, 'local-to-remote');
+    assert.equal(row.source_db, 'local');
+    assert.equal(row.target_db, 'remote');
+    assert.equal(row.triggered_by, 'cron');
+    assert.equal((row.tables_synced as unknown[]).length, 17);
+    assert.equal(row.synced_rows, row.total_rows);
+    assertNoPassword(result, JSON.stringify(history));
+    const [a, b] = await Promise.all([fingerprintDatabase(servers.source, db.local, ARCHON_TABLES), fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES)]);
+    assert.deepEqual(b, a);
+  });
+
+  test('syncs remote-to-local reading URIs from .env, where the environment wins over the file', async () => {
+    const db = await pair(7, 8);
+    const dir = emptyDir();
+    writeFileSync(join(dir, '.env'), `LOCAL_DATABASE_URI=postgresql://nobody:wrong@127.0.0.1:1/none\nREMOTE_DATABASE_URI=${db.env.REMOTE_DATABASE_URI}\n`);
+    const result = await runCli(['--direction=remote-to-local', '--skip-confirm', '--quiet', '--log-format=pretty'], {
+      cwd: dir, env: { LOCAL_DATABASE_URI: db.env.LOCAL_DATABASE_URI },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '');
+    const [a, b] = await Promise.all([fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES), fingerprintDatabase(servers.source, db.local, ARCHON_TABLES)]);
+    assert.deepEqual(b, a);
+  });
+
+  test('--tables and --exclude narrow the selection', async () => {
+    const db = await pair(9, 10);
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json', '--tables=archon_settings,archon_prompts', '--tables', 'archon_llm_pricing', '--exclude=archon_prompts'], { env: db.env });
+    assert.equal(result.code, 0, result.stderr);
+    const plan = jsonLines(result.stdout).find((l) => l.event === 'plan') as { tables: { table: string }[] };
+    assert.deepEqual(plan.tables.map((t) => t.table), ['archon_settings', 'archon_llm_pricing']);
+    const bad = await runCli(['--direction=local-to-remote', '--skip-confirm', '--exclude=archon_nope'], { env: db.env });
+    assert.equal(bad.code, 1);
+  });
+
+  test('exits 2 on a wrong password and on a refused port, fast, without printing the password', async () => {
+    const db = await pair(undefined, undefined);
+    const wrong = db.env.REMOTE_DATABASE_URI.replace(encodeURIComponent(OWNER_PASSWORD), 'Wrong-pw-123');
+    const started = Date.now();
+    const bad = await runCli(['--direction=local-to-remote', '--skip-confirm'], { env: { ...db.env, REMOTE_DATABASE_URI: wrong } });
+    assert.equal(bad.code, 2);
+    assert.match(errorLine(bad), /password authentication failed/);
+    assert.ok(!bad.stderr.includes('Wrong-pw-123'));
+    const refused = await runCli(['--direction=local-to-remote', '--skip-confirm'], {
+      env: { ...db.env, REMOTE_DATABASE_URI: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:1/x?sslmode=disable` },
+    });
+    assert.equal(refused.code, 2);
+    assert.match(errorLine(refused), /connection refused/);
+    assertNoPassword(refused);
+    assert.ok(Date.now() - started < 20_000);
+  });
+
+  test('exits 3 with the table named when the target lacks one of the tables, before any write', async () => {
+    const db = await pair(11, 12);
+    await ownerSql(servers.target, db.remote, 'DROP TABLE archon_prompts');
+    const before = await fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES.filter((t) => t !== 'archon_prompts'));
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm'], { env: db.env });
+    assert.equal(result.code, 3);
+    assert.match(errorLine(result), /archon_prompts does not exist on the target/);
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES.filter((t) => t !== 'archon_prompts')), before);
+  });
+
+  test('exits 4 and rolls back when verification finds a mismatch, recording the failure', async () => {
+    const db = await pair(13, 14);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], {
+      env: { ...db.env, ARCHON_SYNC_TEST_BEFORE_VERIFY_SQL: 'DELETE FROM archon_settings WHERE ctid = (SELECT min(ctid) FROM archon_settings)' },
+    });
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(errorLine(result), /row counts differ/);
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+    const history = await historyRows(db.remote);
+    assert.equal(history[0]?.status, 'failed');
+    assert.match(String(history[0]?.error_message), /row counts differ/);
+  });
+
+  test('exits 1 when source and target are the same database', async () => {
+    const db = await pair(undefined, undefined);
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm'], { env: { ...db.env, REMOTE_DATABASE_URI: db.env.LOCAL_DATABASE_URI } });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(errorLine(result), /same database/);
+  });
+
+  test('a declined prompt on a terminal exits 5 and changes nothing', async () => {
+    const db = await pair(15, 16);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    // `script` gives the CLI a real pseudo-terminal, as a person at a shell has.
+    const command = `${process.execPath} ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], {
+      input: 'no\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 60_000, cwd: emptyDir(),
+    });
+    assert.equal(result.status, 5, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /Type "yes" to continue/);
+    assert.match(result.stdout, /not confirmed/);
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+  });
+
+  test('a confirmed prompt on a terminal syncs', async () => {
+    const db = await pair(17, 18);
+    const command = `${process.execPath} ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], {
+      input: 'yes\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 120_000, cwd: emptyDir(),
+    });
+    assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /completed sync_/);
+    assert.ok(!result.stdout.includes(OWNER_PASSWORD));
+    const [a, b] = await Promise.all([fingerprintDatabase(servers.source, db.local, ARCHON_TABLES), fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES)]);
+    assert.deepEqual(b, a);
+  });
+
+  test('history lists runs as a table and as JSON; init-history creates the table where it is missing', async () => {
+    const db = await pair(19, 20);
+    await ownerSql(servers.target, db.remote, 'DROP TABLE archon_sync_history');
+    const noTable = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], { env: db.env });
+    assert.equal(noTable.code, 0, noTable.stderr);
+    assert.ok(jsonLines(noTable.stdout).some((l) => l.level === 40 && String(l.msg).includes('init-history')));
+    const init = await runCli(['init-history', '--database=remote'], { env: db.env });
+    assert.equal(init.code, 0, init.stderr);
+    const again = await runCli(['init-history', '--database=remote'], { env: db.env });
+    assert.equal(again.code, 0, again.stderr);
+    const run = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], { env: db.env });
+    assert.equal(run.code, 0, run.stderr);
+    const list = await runCli(['history', '--direction=local-to-remote', '--json'], { env: db.env });
+    assert.equal(list.code, 0, list.stderr);
+    const rows = JSON.parse(list.stdout) as { status: string; sync_id: string }[];
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.status, 'completed');
+    const pretty = await runCli(['history', '--database=remote', '--log-format=pretty'], { env: db.env });
+    assert.equal(pretty.code, 0);
+    assert.ok(pretty.stdout.includes(rows[0]?.sync_id ?? 'missing'));
+  });
+});

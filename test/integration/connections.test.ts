@@ -1,0 +1,116 @@
+// Connections behave like psql's: sslmode with libpq's meaning, CA files, and one actionable line per failure.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ConnectionError, plan, sync, ARCHON_TABLES } from '../../src/index.js';
+import { freePort, OWNER_PASSWORD } from '../support/cluster.js';
+import { filledDatabase, fingerprintDatabase } from '../support/fixtures.js';
+import { testServers, type TestServers } from '../support/servers.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
+
+let servers: TestServers;
+let certificates: TestCertificates;
+
+before(async () => {
+  certificates = makeTestCertificates();
+  servers = await testServers({ target: certificates.clusterOptions(true) });
+});
+after(async () => { await servers?.close(); });
+
+function tlsTargetUri(database: string, params: string, host = '127.0.0.1'): string {
+  return servers.target.ownerUri(database, params).replace('@127.0.0.1:', `@${host}:`);
+}
+
+async function expectConnectionError(promise: Promise<unknown>, pattern: RegExp, withinMs: number): Promise<void> {
+  const started = Date.now();
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ConnectionError, `expected ConnectionError, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    assert.ok(!error.message.includes(OWNER_PASSWORD), 'password in message');
+    assert.ok(!error.message.includes('\n'), 'message is more than one line');
+    return true;
+  });
+  assert.ok(Date.now() - started < withinMs, `took ${Date.now() - started} ms, promised under ${withinMs}`);
+}
+
+describe('TLS', () => {
+  test('sslmode=require encrypts without verifying, like libpq, so a private CA needs no file', async () => {
+    const [source, target] = await Promise.all([filledDatabase(servers.source, 1), filledDatabase(servers.target, undefined)]);
+    const result = await plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, 'sslmode=require') });
+    assert.equal(result.target.ssl, true);
+    assert.equal(result.source.ssl, false);
+  });
+
+  test('verify-full without sslrootcert fails with exit-2 error saying to pass sslrootcert', async () => {
+    const target = await servers.target.createDatabase('tls');
+    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=verify-full', 'localhost') }),
+      /not trusted; pass the CA that signed it with sslrootcert=/, 10_000);
+  });
+
+  test('verify-full with the CA connects and a full sync is exact', async () => {
+    const [source, target] = await Promise.all([filledDatabase(servers.source, 2), filledDatabase(servers.target, 3)]);
+    await sync({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, 'localhost') });
+    const [a, b] = await Promise.all([fingerprintDatabase(servers.source, source, ARCHON_TABLES), fingerprintDatabase(servers.target, target, ARCHON_TABLES)]);
+    assert.deepEqual(b, a);
+  });
+
+  test('verify-full checks the host name: a certificate for localhost does not match another name', async () => {
+    const target = await servers.target.createDatabase('tls');
+    // 127.0.0.2 reaches the same loopback server but is not a name on the certificate.
+    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') }),
+      /cannot connect to target/, 10_000);
+  });
+
+  test('sslmode=disable against a server that requires TLS says to use sslmode=require', async () => {
+    const target = await servers.target.createDatabase('tls');
+    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=disable') }),
+      /the server requires TLS; use sslmode=require/, 10_000);
+  });
+
+  test('sslmode=prefer (the default) uses TLS when the server offers it and plain TCP when it does not', async () => {
+    const [source, target] = await Promise.all([servers.source.createDatabase('s'), servers.target.createDatabase('t')]);
+    const result = await plan({ source: servers.source.ownerUri(source, ''), target: tlsTargetUri(target, '') });
+    assert.equal(result.target.ssl, true);
+    assert.equal(result.source.ssl, false);
+  });
+});
+
+describe('connection failures', () => {
+  let silent: Server;
+  let silentPort = 0;
+  const sockets: Socket[] = [];
+  before(async () => {
+    // Accepts TCP connections and never answers: what a firewall that drops packets looks like to the client.
+    silent = createServer((socket) => { sockets.push(socket); });
+    silentPort = await freePort();
+    await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+  });
+  after(() => { for (const s of sockets) s.destroy(); silent.close(); });
+
+  const source = () => servers.source.ownerUri('postgres');
+
+  test('a refused port says connection refused, at once', async () => {
+    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:1/x` }), /connection refused/, 5_000);
+  });
+
+  test('a server that never answers times out within the connect timeout', async () => {
+    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable&connect_timeout=2` }),
+      /no answer within 2 s/, 6_000);
+    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, connectTimeoutMs: 1500 }),
+      /no answer within 2 s|no answer within 1 s/, 5_000);
+  });
+
+  test('a wrong password says authentication failed and does not echo it', async () => {
+    await expectConnectionError(plan({ source: source(), target: servers.source.ownerUri('postgres').replace(encodeURIComponent(OWNER_PASSWORD), 'Not-the-pw-77') }),
+      /password authentication failed for user "archon_owner"/, 5_000);
+  });
+
+  test('an unknown database is named', async () => {
+    await expectConnectionError(plan({ source: source(), target: servers.source.ownerUri('no_such_db') }), /database "no_such_db" does not exist/, 5_000);
+  });
+
+  test('an unknown host name says it cannot be resolved', async () => {
+    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@no-such-host.invalid:5432/x` }), /cannot be resolved/, 15_000);
+  });
+});
