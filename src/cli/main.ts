@@ -158,7 +158,11 @@ async function runHistory(args: HistoryArgs): Promise<number> {
         process.stdout.write(`${JSON.stringify(rows)}\n`);
       } else {
         const { default: Table } = await import('cli-table3');
-        const t = new Table({ head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'] });
+        const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+        const t = new Table({
+          head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
+          style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+        });
         for (const r of rows) {
           t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
             r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);

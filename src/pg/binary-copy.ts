@@ -2,9 +2,12 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 
-/** The stream is not valid binary COPY data. */
+/** The stream is not valid binary COPY data; `offset` is the byte of the stream where that became clear. */
 export class BinaryCopyFormatError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at byte ${offset} of the binary COPY stream`);
     this.name = 'BinaryCopyFormatError';
   }
@@ -17,13 +20,16 @@ export interface RowCounterOptions {
 }
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-// Signature, int32 flags, int32 header-extension length.
-const FIXED_HEADER_LENGTH = SIGNATURE.length + 8;
+// Bit 16 announces an OID column outside the field count (pre-12 servers), which would shift every tuple;
+// bits 0-15 are "critical" flags a reader must refuse when it does not know them.
+const UNSUPPORTED_FLAGS = 0x0001ffff;
 
-// What the parser expects next. Numbers, not strings: this switch runs once per field.
-const enum State {
-  Header,
-  HeaderExtension,
+// What the parser reads next. Plain integers so the loop's switch compiles to a jump table.
+const enum Expect {
+  Signature,
+  Flags,
+  ExtensionLength,
+  Extension,
   FieldCount,
   FieldLength,
   FieldData,
@@ -32,14 +38,16 @@ const enum State {
 
 /**
  * A pass-through Transform that counts tuples. Field payloads (a 6 KB vector, a 10 MB text) are skipped by
- * arithmetic across any number of chunks; only a length that straddles a chunk boundary is carried over,
- * in a 4-byte scratch buffer. No per-row allocation.
+ * arithmetic across any number of chunks; an integer that straddles a chunk boundary is accumulated byte by
+ * byte into a number, so nothing is copied or carried over but at most 4 bytes' worth of value. No per-row
+ * allocation.
  */
 export class BinaryCopyRowCounter extends Transform {
-  private state = State.Header;
-  private readonly scratch = Buffer.alloc(FIXED_HEADER_LENGTH);
-  private scratchFilled = 0;
-  private skip = 0;
+  private expect = Expect.Signature;
+  /** Bytes still missing from the current item: a fixed-size integer or signature, or a payload to skip. */
+  private need = SIGNATURE.length;
+  /** The bytes of a partly read integer, big-endian. */
+  private partial = 0;
   private fieldsLeft = 0;
   private rowCount = 0;
   private byteCount = 0;
@@ -50,127 +58,204 @@ export class BinaryCopyRowCounter extends Transform {
     this.onRows = options.onRows;
   }
 
+  /** Complete tuples seen so far. */
   get rows(): number {
     return this.rowCount;
   }
 
+  /** Bytes passed through so far. */
   get bytes(): number {
     return this.byteCount;
   }
 
+  /** The end-of-data marker was seen. */
   get finished(): boolean {
-    return this.state === State.Done;
+    return this.expect === Expect.Done;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const before = this.rowCount;
     try {
       this.parse(chunk);
+      this.byteCount += chunk.length;
+      // Rows only advance with bytes, so a non-empty chunk is the whole condition.
+      if (chunk.length > 0) this.onRows?.(this.rowCount, this.byteCount);
     } catch (error) {
       callback(error as Error);
       return;
     }
-    this.byteCount += chunk.length;
-    if (this.onRows && (this.rowCount !== before || chunk.length > 0)) this.onRows(this.rowCount, this.byteCount);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.state !== State.Done) {
-      const where = this.state === State.FieldCount ? 'before the end-of-data marker' : 'in the middle of a row';
-      callback(new BinaryCopyFormatError(`stream ended ${where}`, this.byteCount));
+    if (this.expect === Expect.Done) {
+      callback();
       return;
     }
-    callback();
-  }
-
-  /**
-   * Reads `want` bytes starting at `pos` into the scratch buffer until it holds them all.
-   * Returns the new position; `scratchFilled === want` tells whether the value is complete.
-   */
-  private gather(chunk: Buffer, pos: number, want: number): number {
-    const take = Math.min(want - this.scratchFilled, chunk.length - pos);
-    chunk.copy(this.scratch, this.scratchFilled, pos, pos + take);
-    this.scratchFilled += take;
-    return pos + take;
+    const where =
+      this.expect <= Expect.Extension
+        ? 'inside the header'
+        : this.expect === Expect.FieldCount && this.need === 2
+          ? 'before the end-of-data marker'
+          : 'in the middle of a row';
+    callback(new BinaryCopyFormatError(`stream ended ${where}`, this.byteCount));
   }
 
   private parse(chunk: Buffer): void {
-    const length = chunk.length;
+    const end = chunk.length;
+    const base = this.byteCount;
     let pos = 0;
-    while (pos < length) {
-      switch (this.state) {
-        case State.Header: {
-          pos = this.gather(chunk, pos, FIXED_HEADER_LENGTH);
-          if (this.scratchFilled < FIXED_HEADER_LENGTH) return;
-          if (!this.scratch.subarray(0, SIGNATURE.length).equals(SIGNATURE)) {
-            throw new BinaryCopyFormatError('bad signature (not binary COPY data)', this.byteCount);
+    // Locals rather than fields inside the loop: V8 keeps them in registers.
+    let expect = this.expect;
+    let need = this.need;
+    let partial = this.partial;
+    let fieldsLeft = this.fieldsLeft;
+    let rows = this.rowCount;
+
+    while (pos < end) {
+      switch (expect) {
+        case Expect.FieldLength: {
+          let length: number;
+          if (need === 4 && end - pos >= 4) {
+            length = chunk.readInt32BE(pos);
+            pos += 4;
+          } else {
+            while (need > 0 && pos < end) {
+              partial = (partial << 8) | chunk[pos++]!;
+              need--;
+            }
+            if (need > 0) break;
+            length = partial; // `<<` and `|` already yield a signed 32-bit value.
+            partial = 0;
           }
-          const extension = this.scratch.readInt32BE(SIGNATURE.length + 4);
-          if (extension < 0) throw new BinaryCopyFormatError('negative header extension length', this.byteCount + pos - 4);
-          this.scratchFilled = 0;
-          this.skip = extension;
-          this.state = State.HeaderExtension;
+          if (length > 0) {
+            const available = end - pos;
+            if (available < length) {
+              pos = end;
+              need = length - available;
+              expect = Expect.FieldData;
+              break;
+            }
+            pos += length;
+          } else if (length < -1) {
+            throw new BinaryCopyFormatError(`invalid field length ${length}`, base + pos - 4);
+          }
+          // The field is complete: a payload that fit in this chunk, a zero-length value or a NULL (-1).
+          if (--fieldsLeft > 0) {
+            need = 4;
+          } else {
+            rows++;
+            expect = Expect.FieldCount;
+            need = 2;
+          }
           break;
         }
-        case State.HeaderExtension:
-        case State.FieldData: {
-          const step = Math.min(this.skip, length - pos);
-          pos += step;
-          this.skip -= step;
-          if (this.skip > 0) return;
-          if (this.state === State.HeaderExtension) this.state = State.FieldCount;
-          else this.state = --this.fieldsLeft > 0 ? State.FieldLength : State.FieldCount;
+
+        case Expect.FieldData: {
+          const available = end - pos;
+          if (available < need) {
+            pos = end;
+            need -= available;
+            break;
+          }
+          pos += need;
+          if (--fieldsLeft > 0) {
+            expect = Expect.FieldLength;
+            need = 4;
+          } else {
+            rows++;
+            expect = Expect.FieldCount;
+            need = 2;
+          }
           break;
         }
-        case State.FieldCount: {
+
+        case Expect.FieldCount: {
           let count: number;
-          if (this.scratchFilled === 0 && pos + 2 <= length) {
+          if (need === 2 && end - pos >= 2) {
             count = chunk.readInt16BE(pos);
             pos += 2;
           } else {
-            pos = this.gather(chunk, pos, 2);
-            if (this.scratchFilled < 2) return;
-            count = this.scratch.readInt16BE(0);
-            this.scratchFilled = 0;
+            while (need > 0 && pos < end) {
+              partial = (partial << 8) | chunk[pos++]!;
+              need--;
+            }
+            if (need > 0) break;
+            count = (partial << 16) >> 16; // sign-extend the int16
+            partial = 0;
           }
-          if (count === -1) {
-            this.state = State.Done;
-          } else if (count < 0) {
-            throw new BinaryCopyFormatError(`invalid field count ${count}`, this.byteCount + pos - 2);
+          if (count > 0) {
+            fieldsLeft = count;
+            expect = Expect.FieldLength;
+            need = 4;
+          } else if (count === 0) {
+            rows++;
+            need = 2;
+          } else if (count === -1) {
+            expect = Expect.Done;
           } else {
-            this.rowCount += 1;
-            this.fieldsLeft = count;
-            this.state = count > 0 ? State.FieldLength : State.FieldCount;
+            throw new BinaryCopyFormatError(`invalid field count ${count}`, base + pos - 2);
           }
           break;
         }
-        case State.FieldLength: {
-          let fieldLength: number;
-          if (this.scratchFilled === 0 && pos + 4 <= length) {
-            fieldLength = chunk.readInt32BE(pos);
-            pos += 4;
-          } else {
-            pos = this.gather(chunk, pos, 4);
-            if (this.scratchFilled < 4) return;
-            fieldLength = this.scratch.readInt32BE(0);
-            this.scratchFilled = 0;
+
+        case Expect.Signature: {
+          while (need > 0 && pos < end) {
+            if (chunk[pos] !== SIGNATURE[SIGNATURE.length - need]) {
+              throw new BinaryCopyFormatError('bad signature (not binary COPY data)', base + pos);
+            }
+            pos++;
+            need--;
           }
-          if (fieldLength === -1) {
-            // NULL: no payload follows.
-            this.state = --this.fieldsLeft > 0 ? State.FieldLength : State.FieldCount;
-          } else if (fieldLength < 0) {
-            throw new BinaryCopyFormatError(`invalid field length ${fieldLength}`, this.byteCount + pos - 4);
-          } else {
-            this.skip = fieldLength;
-            this.state = State.FieldData;
-            if (fieldLength === 0) this.state = --this.fieldsLeft > 0 ? State.FieldLength : State.FieldCount;
+          if (need === 0) {
+            expect = Expect.Flags;
+            need = 4;
           }
           break;
         }
-        case State.Done:
-          throw new BinaryCopyFormatError('data after the end-of-data marker', this.byteCount + pos);
+
+        case Expect.Flags:
+        case Expect.ExtensionLength: {
+          while (need > 0 && pos < end) {
+            partial = (partial << 8) | chunk[pos++]!;
+            need--;
+          }
+          if (need > 0) break;
+          const value = partial;
+          partial = 0;
+          if (expect === Expect.Flags) {
+            if ((value & UNSUPPORTED_FLAGS) !== 0) {
+              throw new BinaryCopyFormatError(`unsupported header flags 0x${(value >>> 0).toString(16)}`, base + pos - 4);
+            }
+            expect = Expect.ExtensionLength;
+            need = 4;
+          } else {
+            if (value < 0) throw new BinaryCopyFormatError(`invalid header extension length ${value}`, base + pos - 4);
+            expect = value > 0 ? Expect.Extension : Expect.FieldCount;
+            need = value > 0 ? value : 2;
+          }
+          break;
+        }
+
+        case Expect.Extension: {
+          const step = Math.min(need, end - pos);
+          pos += step;
+          need -= step;
+          if (need === 0) {
+            expect = Expect.FieldCount;
+            need = 2;
+          }
+          break;
+        }
+
+        case Expect.Done:
+          throw new BinaryCopyFormatError('data after the end-of-data marker', base + pos);
       }
     }
+
+    this.expect = expect;
+    this.need = need;
+    this.partial = partial;
+    this.fieldsLeft = fieldsLeft;
+    this.rowCount = rows;
   }
 }

@@ -35,6 +35,26 @@ interface ParsedUri {
   endpoint: Endpoint;
   config: pg.ClientConfig;
   sslRootCert: string | undefined;
+  clientCert: string | undefined;
+  clientKey: string | undefined;
+}
+
+// TLS and timeout parameters are read here with libpq's meaning; pg-connection-string gets the URI without
+// them, so it neither applies its own sslmode rules nor prints its deprecation warning on our users' terminals.
+const OWN_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'uselibpqcompat'];
+
+function splitOwnParams(uri: string): { rest: string; own: Map<string, string> } {
+  const own = new Map<string, string>();
+  const queryAt = uri.indexOf('?');
+  if (queryAt === -1) return { rest: uri, own };
+  const params = new URLSearchParams(uri.slice(queryAt + 1));
+  for (const name of OWN_PARAMS) {
+    const value = params.get(name);
+    if (value !== null) own.set(name, value);
+    params.delete(name);
+  }
+  const query = params.toString();
+  return { rest: `${uri.slice(0, queryAt)}${query ? `?${query}` : ''}`, own };
 }
 
 function parseUri(uri: string, side: string): ParsedUri {
@@ -44,8 +64,9 @@ function parseUri(uri: string, side: string): ParsedUri {
     );
   }
   let parsed: ReturnType<typeof parseConnectionString>;
+  const { rest, own } = splitOwnParams(uri);
   try {
-    parsed = parseConnectionString(uri);
+    parsed = parseConnectionString(rest);
   } catch (error) {
     throw new ConfigurationError(`the ${side} database URI cannot be parsed: ${redact(String(error))}`);
   }
@@ -58,13 +79,17 @@ function parseUri(uri: string, side: string): ParsedUri {
   const socket = host.startsWith('/');
   const user = parsed.user ?? process.env.PGUSER ?? 'postgres';
   const database = parsed.database ?? user;
-  const rawMode = typeof parsed.sslmode === 'string' ? parsed.sslmode : (process.env.PGSSLMODE ?? 'prefer');
+  const rawMode = own.get('sslmode') ?? process.env.PGSSLMODE ?? 'prefer';
   if (!(SSL_MODES as readonly string[]).includes(rawMode)) {
     throw new ConfigurationError(`the ${side} database URI has an unknown sslmode "${rawMode}" (use one of ${SSL_MODES.join(', ')})`);
   }
   const sslMode = rawMode as SslMode;
-  const sslRootCert = typeof parsed.sslrootcert === 'string' ? parsed.sslrootcert : undefined;
-  const connectTimeout = typeof parsed.connect_timeout === 'string' ? Number(parsed.connect_timeout) * 1000 : undefined;
+  const sslRootCert = own.get('sslrootcert') ?? process.env.PGSSLROOTCERT;
+  const timeoutParam = own.get('connect_timeout') ?? process.env.PGCONNECT_TIMEOUT;
+  const connectTimeout = timeoutParam === undefined ? undefined : Number(timeoutParam) * 1000;
+  if (connectTimeout !== undefined && !(Number.isFinite(connectTimeout) && connectTimeout >= 0)) {
+    throw new ConfigurationError(`the ${side} database URI has an invalid connect_timeout "${timeoutParam}"`);
+  }
   const config: pg.ClientConfig = {
     host,
     port,
@@ -75,14 +100,15 @@ function parseUri(uri: string, side: string): ParsedUri {
   };
   const password = parsed.password ?? process.env.PGPASSWORD;
   if (password !== undefined) config.password = password;
-  if (connectTimeout !== undefined && Number.isFinite(connectTimeout) && connectTimeout > 0) {
-    config.connectionTimeoutMillis = connectTimeout;
-  }
+  // libpq: 0 means wait forever; a positive value below 2 s is raised to 2 s.
+  if (connectTimeout !== undefined && connectTimeout > 0) config.connectionTimeoutMillis = Math.max(2000, connectTimeout);
   if (typeof parsed.options === 'string') config.options = parsed.options;
   return {
     endpoint: { host, port, database, user, label: `${socket ? 'socket:' : ''}${host}:${port}/${database}`, sslMode, socket },
     config,
     sslRootCert,
+    clientCert: own.get('sslcert'),
+    clientKey: own.get('sslkey'),
   };
 }
 
@@ -91,30 +117,36 @@ export function describeEndpoint(uri: string, side = 'given'): Endpoint {
   return parseUri(uri, side).endpoint;
 }
 
-/** TLS settings with libpq's meaning of each sslmode (require = encrypted but not verified). */
+function readPemFile(path: string, what: string, side: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`cannot read the ${side} ${what} file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * TLS settings with libpq's meaning of each sslmode: require = encrypted but not verified (unless a root
+ * certificate is given, then like verify-ca), verify-ca = chain checked, verify-full = chain and host name.
+ */
 function tlsFor(parsed: ParsedUri, side: string, attemptTls: boolean): pg.ClientConfig['ssl'] {
-  const { endpoint, sslRootCert } = parsed;
-  if (endpoint.socket || !attemptTls) return false;
-  switch (endpoint.sslMode) {
-    case 'disable':
-      return false;
+  const { endpoint, sslRootCert, clientCert, clientKey } = parsed;
+  if (endpoint.socket || !attemptTls || endpoint.sslMode === 'disable') return false;
+  const clientIdentity = {
+    ...(clientCert ? { cert: readPemFile(clientCert, 'sslcert', side) } : {}),
+    ...(clientKey ? { key: readPemFile(clientKey, 'sslkey', side) } : {}),
+  };
+  const ca = sslRootCert ? readPemFile(sslRootCert, 'sslrootcert', side) : undefined;
+  const mode = endpoint.sslMode === 'require' && ca !== undefined ? 'verify-ca' : endpoint.sslMode;
+  switch (mode) {
     case 'allow':
     case 'prefer':
     case 'require':
-      return { rejectUnauthorized: false };
+      return { rejectUnauthorized: false, ...clientIdentity };
     case 'verify-ca':
-    case 'verify-full': {
-      if (sslRootCert === undefined) return { rejectUnauthorized: true };
-      let ca: string;
-      try {
-        ca = readFileSync(sslRootCert, 'utf8');
-      } catch (error) {
-        throw new ConfigurationError(`cannot read the ${side} sslrootcert file ${sslRootCert}: ${(error as Error).message}`);
-      }
-      return endpoint.sslMode === 'verify-ca'
-        ? { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined }
-        : { rejectUnauthorized: true, ca, servername: endpoint.host };
-    }
+      return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined, ...clientIdentity };
+    default:
+      return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...clientIdentity };
   }
 }
 

@@ -5,10 +5,14 @@ import type { RowCounterOptions } from './binary-copy.js';
 
 const NEWLINE = 0x0a;
 
-/** In COPY text format every row ends with one newline and newlines inside values are escaped, so rows = newlines. */
+/**
+ * A pass-through Transform that counts rows. In COPY text format every row ends with exactly one newline and
+ * newlines inside values are escaped (`\n`), so rows = newline bytes, found with the native `indexOf`.
+ */
 export class TextCopyRowCounter extends Transform {
   private rowCount = 0;
   private byteCount = 0;
+  private ended = false;
   private readonly onRows: ((rows: number, bytes: number) => void) | undefined;
 
   constructor(options: RowCounterOptions = {}) {
@@ -16,22 +20,43 @@ export class TextCopyRowCounter extends Transform {
     this.onRows = options.onRows;
   }
 
+  /** Rows seen so far. */
   get rows(): number {
     return this.rowCount;
   }
 
+  /** Bytes passed through so far. */
   get bytes(): number {
     return this.byteCount;
   }
 
+  /** The input ended; text format has no end-of-data marker, so this is all it can say. */
+  get finished(): boolean {
+    return this.ended;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let rows = this.rowCount;
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
-      this.rowCount += 1;
+      rows++;
       at = chunk.indexOf(NEWLINE, at + 1);
     }
+    this.rowCount = rows;
     this.byteCount += chunk.length;
-    this.onRows?.(this.rowCount, this.byteCount);
+    if (chunk.length > 0) {
+      try {
+        this.onRows?.(this.rowCount, this.byteCount);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
+    }
     callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.ended = true;
+    callback();
   }
 }

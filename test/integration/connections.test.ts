@@ -15,6 +15,8 @@ let certificates: TestCertificates;
 before(async () => {
   certificates = makeTestCertificates();
   servers = await testServers({ target: certificates.clusterOptions(true) });
+  // The tests' own pg clients need libpq's meaning of require too.
+  servers.target.ownerParams = 'sslmode=require&uselibpqcompat=true';
 });
 after(async () => { await servers?.close(); });
 
@@ -59,7 +61,17 @@ describe('TLS', () => {
     const target = await servers.target.createDatabase('tls');
     // 127.0.0.2 reaches the same loopback server but is not a name on the certificate.
     await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') }),
-      /cannot connect to target/, 10_000);
+      /does not match host "127\.0\.0\.2"/, 10_000);
+  });
+
+  test('sslmode=require with sslrootcert verifies the chain, as libpq does', async () => {
+    const target = await servers.target.createDatabase('tls');
+    const source = await servers.source.createDatabase('s');
+    const result = await plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') });
+    assert.equal(result.target.ssl, true);
+    const wrongCa = makeTestCertificates().caFile;
+    await expectConnectionError(plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(wrongCa)}`) }),
+      /not trusted/, 10_000);
   });
 
   test('sslmode=disable against a server that requires TLS says to use sslmode=require', async () => {

@@ -198,6 +198,7 @@ async function templateKey(): Promise<string> {
   const hash = createHash('sha256');
   for (const file of ['extensions', 'archon', 'sync-history'] as const) hash.update(await readSchemaSql(file));
   hash.update(JSON.stringify(BASE_SETTINGS));
+  hash.update(cachedDataDir.toString());
   hash.update(runPgProgram('postgres', ['--version']));
   return hash.digest('hex').slice(0, 16);
 }
@@ -220,6 +221,8 @@ async function cachedDataDir(): Promise<string> {
     await cluster.admin('postgres', async (client) => {
       await client.query(`CREATE ROLE ${OWNER_ROLE} LOGIN PASSWORD '${OWNER_PASSWORD}' NOSUPERUSER NOCREATEDB NOCREATEROLE`);
       await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE} OWNER ${OWNER_ROLE}`);
+      // As on Supabase, the owner may SET session_replication_role; tests revoke it to exercise the fallback.
+      await client.query(`GRANT SET ON PARAMETER session_replication_role TO ${OWNER_ROLE}`);
     });
     await cluster.admin(TEMPLATE_DATABASE, async (client) => {
       await client.query(await readSchemaSql('extensions'));
@@ -245,9 +248,9 @@ async function cachedDataDir(): Promise<string> {
 }
 
 function writeConfig(dataDir: string, settings: Record<string, string | number>, hba: string[] | undefined): void {
-  const lines = Object.entries({ ...BASE_SETTINGS, ...settings }).map(([key, value]) =>
-    typeof value === 'number' ? `${key} = ${value}` : `${key} = '${value}'`);
-  writeFileSync(join(dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\nlisten_addresses = '127.0.0.1'\n`);
+  const all: Record<string, string | number> = { ...BASE_SETTINGS, listen_addresses: '127.0.0.1', ...settings };
+  const lines = Object.entries(all).map(([key, value]) => (typeof value === 'number' ? `${key} = ${value}` : `${key} = '${value}'`));
+  writeFileSync(join(dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
   writeFileSync(join(dataDir, 'pg_hba.conf'), `${(hba ?? DEFAULT_HBA).join('\n')}\n`);
 }
 

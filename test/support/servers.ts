@@ -7,6 +7,8 @@ import { Cluster, OWNER_PASSWORD, OWNER_ROLE, startCluster, TEMPLATE_DATABASE, t
 /** One PostgreSQL server the tests may create databases on. */
 export class TestServer {
   private databases = 0;
+  /** Query parameters of owner URIs unless a call names its own (a TLS-only server needs sslmode=require). */
+  ownerParams = 'sslmode=disable';
 
   constructor(
     readonly name: string,
@@ -48,7 +50,7 @@ export class TestServer {
     }
   }
 
-  ownerUri(database: string, params = 'sslmode=disable'): string {
+  ownerUri(database: string, params = this.ownerParams): string {
     if (this.cluster) return this.cluster.uri(database, OWNER_ROLE, OWNER_PASSWORD, params);
     const url = new URL(this.adminUrl);
     url.username = OWNER_ROLE;
@@ -89,6 +91,7 @@ export class TestServer {
         await client.query(`CREATE ROLE ${OWNER_ROLE} LOGIN PASSWORD '${OWNER_PASSWORD}' NOSUPERUSER`);
       }
       await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE} OWNER ${OWNER_ROLE}`);
+      await client.query(`GRANT SET ON PARAMETER session_replication_role TO ${OWNER_ROLE}`);
     });
     await this.admin(TEMPLATE_DATABASE, async (client) => {
       await client.query(await readSchemaSql('extensions'));

@@ -34,11 +34,12 @@ export function makeTestCertificates(): TestCertificates {
     caFile: join(dir, 'ca.crt'),
     clusterOptions(hostSslOnly) {
       return {
-        settings: { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' },
+        // 127.0.0.2 reaches the same server under a name the certificate does not carry.
+        settings: { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', listen_addresses: '127.0.0.1,127.0.0.2' },
         files,
         hba: [
           'local all all trust',
-          `${hostSslOnly ? 'hostssl' : 'host'} all all 127.0.0.1/32 scram-sha-256`,
+          `${hostSslOnly ? 'hostssl' : 'host'} all all 127.0.0.0/8 scram-sha-256`,
           `${hostSslOnly ? 'hostssl' : 'host'} all all ::1/128 scram-sha-256`,
         ],
       };
