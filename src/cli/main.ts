@@ -37,6 +37,7 @@ interface SyncArgs extends CommonArgs {
   'triggered-by': string;
   'maintenance-work-mem': string;
   'parallel-maintenance-workers': number;
+  history: boolean;
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
@@ -114,7 +115,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         lockTimeoutMs: args['lock-timeout'] * 1000,
         maintenanceWorkMem: args['maintenance-work-mem'],
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
-        history: { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb },
+        history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
         beforeVerify: testHookBeforeVerify(),
       });
       renderer.summary(result);
@@ -219,7 +220,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('lock-timeout', { type: 'number', default: 10, describe: 'seconds to wait for each target table lock' })
       .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
       .option('maintenance-work-mem', { type: 'string', default: '256MB', describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
-      .option('parallel-maintenance-workers', { type: 'number', default: 2, describe: 'parallel workers for index builds (SET LOCAL on the target)' }),
+      .option('parallel-maintenance-workers', { type: 'number', default: 2, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
+      .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' }),
     async (args) => { exitCode = await runSync(args); })
     .command('history', 'show recent runs from archon_sync_history', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
