@@ -96,6 +96,7 @@ async function runSync(args: SyncArgs): Promise<number> {
       const connection = {
         source, target, tables, signal: controller.signal,
         connectTimeoutMs: args['connect-timeout'] * 1000,
+        lockTimeoutMs: args['lock-timeout'] * 1000,
       };
       const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
       const thePlan = await planSync(connection);
@@ -112,7 +113,6 @@ async function runSync(args: SyncArgs): Promise<number> {
       const result = await sync({
         ...connection,
         onEvent: (event) => renderer.event(event),
-        lockTimeoutMs: args['lock-timeout'] * 1000,
         maintenanceWorkMem: args['maintenance-work-mem'],
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,

@@ -6,6 +6,7 @@ import {
   findRunningSyncId,
   historyTableExists,
   insertHistoryRow,
+  markAbandonedRuns,
   updateHistoryRow,
   type HistoryFields,
 } from '../pg/history-statements.js';
@@ -52,7 +53,10 @@ export class HistoryRecorder {
     this.disabled = client === undefined;
   }
 
-  /** Connects and inserts the `running` row; on any problem warns once and returns a recorder that does nothing. */
+  /**
+   * Connects and inserts the `running` row; on any problem warns once and returns a recorder that does nothing.
+   * Call it only while holding the sync lock (it marks rows of dead runs as failed).
+   */
   static async start(
     connectHistory: () => Promise<pg.Client>,
     start: HistoryStart,
@@ -69,6 +73,8 @@ export class HistoryRecorder {
         return new HistoryRecorder(undefined, start.syncId, warn);
       }
       const syncId = await insertHistoryRow(client, start);
+      // Called with the sync lock held, so any other `running` row is a run that died without a word.
+      await markAbandonedRuns(client, syncId);
       return new HistoryRecorder(client, syncId, warn);
     } catch (error) {
       warn(`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`);

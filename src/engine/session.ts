@@ -1,13 +1,16 @@
 // Opens the source snapshot and the target connection and reads the plan: the part shared by sync, plan and verify.
 
 import type pg from 'pg';
-import { ArchonSyncError, CancelledError, ConfigurationError, CopyError } from '../errors.js';
+import { ArchonSyncError, CancelledError, ConfigurationError, CopyError, ValidationError } from '../errors.js';
+import { findRunningSyncId } from '../pg/history-statements.js';
 import { readCatalog, countRows, type Catalog } from '../pg/catalog.js';
 import { cancelBackend, connect, describeEndpoint } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
 import { backendPid, beginSourceSnapshot } from '../pg/target-statements.js';
 import { buildPlan, type SyncPlan } from './plan.js';
 import { ARCHON_TABLES } from './tables.js';
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 export interface ConnectionOptions {
   /** Source database URI (libpq style; sslmode and friends are honoured). */
@@ -22,6 +25,8 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number | undefined;
   /** Aborting cancels the server-side work, rolls the target back and rejects with CancelledError. */
   signal?: AbortSignal | undefined;
+  /** How long to wait for each target lock (table locks, and catalog reads that need them); default 10 s. */
+  lockTimeoutMs?: number | undefined;
 }
 
 export interface Session {
@@ -115,6 +120,16 @@ export async function readPlan(session: Session, options: ConnectionOptions): Pr
   return buildPlan({ schema, tables, source: sourceCatalog, target: targetCatalog, sourceRows });
 }
 
+/** Refuses to go on while another run holds the target's sync lock, naming it when its history row says which. */
+export async function refuseIfAnotherRun(target: pg.ClientBase, lockIsFree: boolean): Promise<void> {
+  if (lockIsFree) return;
+  const running = await findRunningSyncId(target).catch(() => undefined);
+  throw new ValidationError(
+    `another archon-sync run${running ? ` (${running})` : ''} is writing to this target; wait for it to finish and retry`,
+    { details: { runningSyncId: running } },
+  );
+}
+
 const ERROR_HINTS: Record<string, string> = {
   '55P03': 'another session holds a lock on it; retry when it is idle or raise --lock-timeout',
   '53100': 'the target is out of disk space; free space there and retry',
@@ -134,7 +149,8 @@ export function asSyncError(error: unknown, step: string, signal: AbortSignal | 
   const pgError = error as { code?: string; message?: string; detail?: string; table?: string; constraint?: string; schema?: string };
   const message = redact(pgError.message ?? String(error));
   const lost = /Connection terminated|ECONNRESET|EPIPE|connection.*(closed|lost)|read ECONNRESET/i.test(message);
-  const hint = pgError.code ? ERROR_HINTS[pgError.code] : lost ? 'the connection was lost; nothing was committed on the target, retry' : undefined;
+  const hint = (pgError.code ? ERROR_HINTS[pgError.code] : undefined)
+    ?? (lost ? 'the connection to a server was lost; nothing was committed on the target, retry' : undefined);
   const detail = pgError.detail ? ` (${redact(pgError.detail)})` : '';
   const where = table ? ` for ${table}` : '';
   return new CopyError(`${step}${where} failed: ${message}${detail}${hint ? `; ${hint}` : ''}; the target was rolled back`, {

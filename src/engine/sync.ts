@@ -1,11 +1,10 @@
 // The sync: one source snapshot, one target transaction, step by step; the target ends as the source or as it was.
 
 import type pg from 'pg';
-import { CopyError, ValidationError, VerificationError } from '../errors.js';
+import { CopyError, VerificationError } from '../errors.js';
 import { countRows, readSequenceState, type ForeignKeyInfo, type TriggerInfo } from '../pg/catalog.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
 import { copyTable } from '../pg/copy.js';
-import { findRunningSyncId } from '../pg/history-statements.js';
 import {
   addForeignKey,
   backendPid,
@@ -26,7 +25,10 @@ import { quoteTable } from '../pg/quote.js';
 import { ProgressTracker, type SyncEventListener, type SyncPhase, type TriggerSuppression } from './events.js';
 import { HistoryRecorder, newSyncId } from './history.js';
 import type { SyncPlan, TablePlan } from './plan.js';
-import { asSyncError, cancelOnAbort, openSession, readPlan, selectedTables, throwIfAborted, type ConnectionOptions, type Session } from './session.js';
+import {
+  asSyncError, cancelOnAbort, DEFAULT_LOCK_TIMEOUT_MS, openSession, readPlan, refuseIfAnotherRun, selectedTables, throwIfAborted,
+  type ConnectionOptions, type Session,
+} from './session.js';
 
 export interface HistoryOptions {
   /** Defaults to `sync_YYYYMMDD_HHMMSS` (UTC) of the start. */
@@ -41,8 +43,6 @@ export interface HistoryOptions {
 export interface SyncOptions extends ConnectionOptions {
   /** Receives typed events (phases, table start/end, throttled progress, index rebuilds, warnings), synchronously. */
   onEvent?: SyncEventListener | undefined;
-  /** How long to wait for each target table lock; default 10 s. */
-  lockTimeoutMs?: number | undefined;
   /** maintenance_work_mem for the index rebuild (SET LOCAL); default '256MB'. */
   maintenanceWorkMem?: string | undefined;
   /** max_parallel_maintenance_workers for the index rebuild (SET LOCAL); default 2. */
@@ -76,7 +76,7 @@ export interface SyncResult {
   warnings: string[];
 }
 
-const DEFAULTS = { lockTimeoutMs: 10_000, maintenanceWorkMem: '256MB', maxParallelMaintenanceWorkers: 2 };
+const DEFAULTS = { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, maintenanceWorkMem: '256MB', maxParallelMaintenanceWorkers: 2 };
 
 /** The state of one run, so each step is a small method and the error path sees everything that was done. */
 class SyncRun {
@@ -182,13 +182,7 @@ class SyncRun {
       maxParallelMaintenanceWorkers: options.maxParallelMaintenanceWorkers ?? DEFAULTS.maxParallelMaintenanceWorkers,
     });
     session.targetPid = await backendPid(session.target);
-    if (!(await tryLockSyncSlot(session.target))) {
-      const running = await findRunningSyncId(session.target).catch(() => undefined);
-      throw new ValidationError(
-        `another archon-sync run${running ? ` (${running})` : ''} is writing to this target; wait for it to finish and retry`,
-        { details: { runningSyncId: running } },
-      );
-    }
+    await refuseIfAnotherRun(session.target, await tryLockSyncSlot(session.target));
     // Recorded from here on, so a run that fails validation leaves a `failed` row saying why.
     if (options.history) await this.startHistory(options.history);
     const plan = await readPlan(session, options);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigurationError, ConnectionError } from '../errors.js';
+import { containerStream, isContainerName } from './docker-transport.js';
 import { redact, registerSecret } from './redact.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -22,6 +23,8 @@ export interface Endpoint {
   sslMode: SslMode;
   /** True when the host is a Unix-socket directory. */
   socket: boolean;
+  /** Docker container reached through `docker exec`; host and port are then as seen inside it. */
+  container?: string;
 }
 
 export interface ConnectOptions {
@@ -41,7 +44,8 @@ interface ParsedUri {
 
 // TLS and timeout parameters are read here with libpq's meaning; pg-connection-string gets the URI without
 // them, so it neither applies its own sslmode rules nor prints its deprecation warning on our users' terminals.
-const OWN_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'uselibpqcompat'];
+// `container` is ours alone: libpq has no such parameter.
+const OWN_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'uselibpqcompat', 'container'];
 
 function splitOwnParams(uri: string): { rest: string; own: Map<string, string> } {
   const own = new Map<string, string>();
@@ -84,6 +88,8 @@ function parseUri(uri: string, side: string): ParsedUri {
     throw new ConfigurationError(`the ${side} database URI has an unknown sslmode "${rawMode}" (use one of ${SSL_MODES.join(', ')})`);
   }
   const sslMode = rawMode as SslMode;
+  const container = own.get('container');
+  if (container !== undefined) checkContainerUse(container, side, socket, sslMode);
   const sslRootCert = own.get('sslrootcert') ?? process.env.PGSSLROOTCERT;
   const timeoutParam = own.get('connect_timeout') ?? process.env.PGCONNECT_TIMEOUT;
   const connectTimeout = timeoutParam === undefined ? undefined : Number(timeoutParam) * 1000;
@@ -104,12 +110,31 @@ function parseUri(uri: string, side: string): ParsedUri {
   if (connectTimeout !== undefined && connectTimeout > 0) config.connectionTimeoutMillis = Math.max(2000, connectTimeout);
   if (typeof parsed.options === 'string') config.options = parsed.options;
   return {
-    endpoint: { host, port, database, user, label: `${socket ? 'socket:' : ''}${host}:${port}/${database}`, sslMode, socket },
+    endpoint: {
+      host, port, database, user, sslMode, socket,
+      label: `${socket ? 'socket:' : ''}${host}:${port}/${database}${container === undefined ? '' : ` via docker container ${container}`}`,
+      ...(container === undefined ? {} : { container }),
+    },
     config,
     sslRootCert,
     clientCert: own.get('sslcert'),
     clientKey: own.get('sslkey'),
   };
+}
+
+/** What container= cannot be combined with; found before anything is contacted. */
+function checkContainerUse(container: string, side: string, socket: boolean, sslMode: SslMode): void {
+  if (!isContainerName(container)) {
+    throw new ConfigurationError(`the ${side} database URI has container="${container}", which is not a Docker container name or ID (e.g. container=supabase-db)`);
+  }
+  if (socket) {
+    throw new ConfigurationError(`the ${side} database URI uses a Unix socket directory as host with container=${container}; give PostgreSQL's TCP host and port as seen inside the container, usually localhost:5432`);
+  }
+  // The bridge is a pipe through the Docker daemon that never crosses a network, and the server only sees a local
+  // client: TLS would protect nothing, so asking for it is a mistake we point out rather than silently ignore.
+  if (sslMode === 'require' || sslMode === 'verify-ca' || sslMode === 'verify-full') {
+    throw new ConfigurationError(`the ${side} database URI asks for sslmode=${sslMode} with container=${container}, but the docker exec bridge carries no TLS (it never leaves the Docker host); set sslmode=disable in that URI`);
+  }
 }
 
 /** The printable description of a URI (no password). Throws ConfigurationError when it is not a URI. */
@@ -159,7 +184,10 @@ export async function connect(uri: string, options: ConnectOptions): Promise<pg.
   const parsed = parseUri(uri, options.side);
   const { endpoint } = parsed;
   // allow starts in clear text, like libpq; prefer starts with TLS and falls back when the server has none.
-  const attempts = endpoint.sslMode === 'allow' ? [false, true] : endpoint.sslMode === 'prefer' ? [true, false] : [true];
+  // Through a container there is no TLS at all (see checkContainerUse).
+  const attempts = endpoint.container !== undefined ? [false]
+    : endpoint.sslMode === 'allow' ? [false, true] : endpoint.sslMode === 'prefer' ? [true, false] : [true];
+  const { container } = endpoint;
   let lastError: unknown;
   for (const attemptTls of attempts) {
     const client = new pg.Client({
@@ -167,6 +195,7 @@ export async function connect(uri: string, options: ConnectOptions): Promise<pg.
       connectionTimeoutMillis: parsed.config.connectionTimeoutMillis ?? options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       application_name: options.applicationName ?? APPLICATION_NAME,
       ssl: tlsFor(parsed, options.side, attemptTls),
+      ...(container === undefined ? {} : { stream: () => containerStream({ container, host: endpoint.host, port: endpoint.port }) }),
     });
     try {
       await client.connect();
@@ -195,6 +224,10 @@ export function connectionErrorFor(error: unknown, endpoint: Endpoint, side: str
   const raw = redact(err.message ?? String(error));
   let message: string;
   switch (err.code) {
+    case 'CONNECTION':
+      // The docker transport's own ConnectionError: it already names the failure (docker, container, bridge).
+      message = `cannot connect to ${where}: ${raw}`;
+      break;
     case 'ECONNREFUSED':
       message = `cannot connect to ${where}: connection refused; is PostgreSQL running and listening on that host and port?`;
       break;

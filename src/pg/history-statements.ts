@@ -68,6 +68,21 @@ export async function updateHistoryRow(client: pg.ClientBase, syncId: string, fi
   await client.query(`UPDATE archon_sync_history SET ${sets.join(', ')}, updated_at = now() WHERE sync_id = $1`, [syncId, ...values]);
 }
 
+/**
+ * Marks runs still `running` as failed. Only correct while the caller holds the sync advisory lock: then no
+ * other run can be alive, so such rows belong to runs that died (killed process, lost server) mid-way.
+ */
+export async function markAbandonedRuns(client: pg.ClientBase, exceptSyncId: string): Promise<number> {
+  const result = await client.query(
+    `UPDATE archon_sync_history
+        SET status = 'failed', completed_at = coalesce(completed_at, now()),
+            error_message = 'the run ended without recording its outcome (process killed or connection lost); nothing it did was committed'
+      WHERE status = 'running' AND sync_id <> $1`,
+    [exceptSyncId],
+  );
+  return result.rowCount ?? 0;
+}
+
 /** The most recent run still marked running (for the "another sync is running" message). */
 export async function findRunningSyncId(client: pg.ClientBase): Promise<string | undefined> {
   if (!(await historyTableExists(client))) return undefined;

@@ -35,15 +35,22 @@ export async function beginSourceSnapshot(client: pg.ClientBase): Promise<void> 
   await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
 }
 
-/** A read-only transaction on the target for dry runs. */
-export async function beginReadOnly(client: pg.ClientBase): Promise<void> {
+/** A read-only transaction on the target for dry runs; reading index definitions waits for table locks, so bound it. */
+export async function beginReadOnly(client: pg.ClientBase, lockTimeoutMs: number): Promise<void> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   await client.query('SET LOCAL statement_timeout = 0');
+  await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.round(lockTimeoutMs))}`);
 }
 
 /** Transaction-level, so it works through a transaction pooler and is released by COMMIT, ROLLBACK or a lost connection. */
 export async function tryLockSyncSlot(client: pg.ClientBase): Promise<boolean> {
   const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS locked', [LOCK_CLASS, LOCK_OBJECT]);
+  return result.rows[0]?.locked === true;
+}
+
+/** A shared try-lock on the same key: fails while a sync holds it, never blocks one that starts later. */
+export async function trySyncSlotShared(client: pg.ClientBase): Promise<boolean> {
+  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock_shared($1, $2) AS locked', [LOCK_CLASS, LOCK_OBJECT]);
   return result.rows[0]?.locked === true;
 }
 

@@ -1,6 +1,6 @@
 // PgBouncer in front of a test cluster, in transaction mode like Supabase's pooler on port 6543.
 
-import { type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,8 @@ import { chownToPostgres, freePort, OWNER_PASSWORD, OWNER_ROLE, spawnAsPostgres,
 export interface PgBouncer {
   port: number;
   uri(database: string): string;
+  /** Kills PgBouncer at once (SIGKILL), dropping every client and server connection, as a crashed pooler would. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,13 @@ export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' |
     port,
     uri: (database) =>
       `postgresql://${OWNER_ROLE}:${encodeURIComponent(OWNER_PASSWORD)}@127.0.0.1:${port}/${encodeURIComponent(database)}?sslmode=disable`,
+    async kill() {
+      if (exited) return;
+      const done = new Promise((resolve) => child.once('exit', resolve));
+      // runuser forwards SIGTERM but not SIGKILL, so kill PgBouncer itself through its pid file.
+      spawnSync('pkill', ['-KILL', '-f', join(dir, 'pgbouncer.ini')]);
+      await done;
+    },
     async stop() {
       if (!exited) {
         const done = new Promise((resolve) => child.once('exit', resolve));

@@ -1,0 +1,108 @@
+// The promise every failure keeps, checked the same way in every fault scenario.
+
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { runCli, type CliResult, type CliOptions } from '../support/cli.js';
+import { OWNER_PASSWORD } from '../support/cluster.js';
+import { fingerprintTables, type TableFingerprint } from '../support/fingerprint.js';
+import { ALL_TABLES } from '../support/fixtures.js';
+import type { TestServer } from '../support/servers.js';
+
+export type Fingerprints = Record<string, TableFingerprint>;
+
+/** Fingerprints of the 17 tables and the tables outside them, read as the superuser (immune to role settings). */
+export async function snapshot(server: TestServer, database: string): Promise<Fingerprints> {
+  return server.admin(database, (client) => fingerprintTables(client, ALL_TABLES));
+}
+
+export async function historyRows(server: TestServer, database: string): Promise<Record<string, unknown>[]> {
+  return server.admin(database, async (client) => (await client.query(
+    `SELECT sync_id, status, error_message, percent_complete FROM archon_sync_history ORDER BY started_at, sync_id`)).rows as Record<string, unknown>[]);
+}
+
+/** Nothing of ours may be left on the server: backends, advisory locks, prepared transactions. */
+export async function assertNothingLeft(server: TestServer, database: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [state] = await server.admin(database, async (client) => (await client.query<{ backends: number; advisory: number; prepared: number; relation_locks: number }>(
+      `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'archon-sync%') AS backends,
+              (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory') AS advisory,
+              (SELECT count(*)::int FROM pg_prepared_xacts) AS prepared,
+              (SELECT count(*)::int FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                 JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE d.datname = $1 AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
+                  AND a.backend_type = 'client backend') AS relation_locks`, [database])).rows);
+    if (state && state.backends === 0 && state.advisory === 0 && state.prepared === 0 && state.relation_locks === 0) return;
+    if (Date.now() > deadline) assert.fail(`server still holds archon-sync state: ${JSON.stringify(state)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function errorLines(result: CliResult): string[] {
+  return result.stderr.split('\n').filter((line) => line.startsWith('archon-sync:'));
+}
+
+export interface FailureExpectation {
+  code: number;
+  message: RegExp;
+  /** The target database and its fingerprints before the run, when the scenario reached a target. */
+  target?: { server: TestServer; database: string; before: Fingerprints };
+  /** Expected final status of the newest history row, if the run got far enough to write one. */
+  history?: 'failed' | 'cancelled';
+}
+
+/** Exit code, one actionable stderr line, no password, target identical, history right, nothing left behind. */
+export async function assertFailure(result: CliResult, expected: FailureExpectation): Promise<void> {
+  assert.equal(result.code, expected.code, `exit code ${result.code}, stderr: ${result.stderr}`);
+  const lines = errorLines(result);
+  assert.equal(lines.length, 1, `expected exactly one error line, got: ${result.stderr}`);
+  assert.match(lines[0] ?? '', expected.message);
+  for (const text of [result.stdout, result.stderr]) assert.ok(!text.includes(OWNER_PASSWORD), 'password in output');
+  if (!expected.target) return;
+  const { server, database, before } = expected.target;
+  assert.deepEqual(await snapshot(server, database), before, 'the target changed');
+  await assertNothingLeft(server, database);
+  if (expected.history) {
+    const rows = await historyRows(server, database);
+    const last = rows.at(-1);
+    assert.equal(last?.status, expected.history, `history: ${JSON.stringify(rows)}`);
+    assert.ok(!JSON.stringify(rows).includes(OWNER_PASSWORD));
+  }
+}
+
+/** Runs the CLI (sync, JSON logs) and calls `whenCopying` once the target is loading `table`. */
+export function runDuringCopy(
+  args: string[],
+  options: CliOptions & { server: TestServer; database: string; table?: string },
+  whenCopying: (child: ChildProcess, backendPid: number) => Promise<void> | void,
+): Promise<CliResult> {
+  const table = options.table ?? 'archon_crawled_pages';
+  let fired: Promise<void> = Promise.resolve();
+  const run = runCli(args, {
+    ...options,
+    onSpawn: (child) => {
+      fired = (async () => {
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline && child.exitCode === null) {
+          const rows = await options.server.admin(options.database, async (client) => (await client.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND query LIKE $2`,
+            [options.database, `COPY "public"."${table}"%FROM STDIN%`])).rows).catch(() => []);
+          if (rows[0]) {
+            await whenCopying(child, rows[0].pid);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`the copy of ${table} was never seen running`);
+      })();
+    },
+  });
+  return run.then(async (result) => {
+    await fired;
+    return result;
+  });
+}
+
+export function syncArgs(...extra: string[]): string[] {
+  return ['--direction=local-to-remote', '--skip-confirm', '--log-format=json', ...extra];
+}
