@@ -90,7 +90,7 @@ async function verified(setup: Setup): Promise<boolean> {
 function archonSync(setup: Setup, quiet: boolean, logFile: string) {
   const env = { ...process.env, LOCAL_DATABASE_URI: setup.source.ownerUri(setup.sourceDb), REMOTE_DATABASE_URI: setup.target.ownerUri(setup.targetDb) };
   const flags = quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json';
-  const timed = timeCommand(`${quoteShell(process.execPath)} ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
+  const timed = timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
   if (!quiet) {

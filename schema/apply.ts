@@ -1,4 +1,4 @@
-// Finds and applies the schema files in schema/: used by the test harness, the demo, the benchmark and init-history.
+// Locates the schema/*.sql files and runs one against a connection (test harness, demo, benchmark, init-history).
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -6,18 +6,25 @@ import type pg from 'pg';
 
 export type SchemaFile = 'extensions' | 'archon' | 'sync-history';
 
-// Compiled to dist/schema/apply.js; the .sql files stay in <repo>/schema/. Both places resolve here.
-const SCHEMA_DIR = new URL(import.meta.url.includes('/dist/schema/') ? '../../schema/' : './', import.meta.url);
+// tsc copies no .sql files, so from dist/schema/apply.js the files are two levels up, in <repo>/schema/;
+// run from source (a TypeScript loader) they sit next to this module.
+function schemaDirectory(): URL {
+  const compiled = /\/dist\/schema\/[^/]+$/.test(new URL(import.meta.url).pathname);
+  return new URL(compiled ? '../../schema/' : './', import.meta.url);
+}
 
 export function schemaSqlPath(file: SchemaFile): string {
-  return fileURLToPath(new URL(`${file}.sql`, SCHEMA_DIR));
+  return fileURLToPath(new URL(`${file}.sql`, schemaDirectory()));
 }
 
 export async function readSchemaSql(file: SchemaFile): Promise<string> {
   return readFile(schemaSqlPath(file), 'utf8');
 }
 
-/** Runs a whole schema file as one simple query (so it runs in one implicit transaction). */
+/**
+ * Sends the whole file as one simple query: the server runs it as one implicit transaction, so a file that
+ * fails half-way leaves nothing behind.
+ */
 export async function applySchemaFile(client: pg.ClientBase, file: SchemaFile): Promise<void> {
   await client.query(await readSchemaSql(file));
 }

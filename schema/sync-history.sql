@@ -1,7 +1,11 @@
--- archon_sync_history: one row per sync run, in the target database. Same columns as Archon's own
--- migration (0.3.0/021). Idempotent: `archon-sync init-history` runs it against users' databases.
+-- Creates archon_sync_history, the per-run log a sync writes into its target; safe to run any number of times.
+-- The columns are those Archon's own sync script and API write (the fork's 0.3.0/021 shape), so runs made by
+-- archon-sync and by Archon sit side by side. `archon-sync init-history` runs this against users' databases,
+-- hence IF NOT EXISTS / OR REPLACE on every statement.
+
 CREATE TABLE IF NOT EXISTS archon_sync_history (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  -- sync_YYYYMMDD_HHMMSS in Archon's own runs.
   sync_id text NOT NULL UNIQUE,
   direction text NOT NULL CHECK (direction IN ('local-to-remote', 'remote-to-local', 'bidirectional')),
   status text NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
@@ -31,10 +35,14 @@ CREATE TABLE IF NOT EXISTS archon_sync_history (
 );
 
 CREATE INDEX IF NOT EXISTS idx_archon_sync_history_started_at ON archon_sync_history (started_at DESC);
-CREATE INDEX IF NOT EXISTS idx_archon_sync_history_status ON archon_sync_history (status) WHERE status IN ('running', 'failed');
+-- Dashboards ask "is a sync running?" and "what failed?"; completed runs are the bulk and never asked for.
+CREATE INDEX IF NOT EXISTS idx_archon_sync_history_status ON archon_sync_history (status)
+  WHERE status IN ('running', 'failed');
 CREATE INDEX IF NOT EXISTS idx_archon_sync_history_direction ON archon_sync_history (direction, started_at DESC);
-CREATE INDEX IF NOT EXISTS idx_archon_sync_history_triggered_by ON archon_sync_history (triggered_by, started_at DESC);
+-- Archon's (triggered_by, ...) and GIN(metadata) indexes are left out on purpose: its other migration (032)
+-- made a table without those columns, and if that one is already there this file must still run cleanly.
 
+-- A function of its own rather than Archon's update_updated_at_column(), which may not exist in the target.
 CREATE OR REPLACE FUNCTION archon_sync_history_touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -43,9 +51,11 @@ BEGIN
 END;
 $$;
 
-DROP TRIGGER IF EXISTS archon_sync_history_updated_at ON archon_sync_history;
-CREATE TRIGGER archon_sync_history_updated_at
+DROP TRIGGER IF EXISTS archon_sync_history_touch_updated_at ON archon_sync_history;
+CREATE TRIGGER archon_sync_history_touch_updated_at
   BEFORE UPDATE ON archon_sync_history
   FOR EACH ROW EXECUTE FUNCTION archon_sync_history_touch_updated_at();
 
+-- On Supabase, new tables in public are reachable through the REST API with the anon key unless RLS is on.
+-- With RLS on and no policy, only the owner (who runs the sync) and service_role can read or write it.
 ALTER TABLE archon_sync_history ENABLE ROW LEVEL SECURITY;

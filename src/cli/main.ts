@@ -1,5 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // The archon-sync command: yargs commands over the library (sync by default, history, init-history).
+// The shebang ends node's own options with `--`: Node 20 otherwise reads our --env-file as its own flag.
 
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';

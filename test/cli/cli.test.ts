@@ -207,7 +207,7 @@ describe('archon-sync CLI', () => {
     const db = await pair(15, 16);
     const before = await fingerprintDatabase(servers.target, db.remote);
     // `script` gives the CLI a real pseudo-terminal, as a person at a shell has.
-    const command = `${process.execPath} ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
     const result = spawnSync('script', ['-qec', command, '/dev/null'], {
       input: 'no\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 60_000, cwd: emptyDir(),
     });
@@ -219,7 +219,7 @@ describe('archon-sync CLI', () => {
 
   test('a confirmed prompt on a terminal syncs', async () => {
     const db = await pair(17, 18);
-    const command = `${process.execPath} ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
     const result = spawnSync('script', ['-qec', command, '/dev/null'], {
       input: 'yes\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 120_000, cwd: emptyDir(),
     });

@@ -47,8 +47,8 @@ export interface FailureExpectation {
   message: RegExp;
   /** The target database and its fingerprints before the run, when the scenario reached a target. */
   target?: { server: TestServer; database: string; before: Fingerprints };
-  /** Expected final status of the newest history row, if the run got far enough to write one. */
-  history?: 'failed' | 'cancelled';
+  /** Final status of the newest history row; `none` when the run must have stopped before writing one. */
+  history?: 'failed' | 'cancelled' | 'none';
 }
 
 /** Exit code, one actionable stderr line, no password, target identical, history right, nothing left behind. */
@@ -62,7 +62,9 @@ export async function assertFailure(result: CliResult, expected: FailureExpectat
   const { server, database, before } = expected.target;
   assert.deepEqual(await snapshot(server, database), before, 'the target changed');
   await assertNothingLeft(server, database);
-  if (expected.history) {
+  if (expected.history === 'none') {
+    assert.deepEqual(await historyRows(server, database), [], 'a run refused before it started wrote a history row');
+  } else if (expected.history) {
     const rows = await historyRows(server, database);
     const last = rows.at(-1);
     assert.equal(last?.status, expected.history, `history: ${JSON.stringify(rows)}`);

@@ -37,7 +37,8 @@ function baseEnv(): Record<string, string | undefined> {
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    // `--` as in the bin's shebang: Node 20 would otherwise take --env-file for its own option.
+    const child = spawn(process.execPath, ['--', CLI_PATH, ...args], {
       cwd: options.cwd ?? emptyDir(),
       env: { ...baseEnv(), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
