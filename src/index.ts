@@ -3,6 +3,9 @@
 export { sync } from './engine/sync.js';
 export type { SyncOptions, SyncResult, TableResult, HistoryOptions } from './engine/sync.js';
 export { plan } from './engine/dry-run.js';
+export { verify } from './engine/verify.js';
+export type { VerifyOptions, VerifyResult } from './engine/verify.js';
+export type { TableComparison, KeySample } from './engine/compare.js';
 export type { ConnectionOptions } from './engine/session.js';
 export type { SyncPlan, TablePlan, CopyFormat } from './engine/plan.js';
 export type { SyncEvent, SyncEventListener, SyncPhase, ProgressFields, TriggerSuppression } from './engine/events.js';

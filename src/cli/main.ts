@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { plan as planSync } from '../engine/dry-run.js';
 import { newSyncId } from '../engine/history.js';
 import { sync } from '../engine/sync.js';
+import { verify } from '../engine/verify.js';
 import { ARCHON_TABLES } from '../engine/tables.js';
 import { CancelledError, ConfigurationError } from '../errors.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
@@ -39,6 +40,8 @@ interface SyncArgs extends CommonArgs {
   'maintenance-work-mem': string;
   'parallel-maintenance-workers': number;
   history: boolean;
+  verify: 'count' | 'checksum';
+  sample: number;
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
@@ -65,7 +68,7 @@ function testHookBeforeVerify() {
   return sql ? async (client: { query(sql: string): Promise<unknown> }) => { await client.query(sql); } : undefined;
 }
 
-function selectTables(args: SyncArgs): string[] {
+function selectTables(args: { tables: string[] | undefined; exclude: string[] | undefined }): string[] {
   const include = args.tables?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   const exclude = new Set(args.exclude?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) ?? []);
   const base = include && include.length > 0 ? include : [...ARCHON_TABLES];
@@ -118,9 +121,49 @@ async function runSync(args: SyncArgs): Promise<number> {
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
         beforeVerify: testHookBeforeVerify(),
+        verify: args.verify,
+        sampleLimit: args.sample,
       });
       renderer.summary(result);
       return EXIT.ok;
+    } finally {
+      stopSignals();
+    }
+  } catch (error) {
+    return reportFailure(renderer, args, error);
+  } finally {
+    renderer.close();
+  }
+}
+
+interface VerifyArgs extends CommonArgs {
+  direction: Direction;
+  tables: string[] | undefined;
+  exclude: string[] | undefined;
+  sample: number;
+  'lock-timeout': number;
+}
+
+async function runVerify(args: VerifyArgs): Promise<number> {
+  const renderer = makeRenderer(args);
+  try {
+    const endpoints = loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
+    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpoints);
+    const header = {
+      direction: args.direction,
+      source: `${sourceDb} ${describeEndpoint(source, 'source').label}`,
+      target: `${targetDb} ${describeEndpoint(target, 'target').label}`,
+    };
+    const controller = new AbortController();
+    const stopSignals = abortOnSignals(controller, (signal) => renderer.info(`received ${signal}: stopping`));
+    try {
+      const result = await verify({
+        source, target, tables: selectTables(args), signal: controller.signal, sampleLimit: args.sample,
+        connectTimeoutMs: args['connect-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000,
+        onEvent: (event) => renderer.event(event),
+      });
+      renderer.verification(header, result);
+      return result.equal ? EXIT.ok : EXIT.verification;
     } finally {
       stopSignals();
     }
@@ -222,8 +265,17 @@ export async function main(argv: string[]): Promise<number> {
       .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
       .option('maintenance-work-mem', { type: 'string', default: '256MB', describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
       .option('parallel-maintenance-workers', { type: 'number', default: 2, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
-      .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' }),
+      .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' })
+      .option('verify', { choices: ['count', 'checksum'] as const, default: 'count' as const, describe: 'before commit, compare row counts, or every row\'s checksum too (slower; names differing keys)' })
+      .option('sample', { type: 'number', default: 10, describe: 'example keys to report per kind of difference' }),
     async (args) => { exitCode = await runSync(args); })
+    .command('verify', 'compare the tables row by row between the two databases; writes nothing (exit 0 equal, 4 not)', (y) => commonOptions(y)
+      .option('direction', { choices: DIRECTIONS, demandOption: '(use --direction=local-to-remote or --direction=remote-to-local)', describe: 'which side is the source' })
+      .option('tables', { type: 'string', array: true, describe: 'compare only these tables', defaultDescription: 'the 17 Archon tables' })
+      .option('exclude', { type: 'string', array: true, describe: 'leave these tables out' })
+      .option('sample', { type: 'number', default: 10, describe: 'example keys to report per kind of difference' })
+      .option('lock-timeout', { type: 'number', default: 10, describe: 'seconds to wait for a table lock while reading' }),
+    async (args) => { exitCode = await runVerify(args); })
     .command('history', 'show recent runs from archon_sync_history', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
       .option('database', { choices: ['local', 'remote'] as const, describe: 'which database to read', defaultDescription: 'the direction\'s target, else remote' })

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import type { SyncEvent } from '../engine/events.js';
 import type { SyncPlan } from '../engine/plan.js';
 import type { SyncResult } from '../engine/sync.js';
+import type { VerifyResult } from '../engine/verify.js';
 import { isArchonSyncError } from '../errors.js';
 import { redact } from '../pg/redact.js';
 
@@ -20,6 +21,7 @@ export interface Renderer {
   plan(header: RunHeader, plan: SyncPlan, dryRun: boolean): void;
   event(event: SyncEvent): void;
   summary(result: SyncResult): void;
+  verification(header: RunHeader, result: VerifyResult): void;
   info(message: string): void;
   error(error: unknown): void;
   close(): void;
@@ -84,7 +86,8 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       if (event.type === 'plan' || event.type === 'trigger-mode') return;
       if (!live) {
         if (event.type === 'table-end' && !quiet) {
-          err.write(`copied ${event.table ?? ''}: ${fmt.format(event.tableRows)} rows in ${event.seconds.toFixed(1)} s\n`);
+          const verb = event.phase === 'verification' ? 'compared' : 'copied';
+          err.write(`${verb} ${event.table ?? ''}: ${fmt.format(event.tableRows)} rows in ${event.seconds.toFixed(1)} s\n`);
         }
         return;
       }
@@ -116,6 +119,28 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       t.push(['total', fmt.format(rows), result.durations.total.toFixed(2), fmt.format(result.durations.total > 0 ? Math.round(rows / result.durations.total) : rows), 'verified']);
       print(t.toString());
       print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); row counts verified`));
+    },
+    verification(header, result) {
+      stopBars();
+      const t = new Table({ head: ['table', 'source rows', 'target rows', 'only on source', 'only on target', 'differing', 'equal'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
+      for (const r of result.tables) {
+        t.push(r.method === 'missing'
+          ? [r.table, '', '', '', '', '', `NO (missing on the ${r.missingOn ?? '?'})`]
+          : [r.table, fmt.format(r.sourceRows), fmt.format(r.targetRows), r.onlyOnSource.count, r.onlyOnTarget.count,
+            r.method === 'aggregate' ? (r.equal ? 0 : 'some') : r.differing.count, r.equal ? 'yes' : 'NO']);
+      }
+      print(`Verify: ${header.source} ↔ ${header.target}`);
+      print(t.toString());
+      for (const r of result.tables.filter((x) => !x.equal || x.sourceOnlyColumns.length + x.targetOnlyColumns.length > 0)) {
+        for (const [label, sample] of [['only on source', r.onlyOnSource], ['only on target', r.onlyOnTarget], ['differing', r.differing]] as const) {
+          if (sample.count > 0) print(`${r.table} ${label} (${sample.count}): ${sample.keys.join(' | ')}${sample.count > sample.keys.length ? ' | …' : ''}`);
+        }
+        if (r.sourceOnlyColumns.length > 0) print(`${r.table}: columns only on the source, not compared: ${r.sourceOnlyColumns.join(', ')}`);
+        if (r.targetOnlyColumns.length > 0) print(`${r.table}: columns only on the target, not compared: ${r.targetOnlyColumns.join(', ')}`);
+      }
+      print(result.equal
+        ? paint(color, 32, `equal: every row of ${result.tables.length} tables matches (${result.seconds.toFixed(1)} s)`)
+        : paint(color, 31, `NOT equal: ${result.tables.filter((r) => !r.equal).length} of ${result.tables.length} tables differ`));
     },
     info(message) {
       print(redact(message));
@@ -174,6 +199,10 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
         triggerSuppression: result.triggerSuppression,
         tables: result.tables,
       }, 'completed');
+    },
+    verification(header, result) {
+      logger.info({ event: 'verified', source: header.source, target: header.target, equal: result.equal, seconds: result.seconds, tables: result.tables },
+        result.equal ? 'equal' : 'not equal');
     },
     info(message) {
       logger.info({ event: 'info' }, redact(message));

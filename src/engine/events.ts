@@ -23,7 +23,7 @@ export interface ProgressFields {
 export type SyncEvent =
   | ({ type: 'phase' } & ProgressFields)
   | { type: 'plan'; plan: SyncPlan }
-  | ({ type: 'table-start'; format: 'binary' | 'text' } & ProgressFields)
+  | ({ type: 'table-start'; format?: 'binary' | 'text' | undefined } & ProgressFields)
   | ({ type: 'progress' } & ProgressFields)
   | ({ type: 'table-end'; seconds: number } & ProgressFields)
   | ({ type: 'index'; index: string; seconds: number } & ProgressFields)
@@ -52,7 +52,14 @@ export class ProgressTracker {
   totalRows = 0;
   totalIndexes = 0;
 
-  constructor(private readonly emit: SyncEventListener, private readonly now: () => number = Date.now) {}
+  /**
+   * @param verifyOnly for `verify`: the whole run is comparison, so percent follows rows compared.
+   */
+  constructor(
+    private readonly emit: SyncEventListener,
+    private readonly verifyOnly = false,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   fields(): ProgressFields {
     const syncedRows = this.doneRows + this.tableRows;
@@ -79,7 +86,7 @@ export class ProgressTracker {
       case 'indexing':
         return 90 + Math.floor((this.totalIndexes > 0 ? this.indexesDone / this.totalIndexes : 1) * 9);
       case 'verification':
-        return 99;
+        return this.verifyOnly ? Math.min(100, Math.floor((this.totalRows > 0 ? syncedRows / this.totalRows : 1) * 100)) : 99;
     }
   }
 
@@ -89,7 +96,7 @@ export class ProgressTracker {
     this.emit({ type: 'phase', ...this.fields() });
   }
 
-  startTable(table: string, total: number, format: 'binary' | 'text'): void {
+  startTable(table: string, total: number, format?: 'binary' | 'text'): void {
     this.table = table;
     this.tableRows = 0;
     this.tableBytes = 0;
@@ -120,6 +127,14 @@ export class ProgressTracker {
     this.tableRows = 0;
     this.tableBytes = 0;
     return seconds;
+  }
+
+  /** Row counters restart for a comparison pass after the copy: syncedRows then counts rows compared. */
+  restartCounting(): void {
+    this.doneRows = 0;
+    this.doneBytes = 0;
+    this.tableRows = 0;
+    this.tableBytes = 0;
   }
 
   indexBuilt(table: string, index: string, seconds: number): void {

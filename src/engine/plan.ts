@@ -24,6 +24,8 @@ export interface TablePlan {
   sequences: SequenceInfo[];
   /** Target columns the source lacks: they get their default (or NULL). */
   targetOnlyColumns: string[];
+  /** The target's primary-key columns (what checksum verification matches rows on). */
+  primaryKey: string[];
 }
 
 export interface SyncPlan {
@@ -197,6 +199,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
       indexes,
       sequences: target.sequences.filter((s) => s.table === name && s.schema === schema),
       targetOnlyColumns,
+      primaryKey: sourceTable.primaryKey.join(',') === targetTable.primaryKey.join(',') ? targetTable.primaryKey : [],
     });
   }
 

@@ -22,6 +22,8 @@ import {
   trySkipTriggersWithReplicaRole,
 } from '../pg/target-statements.js';
 import { quoteTable } from '../pg/quote.js';
+import { compareTable, specFromPlan, type TableComparison } from './compare.js';
+import { useCanonicalTextOutput } from '../pg/row-digests.js';
 import { ProgressTracker, type SyncEventListener, type SyncPhase, type TriggerSuppression } from './events.js';
 import { HistoryRecorder, newSyncId } from './history.js';
 import type { SyncPlan, TablePlan } from './plan.js';
@@ -51,6 +53,13 @@ export interface SyncOptions extends ConnectionOptions {
   triggerSuppression?: 'auto' | 'disable-triggers' | undefined;
   /** Record the run in the target's archon_sync_history; default: not recorded. */
   history?: HistoryOptions | false | undefined;
+  /**
+   * `count` (default): per table, source snapshot rows = rows streamed = target rows. `checksum` also compares
+   * every row (primary key → md5 of its columns, computed on both servers) before commit.
+   */
+  verify?: 'count' | 'checksum' | undefined;
+  /** How many example keys a checksum mismatch reports per kind; default 10. */
+  sampleLimit?: number | undefined;
   /** For tests only: runs inside the target transaction just before verification. */
   beforeVerify?: ((target: pg.ClientBase) => Promise<void>) | undefined;
 }
@@ -89,6 +98,7 @@ class SyncRun {
   private triggerSuppression: TriggerSuppression = 'replica-role';
   private disabledTriggers: TriggerInfo[] = [];
   private readonly results: TableResult[] = [];
+  private checksumResults: TableComparison[] = [];
   private currentTable: string | undefined;
 
   constructor(private readonly options: SyncOptions) {
@@ -169,7 +179,14 @@ class SyncRun {
   }
 
   private verificationSummary(): Record<string, unknown> {
-    return Object.fromEntries(this.results.map((t) => [t.table, { source: t.sourceRows, copied: t.copiedRows, target: t.targetRows }]));
+    const checksums = new Map(this.checksumResults.map((c) => [c.table, c]));
+    return Object.fromEntries(this.results.map((t) => {
+      const checksum = checksums.get(t.table);
+      return [t.table, {
+        source: t.sourceRows, copied: t.copiedRows, target: t.targetRows,
+        ...(checksum ? { checksum: { equal: checksum.equal, onlyOnSource: checksum.onlyOnSource, onlyOnTarget: checksum.onlyOnTarget, differing: checksum.differing } } : {}),
+      }];
+    }));
   }
 
   private async run(session: Session): Promise<SyncResult> {
@@ -208,6 +225,7 @@ class SyncRun {
     this.enterPhase('verification');
     if (options.beforeVerify) await options.beforeVerify(session.target);
     await this.verifyCounts(session.target, plan);
+    if (options.verify === 'checksum') await this.verifyChecksums(session, plan);
     throwIfAborted(signal);
     await session.target.query('COMMIT');
     this.enterPhase('verification');
@@ -331,6 +349,26 @@ class SyncRun {
     }
   }
 
+  /** Compares every row of the source snapshot with the target's uncommitted rows; any difference rolls back. */
+  private async verifyChecksums(session: Session, plan: SyncPlan): Promise<void> {
+    await useCanonicalTextOutput(session.source);
+    await useCanonicalTextOutput(session.target);
+    this.checksumResults = [];
+    this.tracker.restartCounting();
+    for (const table of plan.tables) {
+      throwIfAborted(this.options.signal);
+      this.currentTable = `${table.schema}.${table.name}`;
+      this.tracker.startTable(table.name, table.sourceRows);
+      const result = await compareTable(session.source, session.target, specFromPlan(table), this.options.sampleLimit ?? 10,
+        (compared) => this.tracker.tableProgress(compared, 0));
+      this.tracker.endTable(result.sourceRows, 0);
+      this.checksumResults.push(result);
+    }
+    this.currentTable = undefined;
+    const differences = this.checksumResults.filter((r) => !r.equal);
+    if (differences.length > 0) throw checksumError(differences);
+  }
+
   private async verifyCounts(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
     const mismatches: string[] = [];
     for (const [index, table] of plan.tables.entries()) {
@@ -349,6 +387,21 @@ class SyncRun {
       );
     }
   }
+}
+
+/** Puts the checksum comparison's differences into one line and the error's details. */
+function checksumError(differences: TableComparison[]): VerificationError {
+  const first = differences[0];
+  const parts = first ? [
+    first.onlyOnSource.count ? `${first.onlyOnSource.count} missing on the target (e.g. ${first.onlyOnSource.keys[0]})` : '',
+    first.onlyOnTarget.count ? `${first.onlyOnTarget.count} extra on the target (e.g. ${first.onlyOnTarget.keys[0]})` : '',
+    first.differing.count ? `${first.differing.count} differing (e.g. ${first.differing.keys[0]})` : '',
+    first.method === 'aggregate' ? 'contents differ' : '',
+  ].filter(Boolean).join(', ') : '';
+  return new VerificationError(
+    `row contents differ after copying: ${first?.table ?? '?'} has ${parts}${differences.length > 1 ? `, and ${differences.length - 1} more table(s) differ` : ''}; the target was rolled back`,
+    { table: first?.table, details: { differences } },
+  );
 }
 
 /** Copies the selected tables from source to target in one atomic step. Resolves when committed. */

@@ -42,6 +42,8 @@ export interface TableInfo {
   /** Row-level security would filter our reads or block COPY FROM. */
   rowSecurityActive: boolean;
   columns: ColumnInfo[];
+  /** Primary-key columns in key order; empty when the table has none. */
+  primaryKey: string[];
 }
 
 export interface ForeignKeyInfo {
@@ -182,6 +184,14 @@ async function readTables(client: pg.ClientBase, schema: string, names: readonly
       ORDER BY a.attrelid, a.attnum`,
     [oids],
   );
+  const keys = await client.query<{ conrelid: number; columns: string[] }>(
+    `SELECT con.conrelid::int AS conrelid,
+            array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
+       FROM pg_constraint con WHERE con.contype = 'p' AND con.conrelid = ANY($1::oid[])`,
+    [oids],
+  );
+  const primaryKeys = new Map(keys.rows.map((k) => [k.conrelid, k.columns]));
   const byOid = new Map<number, ColumnInfo[]>();
   for (const row of columns.rows) {
     const list = byOid.get(row.attrelid) ?? [];
@@ -206,6 +216,7 @@ async function readTables(client: pg.ClientBase, schema: string, names: readonly
     ownedByUs: t.owned_by_us,
     rowSecurityActive: t.rls_active,
     columns: byOid.get(t.oid) ?? [],
+    primaryKey: primaryKeys.get(t.oid) ?? [],
   }]));
 }
 

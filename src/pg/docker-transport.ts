@@ -138,7 +138,7 @@ class DockerExecStream extends Duplex {
 
   constructor(private readonly options: ContainerStreamOptions) {
     // A socket ends both ways when the peer closes; so does this stream.
-    super({ allowHalfOpen: false });
+    super({ allowHalfOpen: false, readableHighWaterMark: 64 * 1024 });
   }
 
   /** pg passes the URI's port and host; the bridge already has them from the options. */
