@@ -72,6 +72,9 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
   return {
     plan(header, plan, dryRun) {
       print(`${paint(color, 1, dryRun ? 'Dry run' : 'Sync plan')}: ${header.direction}  ${header.source} → ${header.target}`);
+      for (const [side, server] of [['source', plan.source], ['target', plan.target]] as const) {
+        print(`  ${side}: PostgreSQL ${server.versionShort}, ${server.ssl ? 'TLS' : 'no TLS'}, ${server.pooler ?? 'direct'}, role ${server.user}`);
+      }
       const t = new Table({ head: ['#', 'table', 'rows', 'format', 'indexes to rebuild'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
       plan.tables.forEach((tp, i) => t.push([i + 1, tp.name, fmt.format(tp.sourceRows), tp.format, tp.indexes.length]));
       print(t.toString());
@@ -167,6 +170,8 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     plan(header, plan, dryRun) {
       logger.info({
         event: 'plan', dryRun, direction: header.direction, source: header.source, target: header.target,
+        servers: Object.fromEntries(([['source', plan.source], ['target', plan.target]] as const).map(([side, s]) =>
+          [side, { version: s.versionShort, tls: s.ssl, pooler: s.pooler ?? 'direct', user: s.user }])),
         totalRows: plan.totalRows,
         tables: plan.tables.map((t) => ({ table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name) })),
         warnings: plan.warnings.map(redact),

@@ -3,8 +3,8 @@
 import type pg from 'pg';
 import { ArchonSyncError, CancelledError, ConfigurationError, CopyError, ValidationError } from '../errors.js';
 import { findRunningSyncId } from '../pg/history-statements.js';
-import { readCatalog, countRows, type Catalog } from '../pg/catalog.js';
-import { cancelBackend, connect, describeEndpoint } from '../pg/connect.js';
+import { readCatalog, countRows, type Catalog, type PoolerGuess, type ServerInfo } from '../pg/catalog.js';
+import { cancelBackend, connect, describeEndpoint, type Endpoint } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
 import { backendPid, beginSourceSnapshot } from '../pg/target-statements.js';
 import { buildPlan, type SyncPlan } from './plan.js';
@@ -99,6 +99,20 @@ async function countSourceRows(source: pg.ClientBase, catalog: Catalog, tables: 
 }
 
 /**
+ * Guesses what the connection goes through. PgBouncer and Supavisor forward queries, so the only outside signs are
+ * the port the server reports (not the one we dialled) and Supabase's pooler host names and ports.
+ */
+export function guessPooler(endpoint: Endpoint, server: ServerInfo): PoolerGuess {
+  const supavisor = /\.pooler\.supabase\.com$/i.test(endpoint.host);
+  if (endpoint.port === 6543 && (supavisor || server.port !== 6543)) return 'transaction pooler';
+  if (supavisor) return 'session pooler';
+  if (!endpoint.socket && server.port !== null && server.port !== endpoint.port) return 'pooler or proxy';
+  return 'direct';
+}
+
+const TRANSACTION_POOLER_NOTE = 'goes through a transaction-mode pooler: archon-sync keeps all its work in one transaction per connection and uses only SET LOCAL, so it works, but a long copy is better through the session pooler (port 5432) or a direct connection';
+
+/**
  * Starts the source snapshot, reads both catalogs (the target's in whatever transaction the caller opened)
  * and returns the plan. Throws ConfigurationError when source and target are the same database.
  */
@@ -116,8 +130,14 @@ export async function readPlan(session: Session, options: ConnectionOptions): Pr
       `source and target are the same database (${describeEndpoint(options.target).label}); check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI`,
     );
   }
+  sourceCatalog.server.pooler = guessPooler(describeEndpoint(options.source), sourceCatalog.server);
+  targetCatalog.server.pooler = guessPooler(describeEndpoint(options.target), targetCatalog.server);
   const sourceRows = await countSourceRows(session.source, sourceCatalog, tables);
-  return buildPlan({ schema, tables, source: sourceCatalog, target: targetCatalog, sourceRows });
+  const result = buildPlan({ schema, tables, source: sourceCatalog, target: targetCatalog, sourceRows });
+  for (const [side, server] of [['source', result.source], ['target', result.target]] as const) {
+    if (server.pooler === 'transaction pooler') result.warnings.push(`the ${side} ${TRANSACTION_POOLER_NOTE}`);
+  }
+  return result;
 }
 
 /** Refuses to go on while another run holds the target's sync lock, naming it when its history row says which. */

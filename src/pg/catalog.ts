@@ -3,6 +3,9 @@
 import type pg from 'pg';
 import { quoteIdent, quoteTable } from './quote.js';
 
+/** What sits between us and the server, as far as can be told from the outside. */
+export type PoolerGuess = 'direct' | 'transaction pooler' | 'session pooler' | 'pooler or proxy';
+
 /** Identifies the server and database, so we can refuse to copy a database onto itself. */
 export interface ServerInfo {
   version: string;
@@ -12,8 +15,12 @@ export interface ServerInfo {
   /** Same value for two connections to the same database of the same running server (through a pooler or not). */
   identity: string;
   ssl: boolean;
-  /** `transaction`/`session`/`statement` when the connection goes through PgBouncer, else undefined. */
-  poolMode: string | undefined;
+  /** `server_version`, e.g. 15.14. */
+  versionShort: string;
+  /** The port the server itself listens on (null over a Unix socket). */
+  port: number | null;
+  /** How the connection reaches the server: set by the engine, which knows the port we dialled. */
+  pooler: PoolerGuess | undefined;
   extensions: Record<string, { version: string; schema: string }>;
 }
 
@@ -101,7 +108,7 @@ export interface Catalog {
 
 export async function readServerInfo(client: pg.ClientBase): Promise<ServerInfo> {
   const facts = await client.query<{
-    version: string; version_num: string; usr: string; db: string; identity: string; ssl: boolean | null;
+    version: string; version_num: string; usr: string; db: string; identity: string; ssl: boolean | null; short: string; port: number | null;
   }>(
     `SELECT version() AS version,
             current_setting('server_version_num') AS version_num,
@@ -109,7 +116,8 @@ export async function readServerInfo(client: pg.ClientBase): Promise<ServerInfo>
             current_database() AS db,
             pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
               || '/' || coalesce(inet_server_addr()::text, 'socket') AS identity,
-            (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl`,
+            (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl,
+            current_setting('server_version') AS short, inet_server_port() AS port`,
   );
   const extensions = await client.query<{ extname: string; extversion: string; nspname: string }>(
     `SELECT e.extname, e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
@@ -123,7 +131,9 @@ export async function readServerInfo(client: pg.ClientBase): Promise<ServerInfo>
     database: row.db,
     identity: row.identity,
     ssl: row.ssl === true,
-    poolMode: undefined,
+    versionShort: row.short,
+    port: row.port,
+    pooler: undefined,
     extensions: Object.fromEntries(extensions.rows.map((e) => [e.extname, { version: e.extversion, schema: e.nspname }])),
   };
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sync, plan, CopyError, ValidationError, VerificationError, CancelledError, ARCHON_TABLES, type SyncEvent } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServers } from '../support/servers.js';
@@ -227,6 +228,17 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const [s0, t0] = await Promise.all([fingerprintDatabase(servers.source, db.source), fingerprintDatabase(servers.target, db.target)]);
       const result = await plan({ source: db.sourceUri, target: db.targetUri });
       assert.deepEqual(result.tables.map((t) => t.name).slice(0, 3), ['archon_settings', 'archon_migrations', 'archon_prompts']);
+      assert.equal(result.source.pooler, 'direct');
+      assert.equal(result.target.pooler, options.targetThroughPgBouncer ? 'pooler or proxy' : 'direct');
+      assert.equal(result.target.ssl, false);
+      assert.match(result.target.versionShort, /^15\./);
+      // The same facts, as people read them in the CLI's plan.
+      const shown = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty'],
+        { env: { LOCAL_DATABASE_URI: db.sourceUri, REMOTE_DATABASE_URI: db.targetUri } });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, /^ {2}source: PostgreSQL 15\.\d+[^,]*, no TLS, direct, role archon_owner$/m);
+      const targetPooler = options.targetThroughPgBouncer ? 'pooler or proxy' : 'direct';
+      assert.match(shown.stdout, new RegExp(`^ {2}target: PostgreSQL 15\\.\\d+[^,]*, no TLS, ${targetPooler}, role archon_owner$`, 'm'));
       assert.equal(result.totalRows, Object.values(s0).slice(0, 17).reduce((sum, f) => sum + f.rows, 0));
       const crawled = result.tables.find((t) => t.name === 'archon_crawled_pages');
       assert.ok(crawled && crawled.indexes.some((i) => i.method === 'hnsw') && crawled.indexes.some((i) => i.method === 'ivfflat'));
