@@ -5,10 +5,12 @@ import pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigurationError, ConnectionError } from '../errors.js';
 import { containerStream, isContainerName } from './docker-transport.js';
+import { passwordFromFile, type PasswordLookup } from './password-file.js';
 import { redact, registerSecret } from './redact.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const APPLICATION_NAME = 'archon-sync';
+const NO_PASSWORD = 'NO_PASSWORD';
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
@@ -104,8 +106,10 @@ function parseUri(uri: string, side: string): ParsedUri {
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   };
-  const password = parsed.password ?? process.env.PGPASSWORD;
-  if (password !== undefined) config.password = password;
+  // libpq reads an empty password as none; so does pg-connection-string's '' for a URI without one.
+  const password = parsed.password || process.env.PGPASSWORD || undefined;
+  // Like libpq, the password file is read only when the server asks for a password and none was given.
+  config.password = password ?? (() => passwordOrExplain({ host, port, database, user, socket }));
   // libpq: 0 means wait forever; a positive value below 2 s is raised to 2 s.
   if (connectTimeout !== undefined && connectTimeout > 0) config.connectionTimeoutMillis = Math.max(2000, connectTimeout);
   if (typeof parsed.options === 'string') config.options = parsed.options;
@@ -120,6 +124,12 @@ function parseUri(uri: string, side: string): ParsedUri {
     clientCert: own.get('sslcert'),
     clientKey: own.get('sslkey'),
   };
+}
+
+async function passwordOrExplain(lookup: PasswordLookup): Promise<string> {
+  const password = await passwordFromFile(lookup);
+  if (password !== undefined) return password;
+  throw Object.assign(new Error('the server asks for a password and none was given'), { code: NO_PASSWORD });
 }
 
 /** What container= cannot be combined with; found before anything is contacted. */
@@ -246,6 +256,9 @@ export function connectionErrorFor(error: unknown, endpoint: Endpoint, side: str
       break;
     case '28P01':
       message = `cannot connect to ${where}: password authentication failed for user "${endpoint.user}"; check the password in the URI`;
+      break;
+    case NO_PASSWORD:
+      message = `cannot connect to ${where}: the server asks for a password for user "${endpoint.user}" and none was given; put it in the URI, in PGPASSWORD or in ~/.pgpass (PGPASSFILE), as for psql`;
       break;
     case '3D000':
       message = `cannot connect to ${where}: database "${endpoint.database}" does not exist`;

@@ -1,6 +1,9 @@
 // Connections behave like psql's: sslmode with libpq's meaning, CA files, and one actionable line per failure.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ConnectionError, plan, sync, ARCHON_TABLES } from '../../src/index.js';
@@ -88,6 +91,55 @@ describe('TLS', () => {
   });
 });
 
+function withoutPassword(uri: string): string {
+  const stripped = uri.replace(`:${encodeURIComponent(OWNER_PASSWORD)}@`, '@');
+  assert.notEqual(stripped, uri, 'the URI had no password to remove');
+  return stripped;
+}
+
+/** Runs `work` with PGPASSFILE pointing at a file holding `lines` (mode 0600), or at no file; PGPASSWORD unset. */
+async function withPasswordFile<T>(lines: string[] | undefined, work: () => Promise<T>, mode = 0o600): Promise<T> {
+  const saved = { PGPASSFILE: process.env.PGPASSFILE, PGPASSWORD: process.env.PGPASSWORD };
+  const file = join(mkdtempSync(join(tmpdir(), 'archon-sync-pgpass-')), 'pgpass');
+  if (lines) writeFileSync(file, `${lines.join('\n')}\n`, { mode });
+  process.env.PGPASSFILE = file;
+  delete process.env.PGPASSWORD;
+  try {
+    return await work();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+describe('password file', () => {
+  test('the password comes from ~/.pgpass (PGPASSFILE) when the URI has none, as with psql; a full sync works', async () => {
+    const [sourceDb, targetDb] = await Promise.all([filledDatabase(servers.source, 4), filledDatabase(servers.target, undefined)]);
+    const sourceUri = withoutPassword(servers.source.ownerUri(sourceDb));
+    const targetUri = withoutPassword(tlsTargetUri(targetDb, 'sslmode=require'));
+    const escaped = OWNER_PASSWORD.replace(/[:\\]/g, '\\$&');
+    const lines = [
+      '# comments and lines for other servers or users are skipped',
+      `127.0.0.1:${new URL(sourceUri).port}:*:someone_else:wrong`,
+      `127.0.0.1:${new URL(sourceUri).port}:*:archon_owner:${escaped}`,
+      `127.0.0.1:${new URL(targetUri).port}:${targetDb}:archon_owner:${escaped}`,
+    ];
+    await withPasswordFile(lines, () => sync({ source: sourceUri, target: targetUri }));
+    const [a, b] = await Promise.all([fingerprintDatabase(servers.source, sourceDb, ARCHON_TABLES), fingerprintDatabase(servers.target, targetDb, ARCHON_TABLES)]);
+    assert.deepEqual(b, a);
+  });
+
+  test('a password file that others can read is ignored, as libpq does', async () => {
+    const line = `*:*:*:archon_owner:${OWNER_PASSWORD.replace(/[:\\]/g, '\\$&')}`;
+    await withPasswordFile([line], async () => {
+      await expectConnectionError(plan({ source: servers.source.ownerUri('postgres'), target: withoutPassword(servers.source.ownerUri('postgres')) }),
+        /none was given/, 5_000);
+    }, 0o644);
+  });
+});
+
 describe('connection failures', () => {
   let silent: Server;
   let silentPort = 0;
@@ -120,6 +172,13 @@ describe('connection failures', () => {
 
   test('an unknown database is named', async () => {
     await expectConnectionError(plan({ source: source(), target: servers.source.ownerUri('no_such_db') }), /database "no_such_db" does not exist/, 5_000);
+  });
+
+  test('no password in the URI, PGPASSWORD or the password file says where to put one', async () => {
+    await withPasswordFile(undefined, async () => {
+      await expectConnectionError(plan({ source: source(), target: withoutPassword(servers.source.ownerUri('postgres')) }),
+        /asks for a password for user "archon_owner" and none was given; put it in the URI, in PGPASSWORD or in ~\/\.pgpass/, 5_000);
+    });
   });
 
   test('an unknown host name says it cannot be resolved', async () => {
