@@ -148,7 +148,7 @@ async function compare(): Promise<void> {
   for (let run = 1; run <= args.runs; run++) {
     for (const tool of tools) {
       await emptyTarget(setup);
-      const logFile = join(args.out, `archon-sync-run${run}.log`);
+      const logFile = join(args.out, `${tool}-run${run}.log`);
       const timed = tool === 'archon-sync' ? archonSync(setup, false, logFile)
         : tool === 'archon-sync-quiet' ? archonSync(setup, true, logFile)
           : tool === 'baseline' ? baseline(setup, thePlan)

@@ -230,6 +230,34 @@ describe('archon-sync CLI', () => {
     assert.deepEqual(b, a);
   });
 
+  test('the history row is visible while a large copy runs: running, with synced_rows rising, then completed at 100 %', async () => {
+    const db = await pair(21, undefined, 0.1);
+    const seen: { status: string; synced: number; phase: string }[] = [];
+    const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], {
+      env: db.env,
+      onSpawn: (child) => {
+        const poll = async () => {
+          while (child.exitCode === null) {
+            const rows = await servers.target.admin(db.remote, async (c) => (await c.query<{ status: string; synced_rows: number | null; current_phase: string }>(
+              'SELECT status, synced_rows, current_phase FROM archon_sync_history')).rows).catch(() => []);
+            for (const r of rows) seen.push({ status: r.status, synced: r.synced_rows ?? 0, phase: r.current_phase });
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        };
+        void poll();
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const running = seen.filter((s) => s.status === 'running');
+    const distinct = [...new Set(running.map((s) => s.synced))];
+    assert.ok(distinct.length >= 2, `expected synced_rows to rise while running, saw ${JSON.stringify(distinct)}`);
+    assert.deepEqual(distinct, [...distinct].sort((a, b) => a - b), 'synced_rows went down');
+    assert.ok(running.some((s) => s.phase === 'copy'));
+    const [final] = await historyRows(db.remote);
+    assert.equal(final?.status, 'completed');
+    assert.equal(final?.percent_complete, 100);
+  });
+
   test('history lists runs as a table and as JSON; init-history creates the table where it is missing', async () => {
     const db = await pair(19, 20);
     await ownerSql(servers.target, db.remote, 'DROP TABLE archon_sync_history');
