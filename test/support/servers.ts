@@ -123,6 +123,9 @@ export async function testServers(options: { source?: ClusterOptions; target?: C
   let source: TestServer;
   let target: TestServer;
   if (sourceUrl && targetUrl) {
+    if (options.source || options.target) {
+      throw new Error('this test file starts servers with its own settings (e.g. TLS); run it without ARCHON_SYNC_TEST_SOURCE_URL/_TARGET_URL');
+    }
     source = new TestServer('source', undefined, new URL(sourceUrl));
     target = new TestServer('target', undefined, new URL(targetUrl));
     await source.ensureTemplate();
