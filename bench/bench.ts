@@ -25,6 +25,7 @@ const args = await yargs(hideBin(process.argv))
     default: 'archon-sync,baseline,pg_dump,archon-sync-quiet',
     describe: `which tools to time; also archon-sync-checksum (--verify=checksum), container-source and container-target (one side through the docker exec bridge)`,
   })
+  .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
   .option('out', { type: 'string', default: 'bench/results', describe: 'where results go' })
   .strict()
@@ -42,7 +43,7 @@ interface RunResult {
   verified: boolean;
 }
 
-const CLI = resolve('dist/src/cli/main.js');
+const CLI = resolve(args.cli);
 
 interface Timed {
   seconds: number;
@@ -63,6 +64,10 @@ function timeCommand(command: string, env: NodeJS.ProcessEnv = process.env): Tim
   return { seconds: Number(match[1]), peakRssMb: Number(match[2]) / 1024, cpuSeconds: Number(match[3]) + Number(match[4]) };
 }
 
+function percent(fraction: number | undefined): string {
+  return fraction === undefined ? '–' : `${(fraction * 100).toFixed(1)} %`;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -80,7 +85,9 @@ async function prepare(scale: number) {
   const sourceDb = await source.createDatabase('bench');
   const targetDb = await target.createDatabase('bench');
   const started = Date.now();
-  const counts = await source.asOwner(sourceDb, (client) => generateArchonData(client, { seed: 1, scale }));
+  // Every tool only reads the source (COPY TO, pg_dump): its vector and trigram indexes would change no timing
+  // and would double the generation time.
+  const counts = await source.asOwner(sourceDb, (client) => generateArchonData(client, { seed: 1, scale, secondaryIndexes: false }));
   const generateSeconds = (Date.now() - started) / 1000;
   const sizes = await source.asOwner(sourceDb, async (client) => (await client.query<{ bytes: string }>(
     `SELECT sum(pg_table_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.relname = ANY($1) AND c.relkind = 'r'`, [ARCHON_TABLES])).rows[0]?.bytes);
@@ -271,7 +278,6 @@ async function compare(): Promise<void> {
     ...summary.map((s) => `| ${s.tool} | ${s.medianSeconds.toFixed(2)} | ${s.minSeconds.toFixed(2)} | ${s.rowsPerSecond} | ${s.mbPerSecond} | ${s.medianCopySeconds?.toFixed(2) ?? '–'} | ${s.medianIndexSeconds?.toFixed(2) ?? '–'} | ${s.medianVerifySeconds?.toFixed(2) ?? '–'} | ${s.medianCpuSeconds.toFixed(2)} | ${s.peakRssMb} |`),
   ].join('\n');
   console.log(`\n${table}\n`);
-  const percent = (x: number | undefined) => x === undefined ? '–' : `${(x * 100).toFixed(1)} %`;
   const ratioLines = [
     `archon-sync / baseline: ${ratios.archonSyncOverBaseline?.toFixed(3) ?? '–'}`,
     `pg_dump|pg_restore / archon-sync: ${ratios.pgDumpOverArchonSync?.toFixed(2) ?? '–'}`,
@@ -289,20 +295,30 @@ async function compare(): Promise<void> {
 async function memory(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
   const scales = args.scales.split(',').map(Number);
-  const rows: { scale: number; seconds: number; peakRssMb: number; sourceMb: number }[] = [];
+  const rows: { scale: number; seconds: number; peakRssMb: number; verifySeconds: number; verifyPeakRssMb: number; sourceMb: number }[] = [];
   for (const scale of scales) {
     const setup = await prepare(scale);
     const timed = archonSync(setup, {}, join(args.out, `memory-scale${scale}.log`));
     if (!(await verified(setup))) throw new Error(`scale ${scale}: target differs from source`);
-    rows.push({ scale, seconds: timed.seconds, peakRssMb: Math.round(timed.peakRssMb), sourceMb: Math.round(setup.sourceBytes / 1048576) });
-    console.log(`scale ${scale}: ${Math.round(setup.sourceBytes / 1048576)} MB copied in ${timed.seconds.toFixed(1)} s, peak RSS ${Math.round(timed.peakRssMb)} MB`);
+    // The row-by-row comparison streams keys and digests of both sides; it must stay flat too.
+    const env = { ...process.env, LOCAL_DATABASE_URI: setup.source.ownerUri(setup.sourceDb), REMOTE_DATABASE_URI: setup.target.ownerUri(setup.targetDb) };
+    const verifyLog = join(args.out, `memory-verify-scale${scale}.log`);
+    const verify = timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} verify --direction=local-to-remote --log-format=json > ${quoteShell(verifyLog)}`, env);
+    rows.push({
+      scale, seconds: timed.seconds, peakRssMb: Math.round(timed.peakRssMb),
+      verifySeconds: verify.seconds, verifyPeakRssMb: Math.round(verify.peakRssMb), sourceMb: Math.round(setup.sourceBytes / 1048576),
+    });
+    console.log(`scale ${scale}: ${Math.round(setup.sourceBytes / 1048576)} MB copied in ${timed.seconds.toFixed(1)} s, peak RSS ${Math.round(timed.peakRssMb)} MB; `
+      + `verify ${verify.seconds.toFixed(1)} s, peak RSS ${Math.round(verify.peakRssMb)} MB`);
     setup.source.close();
     setup.target.close();
   }
   const [small, large] = rows;
-  const growth = small && large ? large.peakRssMb / small.peakRssMb - 1 : undefined;
-  console.log(`peak RSS growth from scale ${small?.scale} to ${large?.scale}: ${growth !== undefined ? `${(growth * 100).toFixed(1)} %` : '–'}`);
-  writeFileSync(join(args.out, `${new Date().toISOString().slice(0, 10)}-memory.json`), `${JSON.stringify({ rows, growth }, null, 2)}\n`);
+  const growthOf = (pick: (row: NonNullable<typeof small>) => number) => small && large ? pick(large) / pick(small) - 1 : undefined;
+  const growth = growthOf((r) => r.peakRssMb);
+  const verifyGrowth = growthOf((r) => r.verifyPeakRssMb);
+  console.log(`peak RSS growth from scale ${small?.scale} to ${large?.scale}: sync ${percent(growth)}, verify ${percent(verifyGrowth)}`);
+  writeFileSync(join(args.out, `${new Date().toISOString().slice(0, 10)}-memory.json`), `${JSON.stringify({ rows, growth, verifyGrowth }, null, 2)}\n`);
 }
 
 if (args.mode === 'memory') await memory();

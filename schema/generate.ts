@@ -14,6 +14,12 @@ export interface GenerateOptions {
   scale?: number;
   /** Called after each table is loaded. */
   onTable?: (table: string, rows: number) => void;
+  /**
+   * Default true. False leaves the larger tables without their plain secondary indexes (they are dropped for
+   * the load and not rebuilt): a source that is only ever read by COPY does not need them, and building the
+   * vector and trigram ones is most of the generation time.
+   */
+  secondaryIndexes?: boolean;
 }
 
 /** The 17 tables, parents before children (the fact sheet's load order). */
@@ -1008,8 +1014,8 @@ const TABLE_GENERATORS: Readonly<Record<string, (data: Dataset, random: SeededRa
 // real data instead of an empty table. Small tables are not worth the DDL.
 const DEFER_INDEXES_FROM_ROWS = 100;
 
-/** Drops the table's plain secondary indexes, runs the load, and recreates them from their saved definitions. */
-async function withIndexesDeferred<T>(client: pg.ClientBase, table: string, load: () => Promise<T>): Promise<T> {
+/** Drops the table's plain secondary indexes, runs the load, and recreates them from their saved definitions unless told not to. */
+async function withIndexesDeferred<T>(client: pg.ClientBase, table: string, load: () => Promise<T>, recreate: boolean): Promise<T> {
   // Indexes behind a constraint (primary key, unique, or one a foreign key relies on) stay: they enforce
   // the data's rules during the load.
   const { rows: indexes } = await client.query<{ name: string; definition: string }>(
@@ -1023,7 +1029,7 @@ async function withIndexesDeferred<T>(client: pg.ClientBase, table: string, load
   );
   for (const index of indexes) await client.query(`DROP INDEX ${index.name}`);
   const result = await load();
-  for (const index of indexes) await createIndex(client, index.definition);
+  if (recreate) for (const index of indexes) await createIndex(client, index.definition);
   return result;
 }
 
@@ -1085,7 +1091,7 @@ export async function generateArchonData(client: pg.ClientBase, options: Generat
       if (!generator) throw new Error(`no generator for ${name}`);
       const { columns, rows } = generator(data, new SeededRandom(`${seed}/${name}`));
       const load = () => copyRows(client, name, columns, rows);
-      loaded[name] = data.rows(name) >= DEFER_INDEXES_FROM_ROWS ? await withIndexesDeferred(client, name, load) : await load();
+      loaded[name] = data.rows(name) >= DEFER_INDEXES_FROM_ROWS ? await withIndexesDeferred(client, name, load, options.secondaryIndexes ?? true) : await load();
       options.onTable?.(name, loaded[name]);
     }
     for (const name of SERIAL_TABLES) {

@@ -120,3 +120,17 @@ test('the generator is deterministic: same seed and scale give identical data, a
   for (const table of ARCHON_TABLES) assert.ok((fa[table]?.rows ?? 0) >= 2, `${table} has fewer than 2 rows`);
   assert.notDeepEqual(fa.archon_crawled_pages, fc.archon_crawled_pages);
 });
+
+test('secondaryIndexes: false gives the same data without the large tables\' vector and trigram indexes', async () => {
+  const [withIndexes, without] = await Promise.all([1, 2].map(() => servers.source.createDatabase('gen')));
+  await servers.source.asOwner(withIndexes!, (client) => generateArchonData(client, { seed: 7, scale: 0.005 }));
+  await servers.source.asOwner(without!, (client) => generateArchonData(client, { seed: 7, scale: 0.005, secondaryIndexes: false }));
+  const print = (db: string) => servers.source.asOwner(db, (client) => fingerprintTables(client, ARCHON_TABLES));
+  assert.deepEqual(await print(withIndexes!), await print(without!));
+  const pageIndexes = (db: string) => ownerSql(servers.source, db,
+    `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = 'archon_crawled_pages'::regclass AND NOT i.indisunique ORDER BY 1`);
+  const kept = await pageIndexes(withIndexes!);
+  assert.ok(kept.some((i) => String(i.relname).includes('embedding_1536')), 'the default keeps the hnsw index');
+  assert.deepEqual(await pageIndexes(without!), []);
+});
