@@ -6,7 +6,7 @@ import { findRunningSyncId } from '../pg/history-statements.js';
 import { readCatalog, countRows, type Catalog, type PoolerGuess, type ServerInfo } from '../pg/catalog.js';
 import { cancelBackend, connect, describeEndpoint, type Endpoint } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
-import { backendPid, beginSourceSnapshot } from '../pg/target-statements.js';
+import { backendPid, beginSourceSnapshot, isSharedMemoryExhausted } from '../pg/target-statements.js';
 import { buildPlan, type SyncPlan } from './plan.js';
 import { ARCHON_TABLES } from './tables.js';
 
@@ -162,6 +162,10 @@ const ERROR_HINTS: Record<string, string> = {
   '23503': 'a row points at a key that does not exist',
 };
 
+// Same SQLSTATE as a full disk, but the cause is a container's small /dev/shm under a parallel plan or build.
+const SHARED_MEMORY_HINT = 'the server\'s shared memory (/dev/shm; 64 MB in a container by default) is too small for a parallel operation; '
+  + 'give the container a larger shm_size (e.g. 1g)';
+
 /** Turns anything thrown during a step into the typed error the caller sees, with a one-line message. */
 export function asSyncError(error: unknown, step: string, signal: AbortSignal | undefined, table?: string): ArchonSyncError {
   if (signal?.aborted) return new CancelledError('cancelled; the target was rolled back and is unchanged', { cause: error, table });
@@ -169,7 +173,8 @@ export function asSyncError(error: unknown, step: string, signal: AbortSignal | 
   const pgError = error as { code?: string; message?: string; detail?: string; table?: string; constraint?: string; schema?: string };
   const message = redact(pgError.message ?? String(error));
   const lost = /Connection terminated|ECONNRESET|EPIPE|connection.*(closed|lost)|read ECONNRESET/i.test(message);
-  const hint = (pgError.code ? ERROR_HINTS[pgError.code] : undefined)
+  const hint = (isSharedMemoryExhausted(error) ? SHARED_MEMORY_HINT : undefined)
+    ?? (pgError.code ? ERROR_HINTS[pgError.code] : undefined)
     ?? (lost ? 'the connection to a server was lost; nothing was committed on the target, retry' : undefined);
   const detail = pgError.detail ? ` (${redact(pgError.detail)})` : '';
   const where = table ? ` for ${table}` : '';

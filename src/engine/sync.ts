@@ -266,7 +266,7 @@ class SyncRun {
     );
   }
 
-  /** Locks, silences triggers, sets aside outside references, empties the tables and drops their secondary indexes. */
+  /** Locks, silences triggers, sets aside outside references, drops the tables' secondary indexes and empties them. */
   private async prepareTarget(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
     const outside = plan.externalReferences.map((fk) => quoteTable(fk.schema, fk.table));
     await lockTables(target, [...new Set([...plan.tables.map((t) => t.sql), ...outside])]);
@@ -277,10 +277,13 @@ class SyncRun {
     this.disabledTriggers = plan.triggers.filter((t) => !replica || t.mode === 'A' || t.mode === 'R');
     for (const trigger of this.disabledTriggers) await disableTrigger(target, trigger);
     for (const fk of plan.externalReferences) await dropForeignKey(target, fk);
-    await truncateTables(target, plan.tables.map((t) => t.sql));
+    // Indexes first: TRUNCATE rebuilds every index of the table empty, and an empty HNSW build still plans
+    // parallel workers from the old table's size and asks for maintenance_work_mem of shared memory, which a
+    // container's /dev/shm may not have. Dropped, they cost nothing to truncate.
     for (const table of plan.tables) {
       for (const index of table.indexes) await dropIndex(target, index);
     }
+    await truncateTables(target, plan.tables.map((t) => t.sql));
   }
 
   private async copyOne(session: Session, table: TablePlan): Promise<void> {
@@ -306,7 +309,11 @@ class SyncRun {
       for (const index of table.indexes) {
         throwIfAborted(this.options.signal);
         const started = Date.now();
-        await createIndex(target, index);
+        const { serialFallback } = await createIndex(target, index);
+        if (serialFallback) {
+          this.warn(`building ${index.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
+            + 'built it without workers instead: give the container a larger shm_size (e.g. 1g) or pass --parallel-maintenance-workers=0');
+        }
         this.tracker.indexBuilt(table.name, index.name, (Date.now() - started) / 1000);
       }
     }

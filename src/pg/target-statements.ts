@@ -127,8 +127,34 @@ export async function dropIndex(client: pg.ClientBase, index: IndexInfo): Promis
   await client.query(`DROP INDEX ${quoteTable(index.schema, index.name)}`);
 }
 
-export async function createIndex(client: pg.ClientBase, index: IndexInfo): Promise<void> {
+/**
+ * A parallel build (pgvector's HNSW above all) puts its working area, up to maintenance_work_mem, in dynamic
+ * shared memory: files in /dev/shm, which Docker caps at 64 MB unless the container sets shm_size. Postgres
+ * then fails with "could not resize shared memory segment … No space left on device" (SQLSTATE 53100, as if
+ * the disk were full). A serial build needs no shared memory, so the index is built again without workers,
+ * inside a savepoint so the transaction's work survives. Returns true when it had to fall back.
+ */
+export async function createIndex(client: pg.ClientBase, index: IndexInfo): Promise<{ serialFallback: boolean }> {
+  await client.query('SAVEPOINT archon_sync_index');
+  try {
+    await client.query(index.definition);
+    await client.query('RELEASE SAVEPOINT archon_sync_index');
+    return { serialFallback: false };
+  } catch (error) {
+    if (!isSharedMemoryExhausted(error)) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT archon_sync_index');
+    await client.query('RELEASE SAVEPOINT archon_sync_index');
+  }
+  const workers = await client.query<{ workers: string }>('SHOW max_parallel_maintenance_workers');
+  await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
   await client.query(index.definition);
+  await client.query(`SET LOCAL max_parallel_maintenance_workers = ${Number(workers.rows[0]?.workers ?? 0)}`);
+  return { serialFallback: true };
+}
+
+export function isSharedMemoryExhausted(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '53100' && typeof message === 'string' && message.includes('shared memory segment');
 }
 
 /** Moves a sequence past every copied id (and past the source's own position), so the next nextval cannot collide. */
