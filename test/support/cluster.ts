@@ -27,6 +27,17 @@ function pgUserIds(): { uid: number; gid: number } | undefined {
   return { uid: Number(result.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
+/**
+ * pg_ctl start inside a private mount namespace whose /dev/shm is a tmpfs of `megabytes`: the postmaster and
+ * every backend it forks see only that, as in a container, while the rest of the machine is unaffected.
+ */
+function startWithSharedMemoryLimit(megabytes: number, pgCtlArgs: string[]): void {
+  if (!isRoot) throw new Error('a cluster with a /dev/shm limit needs root (a mount namespace and tmpfs)');
+  const script = `mount -t tmpfs -o size=${Math.round(megabytes)}m archon-sync-shm /dev/shm && exec runuser -u postgres -- "$@"`;
+  const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', join(PG_BIN, 'pg_ctl'), ...pgCtlArgs], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`pg_ctl start with a ${megabytes} MB /dev/shm failed (${result.status}): ${result.stderr}${result.stdout}`);
+}
+
 /** Runs a PostgreSQL server program, as the postgres OS user when we are root (initdb refuses root). */
 function runPgProgram(program: string, args: string[], options: SpawnSyncOptions = {}): string {
   const command = isRoot ? 'runuser' : join(PG_BIN, program);
@@ -104,6 +115,11 @@ export interface ClusterOptions {
   hba?: string[];
   /** Files to place in the data directory before start (e.g. TLS key and certificate). */
   files?: Record<string, string>;
+  /**
+   * Size of the server's /dev/shm, as a container's shm_size caps it (Docker's default is 64): the server runs
+   * in its own mount namespace with a tmpfs that size. Needs root.
+   */
+  sharedMemoryMb?: number;
 }
 
 const BASE_SETTINGS: Record<string, string | number> = {
@@ -132,6 +148,7 @@ export class Cluster {
     readonly name: string,
     readonly dir: string,
     readonly port: number,
+    readonly sharedMemoryMb?: number,
   ) {}
 
   get dataDir(): string {
@@ -163,7 +180,9 @@ export class Cluster {
   }
 
   start(): void {
-    runPgProgram('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${this.port} -k ${this.socketDir}`, 'start']);
+    const args = ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${this.port} -k ${this.socketDir}`, 'start'];
+    if (this.sharedMemoryMb === undefined) runPgProgram('pg_ctl', args);
+    else startWithSharedMemoryLimit(this.sharedMemoryMb, args);
     this.stopped = false;
   }
 
@@ -271,7 +290,7 @@ export async function startCluster(name: string, options: ClusterOptions = {}): 
   }
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const cluster = new Cluster(name, dir, await freePort());
+    const cluster = new Cluster(name, dir, await freePort(), options.sharedMemoryMb);
     runningClusters.add(cluster);
     try {
       cluster.start();
