@@ -174,6 +174,8 @@ export function asSyncError(error: unknown, step: string, signal: AbortSignal | 
   const message = redact(pgError.message ?? String(error));
   const lost = /Connection terminated|ECONNRESET|EPIPE|connection.*(closed|lost)|read ECONNRESET/i.test(message);
   const hint = (isSharedMemoryExhausted(error) ? SHARED_MEMORY_HINT : undefined)
+    // pgvector's ivfflat build refuses outright when its k-means sample does not fit.
+    ?? (/memory required is .*maintenance_work_mem is/.test(message) ? 'raise --maintenance-work-mem above the memory required' : undefined)
     ?? (pgError.code ? ERROR_HINTS[pgError.code] : undefined)
     ?? (lost ? 'the connection to a server was lost; nothing was committed on the target, retry' : undefined);
   const detail = pgError.detail ? ` (${redact(pgError.detail)})` : '';

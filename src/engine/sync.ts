@@ -309,10 +309,14 @@ class SyncRun {
       for (const index of table.indexes) {
         throwIfAborted(this.options.signal);
         const started = Date.now();
-        const { serialFallback } = await createIndex(target, index);
+        const { serialFallback, outgrewMemory } = await createIndex(target, index);
         if (serialFallback) {
           this.warn(`building ${index.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
             + 'built it without workers instead: give the container a larger shm_size (e.g. 1g) or pass --parallel-maintenance-workers=0');
+        }
+        if (outgrewMemory) {
+          this.warn(`${index.name}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise --maintenance-work-mem `
+            + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 8 kB per 1536-dimension row)`);
         }
         this.tracker.indexBuilt(table.name, index.name, (Date.now() - started) / 1000);
       }

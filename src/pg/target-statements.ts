@@ -127,29 +127,45 @@ export async function dropIndex(client: pg.ClientBase, index: IndexInfo): Promis
   await client.query(`DROP INDEX ${quoteTable(index.schema, index.name)}`);
 }
 
+export interface IndexBuildReport {
+  /** The parallel build ran out of shared memory and the index was built again without workers. */
+  serialFallback: boolean;
+  /** pgvector's notice that the HNSW graph outgrew maintenance_work_mem (the rest of the build is far slower). */
+  outgrewMemory: string | undefined;
+}
+
 /**
  * A parallel build (pgvector's HNSW above all) puts its working area, up to maintenance_work_mem, in dynamic
  * shared memory: files in /dev/shm, which Docker caps at 64 MB unless the container sets shm_size. Postgres
  * then fails with "could not resize shared memory segment … No space left on device" (SQLSTATE 53100, as if
  * the disk were full). A serial build needs no shared memory, so the index is built again without workers,
- * inside a savepoint so the transaction's work survives. Returns true when it had to fall back.
+ * inside a savepoint so the transaction's work survives.
  */
-export async function createIndex(client: pg.ClientBase, index: IndexInfo): Promise<{ serialFallback: boolean }> {
-  await client.query('SAVEPOINT archon_sync_index');
+export async function createIndex(client: pg.ClientBase, index: IndexInfo): Promise<IndexBuildReport> {
+  let outgrewMemory: string | undefined;
+  const onNotice = (notice: { message?: string | undefined }) => {
+    if (notice.message?.includes('no longer fits into maintenance_work_mem')) outgrewMemory = notice.message;
+  };
+  client.on('notice', onNotice);
   try {
+    await client.query('SAVEPOINT archon_sync_index');
+    try {
+      await client.query(index.definition);
+      await client.query('RELEASE SAVEPOINT archon_sync_index');
+      return { serialFallback: false, outgrewMemory };
+    } catch (error) {
+      if (!isSharedMemoryExhausted(error)) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT archon_sync_index');
+      await client.query('RELEASE SAVEPOINT archon_sync_index');
+    }
+    const workers = await client.query<{ workers: string }>('SHOW max_parallel_maintenance_workers');
+    await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
     await client.query(index.definition);
-    await client.query('RELEASE SAVEPOINT archon_sync_index');
-    return { serialFallback: false };
-  } catch (error) {
-    if (!isSharedMemoryExhausted(error)) throw error;
-    await client.query('ROLLBACK TO SAVEPOINT archon_sync_index');
-    await client.query('RELEASE SAVEPOINT archon_sync_index');
+    await client.query(`SET LOCAL max_parallel_maintenance_workers = ${Number(workers.rows[0]?.workers ?? 0)}`);
+    return { serialFallback: true, outgrewMemory };
+  } finally {
+    client.off('notice', onNotice);
   }
-  const workers = await client.query<{ workers: string }>('SHOW max_parallel_maintenance_workers');
-  await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-  await client.query(index.definition);
-  await client.query(`SET LOCAL max_parallel_maintenance_workers = ${Number(workers.rows[0]?.workers ?? 0)}`);
-  return { serialFallback: true };
 }
 
 export function isSharedMemoryExhausted(error: unknown): boolean {
