@@ -26,6 +26,7 @@ const args = await yargs(hideBin(process.argv))
     describe: `which tools to time; also archon-sync-checksum (--verify=checksum), container-source and container-target (one side through the docker exec bridge)`,
   })
   .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
+  .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
   .option('out', { type: 'string', default: 'bench/results', describe: 'where results go' })
   .strict()
@@ -143,7 +144,7 @@ function archonSync(setup: Setup, variant: Variant, logFile: string) {
     REMOTE_DATABASE_URI: through('target', setup.target.ownerUri(setup.targetDb)),
     ...(variant.container ? { PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH ?? ''}`, FAKE_DOCKER_CONTAINERS: BENCH_CONTAINER } : {}),
   };
-  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : ''].join(' ');
+  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', args.cliArgs].join(' ');
   const timed = timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
@@ -267,7 +268,7 @@ async function compare(): Promise<void> {
   };
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
     postgres: spawnSync(`${PG_BIN}/postgres`, ['--version'], { encoding: 'utf8' }).stdout.trim() };
-  const report = { date: new Date().toISOString(), scale: args.scale, runs: args.runs, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, summary, ratios, results };
+  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, runs: args.runs, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, summary, ratios, results };
   const stamp = new Date().toISOString().slice(0, 10);
   const base = `${stamp}-scale${args.scale}${args.label ? `-${args.label}` : ''}`;
   const file = join(args.out, `${base}.json`);
@@ -298,7 +299,7 @@ async function memory(): Promise<void> {
   const rows: { scale: number; seconds: number; peakRssMb: number; verifySeconds: number; verifyPeakRssMb: number; sourceMb: number }[] = [];
   for (const scale of scales) {
     const setup = await prepare(scale);
-    const timed = archonSync(setup, {}, join(args.out, `memory-scale${scale}.log`));
+    const timed = archonSync(setup, {}, join(args.out, `${args.label ? `${args.label}-` : ''}memory-scale${scale}.log`));
     if (!(await verified(setup))) throw new Error(`scale ${scale}: target differs from source`);
     // The row-by-row comparison streams keys and digests of both sides; it must stay flat too.
     const env = { ...process.env, LOCAL_DATABASE_URI: setup.source.ownerUri(setup.sourceDb), REMOTE_DATABASE_URI: setup.target.ownerUri(setup.targetDb) };
@@ -318,7 +319,8 @@ async function memory(): Promise<void> {
   const growth = growthOf((r) => r.peakRssMb);
   const verifyGrowth = growthOf((r) => r.verifyPeakRssMb);
   console.log(`peak RSS growth from scale ${small?.scale} to ${large?.scale}: sync ${percent(growth)}, verify ${percent(verifyGrowth)}`);
-  writeFileSync(join(args.out, `${new Date().toISOString().slice(0, 10)}-memory.json`), `${JSON.stringify({ rows, growth, verifyGrowth }, null, 2)}\n`);
+  const file = join(args.out, `${new Date().toISOString().slice(0, 10)}-memory${args.label ? `-${args.label}` : ''}.json`);
+  writeFileSync(file, `${JSON.stringify({ cliArgs: args.cliArgs, rows, growth, verifyGrowth }, null, 2)}\n`);
 }
 
 if (args.mode === 'memory') await memory();
