@@ -316,7 +316,7 @@ class SyncRun {
         }
         if (outgrewMemory) {
           this.warn(`${index.name}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise --maintenance-work-mem `
-            + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 8 kB per 1536-dimension row)`);
+            + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 7 kB per 1536-dimension row)`);
         }
         this.tracker.indexBuilt(table.name, index.name, (Date.now() - started) / 1000);
       }
