@@ -15,6 +15,8 @@ export interface ErrorContext {
   constraint?: string | undefined;
   /** Machine-readable details (for logs and the history row). */
   details?: Record<string, unknown> | undefined;
+  /** The library option the message's advice is about (e.g. `lockTimeoutMs`), so a front end can name its own flag. */
+  option?: string | undefined;
   cause?: unknown;
 }
 
@@ -24,6 +26,7 @@ export abstract class ArchonSyncError extends Error {
   readonly table: string | undefined;
   readonly constraint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly option: string | undefined;
 
   constructor(message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -31,6 +34,7 @@ export abstract class ArchonSyncError extends Error {
     this.table = context.table;
     this.constraint = context.constraint;
     this.details = context.details;
+    this.option = context.option;
   }
 }
 

@@ -5,20 +5,16 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { plan as planSync } from '../engine/dry-run.js';
-import { newSyncId } from '../engine/history.js';
-import { sync } from '../engine/sync.js';
-import { verify } from '../engine/verify.js';
-import { ARCHON_TABLES } from '../engine/tables.js';
-import { CancelledError, ConfigurationError } from '../errors.js';
-import { connect, describeEndpoint } from '../pg/connect.js';
-import { readHistory } from '../pg/history-statements.js';
-import { redact } from '../pg/redact.js';
-import { DIRECTIONS, loadEndpoints, resolveDirection, type Direction } from './config.js';
+import {
+  ARCHON_TABLES, CancelledError, ConfigurationError, DEFAULTS, describeEndpoint, history, initHistory, newSyncId, plan as planSync, redact,
+  sync, verify,
+} from '../index.js';
+import { DIRECTIONS, loadEndpoints, resolveDirection, type Direction, type Endpoints } from './config.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { confirmOverwrite } from './prompt.js';
 import { jsonRenderer, prettyRenderer, rememberPlanWarnings, type Renderer } from './render.js';
 import { abortOnSignals } from './signals.js';
+import { cliWording } from './wording.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -36,6 +32,7 @@ interface SyncArgs extends CommonArgs {
   tables: string[] | undefined;
   exclude: string[] | undefined;
   'lock-timeout': number;
+  'stall-timeout': number;
   'triggered-by': string;
   'maintenance-work-mem': string;
   'parallel-maintenance-workers': number;
@@ -53,19 +50,38 @@ function makeRenderer(args: CommonArgs): Renderer {
   return prettyRenderer({ out: process.stdout, err: process.stderr, color, quiet: args.quiet, debug });
 }
 
-/** One line on stderr, whatever the log format: cron mails and people both see it. */
-function reportFailure(renderer: Renderer, args: CommonArgs, error: unknown): number {
-  renderer.error(error);
-  if (args['log-format'] === 'json') {
-    process.stderr.write(`archon-sync: ${redact(error instanceof Error ? error.message : String(error))}\n`);
-  }
-  return exitCodeFor(error);
+function endpointsFrom(args: CommonArgs): Endpoints {
+  return loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
 }
 
-/** Test-only: SQL run in the target transaction just before verification, to prove a mismatch rolls back. */
-function testHookBeforeVerify() {
-  const sql = process.env.ARCHON_SYNC_TEST_BEFORE_VERIFY_SQL;
-  return sql ? async (client: { query(sql: string): Promise<unknown> }) => { await client.query(sql); } : undefined;
+/**
+ * Every command the same way: a renderer, the work, one stderr line on failure (whatever the log format, so
+ * cron mails and people both see it) and the exit code that error maps to.
+ */
+async function runCommand(args: CommonArgs, work: (renderer: Renderer) => Promise<number>): Promise<number> {
+  const renderer = makeRenderer(args);
+  try {
+    return await work(renderer);
+  } catch (error) {
+    renderer.error(error);
+    if (args['log-format'] === 'json') {
+      process.stderr.write(`archon-sync: ${cliWording(redact(error instanceof Error ? error.message : String(error)))}\n`);
+    }
+    return exitCodeFor(error);
+  } finally {
+    renderer.close();
+  }
+}
+
+/** Runs `work` with an AbortSignal that SIGINT/SIGTERM abort; a second signal, or a stuck cancel, exits at once. */
+async function withSignals<T>(renderer: Renderer, message: (signal: NodeJS.Signals) => string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = abortOnSignals(controller, (signal) => renderer.info(message(signal)));
+  try {
+    return await work(controller.signal);
+  } finally {
+    stop();
+  }
 }
 
 function selectTables(args: { tables: string[] | undefined; exclude: string[] | undefined }): string[] {
@@ -82,25 +98,20 @@ function selectTables(args: { tables: string[] | undefined; exclude: string[] | 
 }
 
 async function runSync(args: SyncArgs): Promise<number> {
-  const renderer = makeRenderer(args);
-  try {
-    const endpoints = loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
-    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpoints);
+  return runCommand(args, async (renderer) => {
+    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpointsFrom(args));
     const tables = selectTables(args);
     const sourceLabel = describeEndpoint(source, 'source').label;
     const targetLabel = describeEndpoint(target, 'target').label;
     if (!args['dry-run'] && !args['skip-confirm'] && !stdinIsTty) {
       throw new ConfigurationError('refusing to overwrite the target without confirmation: no terminal to ask on; add --skip-confirm (e.g. in cron)');
     }
-    const controller = new AbortController();
-    const stopSignals = abortOnSignals(controller, (signal) => {
-      renderer.info(`received ${signal}: cancelling, the target is being rolled back (press Ctrl-C again to exit at once)`);
-    });
-    try {
+    return withSignals(renderer, (signal) => `received ${signal}: cancelling, the target is being rolled back (press Ctrl-C again to exit at once)`, async (signal) => {
       const connection = {
-        source, target, tables, signal: controller.signal,
+        source, target, tables, signal,
         connectTimeoutMs: args['connect-timeout'] * 1000,
         lockTimeoutMs: args['lock-timeout'] * 1000,
+        stallTimeoutMs: args['stall-timeout'] * 1000,
       };
       const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
       const thePlan = await planSync(connection);
@@ -120,20 +131,13 @@ async function runSync(args: SyncArgs): Promise<number> {
         maintenanceWorkMem: args['maintenance-work-mem'],
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
-        beforeVerify: testHookBeforeVerify(),
         verify: args.verify,
         sampleLimit: args.sample,
       });
       renderer.summary(result);
       return EXIT.ok;
-    } finally {
-      stopSignals();
-    }
-  } catch (error) {
-    return reportFailure(renderer, args, error);
-  } finally {
-    renderer.close();
-  }
+    });
+  });
 }
 
 interface VerifyArgs extends CommonArgs {
@@ -142,36 +146,27 @@ interface VerifyArgs extends CommonArgs {
   exclude: string[] | undefined;
   sample: number;
   'lock-timeout': number;
+  'stall-timeout': number;
 }
 
 async function runVerify(args: VerifyArgs): Promise<number> {
-  const renderer = makeRenderer(args);
-  try {
-    const endpoints = loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
-    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpoints);
+  return runCommand(args, async (renderer) => {
+    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpointsFrom(args));
     const header = {
       direction: args.direction,
       source: `${sourceDb} ${describeEndpoint(source, 'source').label}`,
       target: `${targetDb} ${describeEndpoint(target, 'target').label}`,
     };
-    const controller = new AbortController();
-    const stopSignals = abortOnSignals(controller, (signal) => renderer.info(`received ${signal}: stopping`));
-    try {
+    return withSignals(renderer, (signal) => `received ${signal}: stopping`, async (signal) => {
       const result = await verify({
-        source, target, tables: selectTables(args), signal: controller.signal, sampleLimit: args.sample,
-        connectTimeoutMs: args['connect-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000,
+        source, target, tables: selectTables(args), signal, sampleLimit: args.sample,
+        connectTimeoutMs: args['connect-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000, stallTimeoutMs: args['stall-timeout'] * 1000,
         onEvent: (event) => renderer.event(event),
       });
       renderer.verification(header, result);
       return result.equal ? EXIT.ok : EXIT.verification;
-    } finally {
-      stopSignals();
-    }
-  } catch (error) {
-    return reportFailure(renderer, args, error);
-  } finally {
-    renderer.close();
-  }
+    });
+  });
 }
 
 interface HistoryArgs extends CommonArgs {
@@ -188,58 +183,29 @@ function historyDatabase(args: { direction: Direction | undefined; database: 'lo
 }
 
 async function runHistory(args: HistoryArgs): Promise<number> {
-  const renderer = makeRenderer(args);
-  try {
-    const endpoints = loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
+  return runCommand(args, async (renderer) => {
     const database = historyDatabase(args);
-    const client = await connect(endpoints[database], { side: database, connectTimeoutMs: args['connect-timeout'] * 1000 });
-    try {
-      const exists = await client.query<{ found: boolean }>(`SELECT to_regclass('archon_sync_history') IS NOT NULL AS found`);
-      if (!exists.rows[0]?.found) {
-        throw new ConfigurationError(`the ${database} database has no archon_sync_history table; create it with \`archon-sync init-history --database ${database}\``);
-      }
-      const rows = await readHistory(client, args.limit, args.direction);
-      if (args.json || args['log-format'] === 'json') {
-        process.stdout.write(`${JSON.stringify(rows)}\n`);
-      } else {
-        const { default: Table } = await import('cli-table3');
-        const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-        const t = new Table({
-          head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
-          style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
-        });
-        for (const r of rows) {
-          t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
-            r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+    const rows = await history({ database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000 })
+      .catch((error: unknown) => {
+        if (error instanceof ConfigurationError && error.details?.reason === 'no-history-table') {
+          throw new ConfigurationError(`the ${database} database has no archon_sync_history table; create it with \`archon-sync init-history --database ${database}\``);
         }
-        process.stdout.write(`${t.toString()}\n`);
-      }
-      return EXIT.ok;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  } catch (error) {
-    return reportFailure(renderer, args, error);
-  }
+        throw error;
+      });
+    if (args.json || args['log-format'] === 'json') process.stdout.write(`${JSON.stringify(rows)}\n`);
+    else renderer.history(rows);
+    return EXIT.ok;
+  });
 }
 
 async function runInitHistory(args: HistoryArgs): Promise<number> {
-  const renderer = makeRenderer(args);
-  try {
-    const endpoints = loadEndpoints(process.env, args['env-file'], process.argv.some((a) => a.startsWith('--env-file')));
+  return runCommand(args, async (renderer) => {
     const database = historyDatabase(args);
-    const ddl = readFileSync(new URL('../../../schema/sync-history.sql', import.meta.url), 'utf8');
-    const client = await connect(endpoints[database], { side: database, connectTimeoutMs: args['connect-timeout'] * 1000 });
-    try {
-      await client.query(ddl);
-      renderer.info(`archon_sync_history is ready in the ${database} database ${describeEndpoint(endpoints[database]).label}`);
-      return EXIT.ok;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  } catch (error) {
-    return reportFailure(renderer, args, error);
-  }
+    const uri = endpointsFrom(args)[database];
+    await initHistory({ database: uri, connectTimeoutMs: args['connect-timeout'] * 1000 });
+    renderer.info(`archon_sync_history is ready in the ${database} database ${describeEndpoint(uri).label}`);
+    return EXIT.ok;
+  });
 }
 
 function commonOptions<T>(y: Argv<T>) {
@@ -247,7 +213,7 @@ function commonOptions<T>(y: Argv<T>) {
     .option('env-file', { type: 'string', default: '.env', describe: 'file with LOCAL_DATABASE_URI / REMOTE_DATABASE_URI (the environment wins)' })
     .option('log-format', { choices: ['pretty', 'json'] as const, default: process.stdout.isTTY ? 'pretty' as const : 'json' as const, defaultDescription: 'pretty on a terminal, json otherwise', describe: 'pretty for people, JSON lines (pino) for cron and log collectors' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' })
-    .option('connect-timeout', { type: 'number', default: 10, describe: 'seconds to wait for each connection (connect_timeout in a URI wins)' });
+    .option('connect-timeout', { type: 'number', default: DEFAULTS.connectTimeoutMs / 1000, describe: 'seconds to wait for each connection (connect_timeout in a URI wins)' });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -261,20 +227,22 @@ export async function main(argv: string[]): Promise<number> {
       .option('skip-confirm', { type: 'boolean', default: false, describe: 'do not ask before overwriting (required without a terminal)' })
       .option('tables', { type: 'string', array: true, describe: 'copy only these tables (comma-separated or repeated)', defaultDescription: 'the 17 Archon tables' })
       .option('exclude', { type: 'string', array: true, describe: 'leave these tables out' })
-      .option('lock-timeout', { type: 'number', default: 10, describe: 'seconds to wait for each target table lock' })
+      .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeoutMs / 1000, describe: 'seconds to wait for each table lock' })
+      .option('stall-timeout', { type: 'number', default: DEFAULTS.stallTimeoutMs / 1000, describe: 'seconds without data moving (or a server not answering) before the run gives up; index builds may take longer' })
       .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
-      .option('maintenance-work-mem', { type: 'string', default: '256MB', describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
-      .option('parallel-maintenance-workers', { type: 'number', default: 2, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
+      .option('maintenance-work-mem', { type: 'string', default: DEFAULTS.maintenanceWorkMem, describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
+      .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
       .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' })
       .option('verify', { choices: ['count', 'checksum'] as const, default: 'count' as const, describe: 'before commit, compare row counts, or every row\'s checksum too (slower; names differing keys)' })
-      .option('sample', { type: 'number', default: 10, describe: 'example keys to report per kind of difference' }),
+      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' }),
     async (args) => { exitCode = await runSync(args); })
     .command('verify', 'compare the tables row by row between the two databases; writes nothing (exit 0 equal, 4 not)', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, demandOption: '(use --direction=local-to-remote or --direction=remote-to-local)', describe: 'which side is the source' })
       .option('tables', { type: 'string', array: true, describe: 'compare only these tables', defaultDescription: 'the 17 Archon tables' })
       .option('exclude', { type: 'string', array: true, describe: 'leave these tables out' })
-      .option('sample', { type: 'number', default: 10, describe: 'example keys to report per kind of difference' })
-      .option('lock-timeout', { type: 'number', default: 10, describe: 'seconds to wait for a table lock while reading' }),
+      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' })
+      .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeoutMs / 1000, describe: 'seconds to wait for a table lock while reading' })
+      .option('stall-timeout', { type: 'number', default: DEFAULTS.stallTimeoutMs / 1000, describe: 'seconds without rows arriving before the comparison gives up' }),
     async (args) => { exitCode = await runVerify(args); })
     .command('history', 'show recent runs from archon_sync_history', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
@@ -310,11 +278,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (error) {
-    process.stderr.write(`archon-sync: ${redact(error instanceof Error ? error.message : String(error))} (see archon-sync --help)\n`);
+    process.stderr.write(`archon-sync: ${cliWording(redact(error instanceof Error ? error.message : String(error)))} (see archon-sync --help)\n`);
     return exitCodeFor(error);
   }
   return exitCode;
 }
+
+// Output closed under us (`| head`, a log collector that died, a closed terminal) must not decide how a sync
+// ends: a failed write to a closed pipe is dropped, the run goes on, and its outcome lands in the history row.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 // Leave the process to exit by itself (flushes stdout) unless something keeps it alive.
 const code = await main(hideBin(process.argv));

@@ -3,12 +3,8 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { pino, type Logger } from 'pino';
-import type { SyncEvent } from '../engine/events.js';
-import type { SyncPlan } from '../engine/plan.js';
-import type { SyncResult } from '../engine/sync.js';
-import type { VerifyResult } from '../engine/verify.js';
-import { isArchonSyncError } from '../errors.js';
-import { redact } from '../pg/redact.js';
+import { isArchonSyncError, redact, type HistoryRow, type SyncEvent, type SyncPlan, type SyncResult, type VerifyResult } from '../index.js';
+import { cliWording } from './wording.js';
 
 export interface RunHeader {
   direction: string;
@@ -22,6 +18,7 @@ export interface Renderer {
   event(event: SyncEvent): void;
   summary(result: SyncResult): void;
   verification(header: RunHeader, result: VerifyResult): void;
+  history(rows: HistoryRow[]): void;
   info(message: string): void;
   error(error: unknown): void;
   close(): void;
@@ -31,7 +28,7 @@ const fmt = new Intl.NumberFormat('en-US');
 
 function errorLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return redact(message.split('\n')[0] ?? message);
+  return cliWording(redact(message.split('\n')[0] ?? message));
 }
 
 function errorFields(error: unknown): Record<string, unknown> {
@@ -79,11 +76,11 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       plan.tables.forEach((tp, i) => t.push([i + 1, tp.name, fmt.format(tp.sourceRows), tp.format, tp.indexes.length]));
       print(t.toString());
       print(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables; ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes to rebuild`);
-      for (const warning of plan.warnings) print(paint(color, 33, `warning: ${redact(warning)}`));
+      for (const warning of plan.warnings) print(paint(color, 33, `warning: ${cliWording(redact(warning))}`));
     },
     event(event) {
       if (event.type === 'warning') {
-        if (!plannedWarning(event.message)) err.write(`${paint(color, 33, `warning: ${redact(event.message)}`)}\n`);
+        if (!plannedWarning(event.message)) err.write(`${paint(color, 33, `warning: ${cliWording(redact(event.message))}`)}\n`);
         return;
       }
       if (event.type === 'plan' || event.type === 'trigger-mode') return;
@@ -145,6 +142,17 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
         ? paint(color, 32, `equal: every row of ${result.tables.length} tables matches (${result.seconds.toFixed(1)} s)`)
         : paint(color, 31, `NOT equal: ${result.tables.filter((r) => !r.equal).length} of ${result.tables.length} tables differ`));
     },
+    history(rows) {
+      const t = new Table({
+        head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
+        style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+      });
+      for (const r of rows) {
+        t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
+          r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+      }
+      out.write(`${t.toString()}\n`);
+    },
     info(message) {
       print(redact(message));
     },
@@ -174,13 +182,13 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
           [side, { version: s.versionShort, tls: s.ssl, pooler: s.pooler ?? 'direct', user: s.user }])),
         totalRows: plan.totalRows,
         tables: plan.tables.map((t) => ({ table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name) })),
-        warnings: plan.warnings.map(redact),
+        warnings: plan.warnings.map((w) => cliWording(redact(w))),
       }, 'plan');
     },
     event(event) {
       switch (event.type) {
         case 'warning':
-          logger.warn({ event: 'warning' }, redact(event.message));
+          logger.warn({ event: 'warning' }, cliWording(redact(event.message)));
           return;
         case 'plan':
           return;
@@ -208,6 +216,9 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     verification(header, result) {
       logger.info({ event: 'verified', source: header.source, target: header.target, equal: result.equal, seconds: result.seconds, tables: result.tables },
         result.equal ? 'equal' : 'not equal');
+    },
+    history(rows) {
+      logger.info({ event: 'history', rows }, 'history');
     },
     info(message) {
       logger.info({ event: 'info' }, redact(message));

@@ -96,14 +96,17 @@ function describeKey(columns: readonly string[], key: readonly string[]): string
   return columns.map((c, i) => `${c}=${key[i] ?? ''}`).join(', ');
 }
 
+export interface CompareOptions {
+  sampleLimit: number;
+  onProgress?: ((comparedRows: number) => void) | undefined;
+  /** No row arriving from a side for this long calls onStall (0: never). */
+  stallTimeoutMs?: number | undefined;
+  onStall?: ((side: 'source' | 'target', idleMs: number) => void) | undefined;
+}
+
 /** Compares one table between the two connections (each in the transaction the caller chose). */
-export async function compareTable(
-  source: pg.ClientBase,
-  target: pg.ClientBase,
-  spec: TableSpec,
-  sampleLimit: number,
-  onProgress?: (comparedRows: number) => void,
-): Promise<TableComparison> {
+export async function compareTable(source: pg.ClientBase, target: pg.ClientBase, spec: TableSpec, options: CompareOptions): Promise<TableComparison> {
+  const { sampleLimit, onProgress } = options;
   const base = {
     table: spec.name, sourceOnlyColumns: spec.sourceOnlyColumns, targetOnlyColumns: spec.targetOnlyColumns,
     onlyOnSource: emptySample(), onlyOnTarget: emptySample(), differing: emptySample(),
@@ -120,31 +123,58 @@ export async function compareTable(
   // Two cursors on two connections, read in step: neither side is ever held in memory.
   const left = streamRowDigests(source, spec.sql, spec.key, spec.columns)[Symbol.asyncIterator]();
   const right = streamRowDigests(target, spec.sql, spec.key, spec.columns)[Symbol.asyncIterator]();
-  let a: IteratorResult<RowDigest> = await left.next();
-  let b: IteratorResult<RowDigest> = await right.next();
-  let sourceRows = 0;
-  let targetRows = 0;
-  let compared = 0;
-  while (!a.done || !b.done) {
-    const order = a.done ? 1 : b.done ? -1 : compareKeys(a.value.key, b.value.key);
-    if (order < 0 && !a.done) {
-      note(base.onlyOnSource, a.value.key);
-      sourceRows += 1;
-      a = await left.next();
-    } else if (order > 0 && !b.done) {
-      note(base.onlyOnTarget, b.value.key);
-      targetRows += 1;
-      b = await right.next();
-    } else if (!a.done && !b.done) {
-      if (!a.value.digest.equals(b.value.digest)) note(base.differing, a.value.key);
-      sourceRows += 1;
-      targetRows += 1;
-      [a, b] = await Promise.all([left.next(), right.next()]);
+  // Which side we wait for, so a stall can be blamed on the right server.
+  let waitingOn: 'source' | 'target' = 'source';
+  let lastRow = Date.now();
+  const stallTimeoutMs = options.stallTimeoutMs ?? 0;
+  const watch = stallTimeoutMs > 0 ? setInterval(() => {
+    const idle = Date.now() - lastRow;
+    if (idle >= stallTimeoutMs) {
+      clearInterval(watch);
+      options.onStall?.(waitingOn, idle);
     }
-    compared += 1;
-    if (compared % 2000 === 0) onProgress?.(compared);
+  }, Math.max(100, Math.min(1_000, stallTimeoutMs / 4))) : undefined;
+  watch?.unref();
+  const next = async (side: 'source' | 'target'): Promise<IteratorResult<RowDigest>> => {
+    waitingOn = side;
+    const row = await (side === 'source' ? left : right).next();
+    lastRow = Date.now();
+    return row;
+  };
+  try {
+    let a = await next('source');
+    let b = await next('target');
+    let sourceRows = 0;
+    let targetRows = 0;
+    let compared = 0;
+    while (!a.done || !b.done) {
+      const order = a.done ? 1 : b.done ? -1 : compareKeys(a.value.key, b.value.key);
+      if (order < 0 && !a.done) {
+        note(base.onlyOnSource, a.value.key);
+        sourceRows += 1;
+        a = await next('source');
+      } else if (order > 0 && !b.done) {
+        note(base.onlyOnTarget, b.value.key);
+        targetRows += 1;
+        b = await next('target');
+      } else if (!a.done && !b.done) {
+        if (!a.value.digest.equals(b.value.digest)) note(base.differing, a.value.key);
+        sourceRows += 1;
+        targetRows += 1;
+        a = await next('source');
+        b = await next('target');
+      }
+      compared += 1;
+      if (compared % 2000 === 0) onProgress?.(compared);
+    }
+    onProgress?.(compared);
+    const equal = base.onlyOnSource.count === 0 && base.onlyOnTarget.count === 0 && base.differing.count === 0;
+    return { ...base, method: 'keyed', equal, sourceRows, targetRows };
+  } finally {
+    clearInterval(watch);
+    // On a failure the other side's cursor is still open mid-result; closing it lets that connection roll back
+    // instead of waiting behind it. Not awaited: a side that is gone never answers the close.
+    void left.return?.().catch(() => undefined);
+    void right.return?.().catch(() => undefined);
   }
-  onProgress?.(compared);
-  const equal = base.onlyOnSource.count === 0 && base.onlyOnTarget.count === 0 && base.differing.count === 0;
-  return { ...base, method: 'keyed', equal, sourceRows, targetRows };
 }

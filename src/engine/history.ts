@@ -1,12 +1,12 @@
-// Writes the run's row in the target's archon_sync_history on its own autocommit connection, never slowing the copy.
+// The run's row in the target's archon_sync_history, written on its own autocommit connection, never slowing the copy.
 
 import type pg from 'pg';
+import { destroyConnection } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
 import {
-  findRunningSyncId,
   historyTableExists,
   insertHistoryRow,
-  markAbandonedRuns,
+  settleAbandonedRuns,
   updateHistoryRow,
   type HistoryFields,
 } from '../pg/history-statements.js';
@@ -29,7 +29,23 @@ export function newSyncId(date: Date = new Date()): string {
 }
 
 const UPDATE_INTERVAL_MS = 1000;
-const FINAL_WRITE_TIMEOUT_MS = 5000;
+// A history statement that takes longer than this is given up on, with its connection. Timed on our side:
+// a session-level SET statement_timeout would stay behind on a pooled server connection Archon then uses.
+const STATEMENT_TIMEOUT_MS = 5000;
+
+class HistoryTimeout extends Error {}
+
+async function withinTimeout<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HistoryTimeout(`no answer within ${STATEMENT_TIMEOUT_MS / 1000} s`)), STATEMENT_TIMEOUT_MS); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * One history row, kept current. Updates are coalesced (the latest state wins) and written at most once a
@@ -40,51 +56,39 @@ export class HistoryRecorder {
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastWrite = 0;
-  private disabled = false;
-  /** The id actually written (a suffix is added when another run took the same second). */
-  syncId: string;
+  private disabled: boolean;
 
   private constructor(
     private readonly client: pg.Client | undefined,
-    syncId: string,
+    /** The id actually written (a suffix is added when another run took the same second). */
+    readonly syncId: string,
     private readonly warn: (message: string) => void,
   ) {
-    this.syncId = syncId;
     this.disabled = client === undefined;
   }
 
   /**
    * Connects and inserts the `running` row; on any problem warns once and returns a recorder that does nothing.
-   * Call it only while holding the sync lock (it marks rows of dead runs as failed).
+   * Call it only while holding the sync lock (it settles rows of dead runs).
    */
-  static async start(
-    connectHistory: () => Promise<pg.Client>,
-    start: HistoryStart,
-    warn: (message: string) => void,
-  ): Promise<HistoryRecorder> {
+  static async start(connectHistory: () => Promise<pg.Client>, start: HistoryStart, warn: (message: string) => void): Promise<HistoryRecorder> {
     let client: pg.Client | undefined;
     try {
       client = await connectHistory();
-      // A stuck history write must never hold up the sync's end.
-      await client.query('SET statement_timeout = 5000');
-      if (!(await historyTableExists(client))) {
+      const history = client;
+      if (!(await withinTimeout(historyTableExists(history)))) {
         warn('the target has no archon_sync_history table, so this run is not recorded; create it with `archon-sync init-history`');
-        await client.end().catch(() => undefined);
+        await history.end().catch(() => undefined);
         return new HistoryRecorder(undefined, start.syncId, warn);
       }
-      const syncId = await insertHistoryRow(client, start);
-      // Called with the sync lock held, so any other `running` row is a run that died without a word.
-      await markAbandonedRuns(client, syncId);
-      return new HistoryRecorder(client, syncId, warn);
+      const syncId = await withinTimeout(insertHistoryRow(history, start));
+      await withinTimeout(settleAbandonedRuns(history, syncId));
+      return new HistoryRecorder(history, syncId, warn);
     } catch (error) {
       warn(`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`);
-      await client?.end().catch(() => undefined);
+      if (client) destroyConnection(client);
       return new HistoryRecorder(undefined, start.syncId, warn);
     }
-  }
-
-  get enabled(): boolean {
-    return !this.disabled;
   }
 
   /** Records new progress; returns at once. */
@@ -105,7 +109,7 @@ export class HistoryRecorder {
     const fields = this.pending;
     this.pending = {};
     this.lastWrite = Date.now();
-    this.inFlight = updateHistoryRow(this.client, this.syncId, fields)
+    this.inFlight = withinTimeout(updateHistoryRow(this.client, this.syncId, fields))
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
         this.inFlight = undefined;
@@ -117,45 +121,40 @@ export class HistoryRecorder {
     if (this.disabled) return;
     this.disabled = true;
     this.warn(`archon_sync_history can no longer be updated (${redact((error as Error).message)}); the sync goes on`);
-    this.client?.end().catch(() => undefined);
+    if (this.client) destroyConnection(this.client);
   }
 
-  /** Writes the final state (waiting a few seconds at most) and closes the connection. */
-  async finish(fields: HistoryFields): Promise<void> {
+  /** Writes what is pending now and waits for it (a few seconds at most): for facts that must land before COMMIT. */
+  async settle(fields: HistoryFields): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.disabled || !this.client) return;
     const client = this.client;
-    const final = { ...this.pending, ...fields };
+    const write = { ...this.pending, ...fields };
     this.pending = {};
-    const write = (async () => {
-      await this.inFlight;
-      await updateHistoryRow(client, this.syncId, final);
-    })();
-    let timeout: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        write,
-        new Promise((_, reject) => {
-          timeout = setTimeout(() => reject(new Error('timed out')), FINAL_WRITE_TIMEOUT_MS);
-        }),
-      ]);
+      await withinTimeout((async () => {
+        await this.inFlight;
+        await updateHistoryRow(client, this.syncId, write);
+      })());
+      this.lastWrite = Date.now();
     } catch (error) {
       this.fail(error);
-      return;
-    } finally {
-      clearTimeout(timeout);
     }
-    this.disabled = true;
-    await client.end().catch(() => undefined);
   }
 
-  /** Closes without a final write (used when the recorder was never needed). */
+  /** Writes the final state (waiting a few seconds at most) and closes the connection. */
+  async finish(fields: HistoryFields): Promise<void> {
+    await this.settle(fields);
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.disabled = true;
-    await this.client?.end().catch(() => undefined);
+    const client = this.client;
+    if (!client) return;
+    await Promise.race([client.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    destroyConnection(client);
   }
 }
-
-export { findRunningSyncId };

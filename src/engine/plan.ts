@@ -1,6 +1,6 @@
 // Builds the copy plan from the two catalogs: what to copy, in which order, how, and what would go wrong.
 
-import { ValidationError } from '../errors.js';
+import { ConfigurationError, ValidationError } from '../errors.js';
 import type { Catalog, ColumnInfo, ForeignKeyInfo, IndexInfo, SequenceInfo, ServerInfo, TableInfo, TriggerInfo } from '../pg/catalog.js';
 import { orderByForeignKeys } from './order.js';
 
@@ -20,17 +20,26 @@ export interface TablePlan {
   sourceRows: number;
   /** Target indexes dropped before loading and re-created after it (those that back no constraint). */
   indexes: IndexInfo[];
-  /** Target sequences owned by the table's columns, set after loading so new ids cannot collide. */
-  sequences: SequenceInfo[];
+  /** Estimated bytes of the source table (pg_table_size): what a full copy moves, roughly. */
+  sourceBytes: number;
+  /** Target sequences the table's columns own or draw from, moved past every id after loading. */
+  sequences: SequencePlan[];
   /** Target columns the source lacks: they get their default (or NULL). */
   targetOnlyColumns: string[];
   /** The target's primary-key columns (what checksum verification matches rows on). */
   primaryKey: string[];
 }
 
+export interface SequencePlan extends SequenceInfo {
+  /** The matching source sequence's last value (null: never called or unreadable): ids are never reused. */
+  sourceLastValue: number | null;
+}
+
 export interface SyncPlan {
   schema: string;
   tables: TablePlan[];
+  /** Selected tables that exist on neither side (an older Archon schema): nothing to copy, nothing lost. */
+  skippedTables: string[];
   totalRows: number;
   source: ServerInfo;
   target: ServerInfo;
@@ -68,7 +77,7 @@ class Problems {
   throwIfAny(): void {
     const first = this.list[0];
     if (!first) return;
-    const more = this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? 's' : ''}; see details)` : '';
+    const more = this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? 's' : ''})` : '';
     throw new ValidationError(`${first.message}${more}`, {
       table: first.table,
       details: { problems: this.list.map((p) => p.message) },
@@ -152,16 +161,22 @@ export function buildPlan(input: PlanInput): SyncPlan {
   const problems = new Problems();
   const warnings: string[] = [];
   const { schema, source, target } = input;
-  checkExtensions(input, problems);
   if (source.server.identity === target.server.identity) {
-    problems.add(`source and target are the same database (${target.server.database}); check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI`);
+    throw new ConfigurationError(`source and target are the same database (${target.server.database}); point the two URIs at different databases`);
   }
+  checkExtensions(input, problems);
 
   const selected = [...new Set(input.tables)];
+  const skippedTables = selected.filter((name) => !source.tables.has(name) && !target.tables.has(name));
+  for (const name of skippedTables) {
+    warnings.push(`table ${schema}.${name} exists on neither side (an older Archon schema?); skipped`);
+  }
   for (const name of selected) {
-    const missingOn = [source.tables.has(name) ? undefined : 'source', target.tables.has(name) ? undefined : 'target'].filter(Boolean);
-    if (missingOn.length > 0) {
-      problems.add(`table ${schema}.${name} does not exist on the ${missingOn.join(' or the ')}; create it (apply Archon's migrations) or leave it out with --exclude ${name}`, `${schema}.${name}`);
+    const onSource = source.tables.has(name);
+    const onTarget = target.tables.has(name);
+    const missingOn = onSource && !onTarget ? 'target' : onTarget && !onSource ? 'source' : undefined;
+    if (missingOn) {
+      problems.add(`table ${schema}.${name} does not exist on the ${missingOn} (only on the ${missingOn === 'source' ? 'target' : 'source'}); create it there (apply Archon's migrations) or leave it out of the selection`, `${schema}.${name}`);
     }
   }
 
@@ -188,6 +203,11 @@ export function buildPlan(input: PlanInput): SyncPlan {
     for (const index of indexes.filter((i) => !i.valid)) {
       warnings.push(`index ${index.name} on ${qualified} is invalid on the target; it is rebuilt valid`);
     }
+    for (const [side, table] of [['source', sourceTable], ['target', targetTable]] as const) {
+      if (table.inheritedBy.length > 0) {
+        warnings.push(`${qualified} has tables inheriting from it on the ${side} (${table.inheritedBy.join(', ')}); only its own rows are copied, theirs are left alone`);
+      }
+    }
     tables.push({
       schema,
       name,
@@ -197,7 +217,11 @@ export function buildPlan(input: PlanInput): SyncPlan {
       formatReason: format === 'text' ? unsafe.join('; ') : undefined,
       sourceRows: input.sourceRows.get(name) ?? 0,
       indexes,
-      sequences: target.sequences.filter((s) => s.table === name && s.schema === schema),
+      sourceBytes: sourceTable.bytes,
+      sequences: target.sequences.filter((s) => s.table === name && s.schema === schema).map((sequence) => ({
+        ...sequence,
+        sourceLastValue: source.sequences.find((s) => s.table === name && s.column === sequence.column)?.lastValue ?? null,
+      })),
       targetOnlyColumns,
       primaryKey: sourceTable.primaryKey.join(',') === targetTable.primaryKey.join(',') ? targetTable.primaryKey : [],
     });
@@ -212,6 +236,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
   return {
     schema,
     tables,
+    skippedTables,
     totalRows: tables.reduce((sum, t) => sum + t.sourceRows, 0),
     source: source.server,
     target: target.server,

@@ -1,36 +1,41 @@
 // The sync: one source snapshot, one target transaction, step by step; the target ends as the source or as it was.
 
 import type pg from 'pg';
-import { CopyError, VerificationError } from '../errors.js';
-import { countRows, readSequenceState, type ForeignKeyInfo, type TriggerInfo } from '../pg/catalog.js';
+import { CopyError, type ArchonSyncError } from '../errors.js';
+import { countRows } from '../pg/catalog.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
-import { copyTable } from '../pg/copy.js';
+import { CopyStalledError } from '../pg/copy.js';
+import { quoteTable } from '../pg/quote.js';
 import {
-  addForeignKey,
-  backendPid,
+  addForeignKeyStatement,
+  advanceSequences,
   beginTargetTransaction,
-  createIndex,
-  disableTrigger,
-  dropForeignKey,
-  dropIndex,
+  commit,
+  createIndexes,
+  disableTriggerStatement,
+  dropForeignKeyStatement,
+  dropIndexesStatement,
   findForeignKeyViolation,
-  lockTables,
-  restoreTrigger,
-  setSequence,
-  truncateTables,
-  tryLockSyncSlot,
+  lockTablesStatement,
+  restoreTriggerStatement,
+  runStatements,
+  truncateStatement,
   trySkipTriggersWithReplicaRole,
 } from '../pg/target-statements.js';
-import { quoteTable } from '../pg/quote.js';
-import { compareTable, specFromPlan, type TableComparison } from './compare.js';
-import { useCanonicalTextOutput } from '../pg/row-digests.js';
+import { checksumError, compareTables, countMismatchError, type TableComparison } from './checks.js';
+import { Session, selectedTables, type ConnectionOptions } from './connections.js';
+import { DEFAULTS } from './defaults.js';
 import { ProgressTracker, type SyncEventListener, type SyncPhase, type TriggerSuppression } from './events.js';
+import { asSyncError } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
-import type { SyncPlan, TablePlan } from './plan.js';
-import {
-  asSyncError, cancelOnAbort, DEFAULT_LOCK_TIMEOUT_MS, openSession, readPlan, refuseIfAnotherRun, selectedTables, throwIfAborted,
-  type ConnectionOptions, type Session,
-} from './session.js';
+import { completedFields, failedFields, progressFields } from './history-fields.js';
+import type { SyncPlan } from './plan.js';
+import { readPlan } from './read-plan.js';
+import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
+import { FullCopy, type TableLoad, type TableResult } from './table-load.js';
+import { ServerProbe, type Stall } from './watchdog.js';
+
+export type { TableResult } from './table-load.js';
 
 export interface HistoryOptions {
   /** Defaults to `sync_YYYYMMDD_HHMMSS` (UTC) of the start. */
@@ -60,18 +65,11 @@ export interface SyncOptions extends ConnectionOptions {
   verify?: 'count' | 'checksum' | undefined;
   /** How many example keys a checksum mismatch reports per kind; default 10. */
   sampleLimit?: number | undefined;
-  /** For tests only: runs inside the target transaction just before verification. */
-  beforeVerify?: ((target: pg.ClientBase) => Promise<void>) | undefined;
-}
-
-export interface TableResult {
-  table: string;
-  format: 'binary' | 'text';
-  sourceRows: number;
-  copiedRows: number;
-  targetRows: number;
-  bytes: number;
-  seconds: number;
+  /**
+   * A copy in which no bytes move, or a server that does not answer a probe, for this long ends the run
+   * (a frozen server, a stuck pooler, a dead network path); default 60 s. Long index builds do not count.
+   */
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface SyncResult {
@@ -79,13 +77,15 @@ export interface SyncResult {
   plan: SyncPlan;
   tables: TableResult[];
   triggerSuppression: TriggerSuppression;
+  /** What was checked before COMMIT. */
+  verify: 'count' | 'checksum';
   /** Seconds spent in each phase, and in total. */
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;
   warnings: string[];
 }
 
-const DEFAULTS = { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, maintenanceWorkMem: '256MB', maxParallelMaintenanceWorkers: 2 };
+const STEP_NAMES: Record<SyncPhase, string> = { validation: 'validation', copy: 'copy', indexing: 'index rebuild', verification: 'verification' };
 
 /** The state of one run, so each step is a small method and the error path sees everything that was done. */
 class SyncRun {
@@ -96,24 +96,231 @@ class SyncRun {
   private readonly started = Date.now();
   private history: HistoryRecorder | undefined;
   private triggerSuppression: TriggerSuppression = 'replica-role';
-  private disabledTriggers: TriggerInfo[] = [];
   private readonly results: TableResult[] = [];
-  private checksumResults: TableComparison[] = [];
+  private checksums: TableComparison[] = [];
   private currentTable: string | undefined;
+  private stall: ArchonSyncError | undefined;
+  private targetXid = '';
+  private readonly stallTimeoutMs: number;
 
   constructor(private readonly options: SyncOptions) {
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
     this.tracker = new ProgressTracker((event) => {
       options.onEvent?.(event);
-      if (event.type !== 'warning' && event.type !== 'plan' && event.type !== 'trigger-mode') {
-        this.history?.update({
-          current_phase: event.phase,
-          current_table: event.table ?? null,
-          synced_rows: event.syncedRows,
-          total_rows: event.totalRows,
-          percent_complete: event.percent,
-        });
-      }
+      if (event.type !== 'warning' && event.type !== 'plan' && event.type !== 'trigger-mode') this.history?.update(progressFields(event));
     });
+  }
+
+  async execute(): Promise<SyncResult> {
+    const tables = selectedTables(this.options);
+    const session = await Session.open(this.options);
+    const stopCancelling = session.cancelOnAbort(this.options.signal);
+    const probes = this.stallTimeoutMs > 0
+      ? (['source', 'target'] as const).map((side) => ServerProbe.start(session.uri(side), side, this.stallTimeoutMs,
+        this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, (stall) => void this.stalled(session, stall)))
+      : [];
+    try {
+      const result = await this.transaction(session, tables);
+      await this.history?.finish(completedFields(result, this.checksums));
+      return result;
+    } catch (error) {
+      const typed = asSyncError(error, { step: STEP_NAMES[this.tracker.phase], table: this.currentTable, signal: this.options.signal, stall: this.stall });
+      await session.release();
+      await this.history?.finish(failedFields(typed, this.results, this.started, this.checksums));
+      throw typed;
+    } finally {
+      for (const probe of probes) probe.stop();
+      stopCancelling();
+      await this.history?.close();
+      await session.close();
+    }
+  }
+
+  /** The target transaction, as its steps. */
+  private async transaction(session: Session, tables: readonly string[]): Promise<SyncResult> {
+    const plan = await this.validate(session, tables);
+    const loads = plan.tables.map((table) => new FullCopy(table));
+    this.enterPhase('copy');
+    await this.prepareTarget(session.target, plan, loads);
+    for (const load of loads) await this.loadTable(session, load);
+    this.enterPhase('indexing');
+    await this.rebuildIndexes(session.target, loads);
+    await this.restoreConstraints(session.target, plan);
+    await advanceSequences(session.target, plan.tables.flatMap((table) => table.sequences.map((sequence) => ({ sequence, table: table.sql, sourceLastValue: sequence.sourceLastValue }))));
+    this.enterPhase('verification');
+    await this.verify(session, plan);
+    await this.commit(session.target);
+    return {
+      syncId: this.history?.syncId,
+      plan,
+      tables: this.results,
+      triggerSuppression: this.triggerSuppression,
+      verify: this.options.verify ?? 'count',
+      durations: this.durations,
+      bytes: this.results.reduce((s, t) => s + t.bytes, 0),
+      warnings: this.warnings,
+    };
+  }
+
+  /** Opens the target transaction, takes the one-sync-at-a-time lock, starts the history row and reads the plan. */
+  private async validate(session: Session, tables: readonly string[]): Promise<SyncPlan> {
+    const { options } = this;
+    this.tracker.setPhase('validation');
+    const begun = await beginTargetTransaction(session.target, {
+      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
+      maintenanceWorkMem: options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem,
+      maxParallelMaintenanceWorkers: options.maxParallelMaintenanceWorkers ?? DEFAULTS.maxParallelMaintenanceWorkers,
+    });
+    session.targetPid = begun.backendPid;
+    this.targetXid = begun.xid;
+    await refuseIfAnotherRun(session.target, begun.lockIsFree);
+    // Recorded from here on, so a run that fails validation leaves a `failed` row saying why.
+    if (options.history) await this.startHistory(options.history, tables);
+    const plan = await readPlan(session, options, tables);
+    for (const warning of plan.warnings) this.warn(warning);
+    options.onEvent?.({ type: 'plan', plan });
+    this.tracker.totalRows = plan.totalRows;
+    this.tracker.totalIndexes = plan.tables.reduce((sum, t) => sum + t.indexes.length, 0);
+    this.history?.update({ total_rows: plan.totalRows, metadata: this.historyMetadata(plan.tables.map((t) => t.name), plan.skippedTables) });
+    throwIfAborted(options.signal);
+    return plan;
+  }
+
+  /** Locks, silences triggers, sets aside references from outside tables, drops indexes, empties tables: one message. */
+  private async prepareTarget(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[]): Promise<void> {
+    const replica = this.options.triggerSuppression !== 'disable-triggers' && (await trySkipTriggersWithReplicaRole(target));
+    this.triggerSuppression = replica ? 'replica-role' : 'disabled-triggers';
+    this.options.onEvent?.({ type: 'trigger-mode', mode: this.triggerSuppression });
+    const outside = plan.externalReferences.map((fk) => quoteTable(fk.schema, fk.table));
+    await runStatements(target, [
+      ...lockTablesStatement([...new Set([...plan.tables.map((t) => t.sql), ...outside])], 'ACCESS EXCLUSIVE'),
+      ...this.triggersToSilence(plan).map(disableTriggerStatement),
+      ...plan.externalReferences.map(dropForeignKeyStatement),
+      ...dropIndexesStatement(loads.flatMap((load) => load.indexesToDrop())),
+      ...truncateStatement(loads.filter((load) => load.truncates).map((load) => load.table.sql)),
+    ]);
+  }
+
+  /** In replica mode ordinary triggers are already silent, but ALWAYS and REPLICA triggers would still fire. */
+  private triggersToSilence(plan: SyncPlan) {
+    return plan.triggers.filter((t) => this.triggerSuppression !== 'replica-role' || t.mode === 'A' || t.mode === 'R');
+  }
+
+  private async loadTable(session: Session, load: TableLoad): Promise<void> {
+    throwIfAborted(this.options.signal);
+    const { table } = load;
+    this.currentTable = `${table.schema}.${table.name}`;
+    this.tracker.startTable(table.name, table.sourceRows, table.format);
+    try {
+      const loaded = await load.load({
+        session,
+        signal: this.options.signal,
+        stallTimeoutMs: this.stallTimeoutMs,
+        onRows: (rows, bytes) => this.tracker.tableProgress(rows, bytes),
+      });
+      const seconds = this.tracker.endTable(loaded.copiedRows, loaded.bytes);
+      this.results.push({ ...loaded, targetRows: -1, seconds });
+    } catch (error) {
+      if (error instanceof CopyStalledError) await this.stalled(session, { side: error.side, kind: 'data', seconds: Math.round(error.idleMs / 1000) });
+      throw error;
+    }
+  }
+
+  private async rebuildIndexes(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<void> {
+    const workers = this.options.maxParallelMaintenanceWorkers ?? DEFAULTS.maxParallelMaintenanceWorkers;
+    for (const load of loads) {
+      const indexes = load.indexesToBuild();
+      if (indexes.length === 0) continue;
+      throwIfAborted(this.options.signal);
+      this.currentTable = `${load.table.schema}.${load.table.name}`;
+      const started = Date.now();
+      const { serialFallback, outgrewMemory } = await createIndexes(target, indexes, workers);
+      if (serialFallback) {
+        this.warn(`building the indexes of ${load.table.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
+          + 'built them without workers instead: give the container a larger shm_size (e.g. 1g) or set maxParallelMaintenanceWorkers to 0');
+      }
+      if (outgrewMemory) {
+        const hnsw = indexes.filter((i) => i.method === 'hnsw').map((i) => i.name).join(', ') || load.table.name;
+        this.warn(`${hnsw}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise maintenanceWorkMem `
+          + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 7 kB per 1536-dimension row)`);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      for (const index of indexes) this.tracker.indexBuilt(load.table.name, index.name, seconds / indexes.length);
+    }
+    this.currentTable = undefined;
+  }
+
+  /**
+   * With FK triggers skipped (replica role) nothing checked the loaded rows, so every FK of the copied tables is
+   * checked set-based, in one statement; references from tables we do not copy are checked the same way (naming
+   * the row that would dangle) and put back, and the silenced triggers are enabled again, in one message.
+   */
+  private async restoreConstraints(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
+    throwIfAborted(this.options.signal);
+    const copied = this.triggerSuppression === 'replica-role' ? plan.foreignKeys.filter((f) => f.validated) : [];
+    const kept = plan.externalReferences.filter((f) => f.validated);
+    const checked = [...copied, ...kept];
+    const violation = await findForeignKeyViolation(target, checked);
+    const fk = violation ? checked[violation.index] : undefined;
+    if (violation && fk) {
+      const key = Object.entries(violation.key).map(([column, value]) => `${column}=${value}`).join(', ');
+      const table = `${fk.schema}.${fk.table}`;
+      const message = copied.includes(fk)
+        ? `${table} row with ${key} references ${fk.refSchema}.${fk.refTable}, which has no such row on the target (constraint ${fk.name}); copy that table too or fix the source data; the target was rolled back`
+        : `${table} (not copied) has a row with ${key} whose ${fk.refTable} row is not in the source (constraint ${fk.name}); it would be left dangling, so nothing was changed — remove or re-point that row first`;
+      throw new CopyError(message, { table, constraint: fk.name, details: { key: violation.key } });
+    }
+    await runStatements(target, [
+      ...plan.externalReferences.map(addForeignKeyStatement),
+      ...this.triggersToSilence(plan).map(restoreTriggerStatement).filter((s): s is string => s !== undefined),
+    ]);
+  }
+
+  /** Counts (always) and every row's digest (with verify: 'checksum'), source snapshot against the uncommitted target. */
+  private async verify(session: Session, plan: SyncPlan): Promise<void> {
+    throwIfAborted(this.options.signal);
+    const targetRows = await countRows(session.target, plan.tables.map((t) => t.sql));
+    plan.tables.forEach((table, i) => {
+      const result = this.results.find((r) => r.table === table.name);
+      if (result) result.targetRows = targetRows[i] ?? -1;
+    });
+    const mismatch = countMismatchError(plan, this.results);
+    if (mismatch) throw mismatch;
+    if (this.options.verify !== 'checksum') return;
+    this.tracker.restartCounting();
+    this.checksums = [];
+    await compareTables(session, plan.tables, {
+      sampleLimit: this.options.sampleLimit ?? DEFAULTS.sampleLimit,
+      signal: this.options.signal,
+      stallTimeoutMs: this.stallTimeoutMs,
+      tracker: this.tracker,
+      onTable: (table) => { this.currentTable = table; },
+      onResult: (result) => this.checksums.push(result),
+      onStall: (stall) => this.stalled(session, stall),
+    });
+    this.currentTable = undefined;
+    const differences = this.checksums.filter((r) => !r.equal);
+    if (differences.length > 0) throw checksumError(differences);
+  }
+
+  /** The target transaction id goes into the history row first: if we die right after COMMIT, the next run can tell. */
+  private async commit(target: pg.ClientBase): Promise<void> {
+    throwIfAborted(this.options.signal);
+    await this.history?.settle({ metadata: { ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid } });
+    await commit(target);
+    this.durations.total = (Date.now() - this.started) / 1000;
+    this.enterPhase('verification');
+  }
+
+  /** A watchdog saw a side stop: remember why (the socket error that follows would hide it) and let go of that side. */
+  private async stalled(session: Session, stall: Stall): Promise<void> {
+    if (this.stall) return;
+    const what = stall.kind === 'data' ? `stopped ${stall.side === 'source' ? 'sending' : 'reading'} data` : 'stopped answering';
+    this.stall = new CopyError(
+      `${STEP_NAMES[this.tracker.phase]}${this.currentTable ? ` of ${this.currentTable}` : ''} failed: the ${stall.side} ${what} for ${stall.seconds} s (stallTimeoutMs); the target was rolled back`,
+      { table: this.currentTable, option: 'stallTimeoutMs', details: { step: STEP_NAMES[this.tracker.phase], stalledSide: stall.side, stall: stall.kind } },
+    );
+    await session.abandon(stall.side);
   }
 
   private warn(message: string): void {
@@ -128,291 +335,32 @@ class SyncRun {
     this.tracker.setPhase(phase);
   }
 
-  async execute(): Promise<SyncResult> {
-    const session = await openSession(this.options);
-    const stopCancelling = cancelOnAbort(this.options, session);
-    try {
-      const result = await this.run(session);
-      await this.history?.finish({
-        status: 'completed',
-        current_phase: 'verification',
-        current_table: null,
-        percent_complete: 100,
-        completed_at: new Date(),
-        duration_seconds: Math.round(result.durations.total),
-        synced_rows: result.tables.reduce((s, t) => s + t.copiedRows, 0),
-        export_duration_seconds: Math.round(result.durations.copy),
-        import_duration_seconds: Math.round(result.durations.copy),
-        indexing_duration_seconds: Math.round(result.durations.indexing),
-        export_size_mb: Math.round((result.bytes / 1048576) * 100) / 100,
-        tables_synced: result.tables.map((t) => ({ name: t.table, rows: t.copiedRows, duration: Math.round(t.seconds * 1000) / 1000 })),
-        verification_results: this.verificationSummary(),
-      });
-      return result;
-    } catch (error) {
-      const typed = asSyncError(error, this.describeStep(), this.options.signal, this.currentTable);
-      await session.target.query('ROLLBACK').catch(() => undefined);
-      await this.history?.finish({
-        status: typed.code === 'CANCELLED' ? 'cancelled' : 'failed',
-        completed_at: new Date(),
-        duration_seconds: Math.round((Date.now() - this.started) / 1000),
-        error_message: typed.message,
-        error_details: { code: typed.code, table: typed.table ?? null, constraint: typed.constraint ?? null, ...(typed.details ?? {}) },
-        tables_synced: this.results.map((t) => ({ name: t.table, rows: t.copiedRows, duration: t.seconds })),
-        verification_results: this.verificationSummary(),
-      });
-      throw typed;
-    } finally {
-      stopCancelling();
-      await this.history?.close();
-      await session.close();
-    }
-  }
-
-  private describeStep(): string {
-    switch (this.tracker.phase) {
-      case 'validation': return 'validation';
-      case 'copy': return 'copy';
-      case 'indexing': return 'index rebuild';
-      case 'verification': return 'verification';
-    }
-  }
-
-  private verificationSummary(): Record<string, unknown> {
-    const checksums = new Map(this.checksumResults.map((c) => [c.table, c]));
-    return Object.fromEntries(this.results.map((t) => {
-      const checksum = checksums.get(t.table);
-      return [t.table, {
-        source: t.sourceRows, copied: t.copiedRows, target: t.targetRows,
-        ...(checksum ? { checksum: { equal: checksum.equal, onlyOnSource: checksum.onlyOnSource, onlyOnTarget: checksum.onlyOnTarget, differing: checksum.differing } } : {}),
-      }];
-    }));
-  }
-
-  private async run(session: Session): Promise<SyncResult> {
-    const { options } = this;
-    const signal = options.signal;
-    this.tracker.setPhase('validation');
-    await beginTargetTransaction(session.target, {
-      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
-      maintenanceWorkMem: options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem,
-      maxParallelMaintenanceWorkers: options.maxParallelMaintenanceWorkers ?? DEFAULTS.maxParallelMaintenanceWorkers,
-    });
-    session.targetPid = await backendPid(session.target);
-    await refuseIfAnotherRun(session.target, await tryLockSyncSlot(session.target));
-    // Recorded from here on, so a run that fails validation leaves a `failed` row saying why.
-    if (options.history) await this.startHistory(options.history);
-    const plan = await readPlan(session, options);
-    for (const warning of plan.warnings) this.warn(warning);
-    options.onEvent?.({ type: 'plan', plan });
-    this.tracker.totalRows = plan.totalRows;
-    this.tracker.totalIndexes = plan.tables.reduce((sum, t) => sum + t.indexes.length, 0);
-    this.history?.update({ total_rows: plan.totalRows, metadata: this.historyMetadata(plan.tables.map((t) => t.name)) });
-    throwIfAborted(signal);
-
-    await this.prepareTarget(session.target, plan);
-    this.enterPhase('copy');
-    for (const table of plan.tables) {
-      throwIfAborted(signal);
-      await this.copyOne(session, table);
-    }
-    this.currentTable = undefined;
-    this.enterPhase('indexing');
-    await this.rebuildIndexes(session.target, plan);
-    await this.restoreConstraints(session.target, plan);
-    for (const trigger of this.disabledTriggers) await restoreTrigger(session.target, trigger);
-    await this.setSequences(session, plan);
-    this.enterPhase('verification');
-    if (options.beforeVerify) await options.beforeVerify(session.target);
-    await this.verifyCounts(session.target, plan);
-    if (options.verify === 'checksum') await this.verifyChecksums(session, plan);
-    throwIfAborted(signal);
-    await session.target.query('COMMIT');
-    this.enterPhase('verification');
-    this.durations.total = (Date.now() - this.started) / 1000;
-    return {
-      syncId: this.history?.syncId,
-      plan,
-      tables: this.results,
-      triggerSuppression: this.triggerSuppression,
-      durations: this.durations,
-      bytes: this.results.reduce((s, t) => s + t.bytes, 0),
-      warnings: this.warnings,
-    };
-  }
-
-  private historyMetadata(tables: readonly string[]): Record<string, unknown> {
+  private historyMetadata(tables: readonly string[], skipped: readonly string[]): Record<string, unknown> {
     return {
       tool: 'archon-sync',
       source: describeEndpoint(this.options.source).label,
       target: describeEndpoint(this.options.target).label,
       tables,
+      ...(skipped.length > 0 ? { skipped_tables: skipped } : {}),
+      ...(this.targetXid ? { target_xid: this.targetXid } : {}),
     };
   }
 
-  private async startHistory(history: HistoryOptions): Promise<void> {
+  private async startHistory(history: HistoryOptions, tables: readonly string[]): Promise<void> {
     const { options } = this;
     this.history = await HistoryRecorder.start(
-      () => connect(options.target, { side: 'target (history)', connectTimeoutMs: options.connectTimeoutMs, applicationName: 'archon-sync-history' }),
+      () => connect(options.target, { side: 'target (history)', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, applicationName: 'archon-sync-history' }),
       {
         syncId: history.syncId ?? newSyncId(new Date(this.started)),
         direction: history.direction,
         triggeredBy: history.triggeredBy ?? 'library',
         sourceDb: history.sourceDb,
         targetDb: history.targetDb,
-        metadata: this.historyMetadata(selectedTables(options)),
+        metadata: this.historyMetadata(tables, []),
       },
       (message) => this.warn(message),
     );
   }
-
-  /** Locks, silences triggers, sets aside outside references, drops the tables' secondary indexes and empties them. */
-  private async prepareTarget(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
-    const outside = plan.externalReferences.map((fk) => quoteTable(fk.schema, fk.table));
-    await lockTables(target, [...new Set([...plan.tables.map((t) => t.sql), ...outside])]);
-    const replica = this.options.triggerSuppression !== 'disable-triggers' && (await trySkipTriggersWithReplicaRole(target));
-    this.triggerSuppression = replica ? 'replica-role' : 'disabled-triggers';
-    this.options.onEvent?.({ type: 'trigger-mode', mode: this.triggerSuppression });
-    // In replica mode ordinary triggers are already silent, but ALWAYS and REPLICA triggers would still fire.
-    this.disabledTriggers = plan.triggers.filter((t) => !replica || t.mode === 'A' || t.mode === 'R');
-    for (const trigger of this.disabledTriggers) await disableTrigger(target, trigger);
-    for (const fk of plan.externalReferences) await dropForeignKey(target, fk);
-    // Indexes first: TRUNCATE rebuilds every index of the table empty, and an empty HNSW build still plans
-    // parallel workers from the old table's size and asks for maintenance_work_mem of shared memory, which a
-    // container's /dev/shm may not have. Dropped, they cost nothing to truncate.
-    for (const table of plan.tables) {
-      for (const index of table.indexes) await dropIndex(target, index);
-    }
-    await truncateTables(target, plan.tables.map((t) => t.sql));
-  }
-
-  private async copyOne(session: Session, table: TablePlan): Promise<void> {
-    this.currentTable = `${table.schema}.${table.name}`;
-    this.tracker.startTable(table.name, table.sourceRows, table.format);
-    const { rows, bytes } = await copyTable({
-      source: session.source,
-      target: session.target,
-      table: table.sql,
-      columns: table.columns,
-      format: table.format,
-      freeze: true,
-      signal: this.options.signal,
-      onRows: (r, b) => this.tracker.tableProgress(r, b),
-    });
-    const seconds = this.tracker.endTable(rows, bytes);
-    this.results.push({ table: table.name, format: table.format, sourceRows: table.sourceRows, copiedRows: rows, targetRows: -1, bytes, seconds });
-  }
-
-  private async rebuildIndexes(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
-    for (const table of plan.tables) {
-      this.currentTable = `${table.schema}.${table.name}`;
-      for (const index of table.indexes) {
-        throwIfAborted(this.options.signal);
-        const started = Date.now();
-        const { serialFallback, outgrewMemory } = await createIndex(target, index);
-        if (serialFallback) {
-          this.warn(`building ${index.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
-            + 'built it without workers instead: give the container a larger shm_size (e.g. 1g) or pass --parallel-maintenance-workers=0');
-        }
-        if (outgrewMemory) {
-          this.warn(`${index.name}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise --maintenance-work-mem `
-            + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 7 kB per 1536-dimension row)`);
-        }
-        this.tracker.indexBuilt(table.name, index.name, (Date.now() - started) / 1000);
-      }
-    }
-    this.currentTable = undefined;
-  }
-
-  /**
-   * With FK triggers skipped (replica role) nothing checked the loaded rows, so every FK of the copied tables is
-   * checked set-based here; references from tables we do not copy are put back, after a check that names a bad key.
-   */
-  private async restoreConstraints(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
-    if (this.triggerSuppression === 'replica-role') {
-      for (const fk of plan.foreignKeys.filter((f) => f.validated)) await this.checkForeignKey(target, fk, 'copied');
-    }
-    for (const fk of plan.externalReferences) {
-      if (fk.validated) await this.checkForeignKey(target, fk, 'kept');
-      await addForeignKey(target, fk);
-    }
-  }
-
-  private async checkForeignKey(target: pg.ClientBase, fk: ForeignKeyInfo, rowsAre: 'copied' | 'kept'): Promise<void> {
-    throwIfAborted(this.options.signal);
-    const violation = await findForeignKeyViolation(target, fk);
-    if (!violation) return;
-    const key = Object.entries(violation).map(([column, value]) => `${column}=${value}`).join(', ');
-    const table = `${fk.schema}.${fk.table}`;
-    const message = rowsAre === 'copied'
-      ? `${table} row with ${key} references ${fk.refSchema}.${fk.refTable}, which has no such row on the target (constraint ${fk.name}); copy that table too or fix the source data; the target was rolled back`
-      : `${table} (not copied) has a row with ${key} whose ${fk.refTable} row is not in the source (constraint ${fk.name}); it would be left dangling, so nothing was changed — remove or re-point that row first`;
-    throw new CopyError(message, { table, constraint: fk.name, details: { key: violation } });
-  }
-
-  private async setSequences(session: Session, plan: SyncPlan): Promise<void> {
-    for (const table of plan.tables) {
-      for (const sequence of table.sequences) {
-        // The source's own sequence may be ahead of max(id) (deleted rows); follow it so ids are never reused.
-        const sourceLast = await readSequenceState(session.source, sequence.sequence).catch(() => undefined);
-        await setSequence(session.target, sequence.sequence, table.sql, sequence.column, sourceLast);
-      }
-    }
-  }
-
-  /** Compares every row of the source snapshot with the target's uncommitted rows; any difference rolls back. */
-  private async verifyChecksums(session: Session, plan: SyncPlan): Promise<void> {
-    await useCanonicalTextOutput(session.source);
-    await useCanonicalTextOutput(session.target);
-    this.checksumResults = [];
-    this.tracker.restartCounting();
-    for (const table of plan.tables) {
-      throwIfAborted(this.options.signal);
-      this.currentTable = `${table.schema}.${table.name}`;
-      this.tracker.startTable(table.name, table.sourceRows);
-      const result = await compareTable(session.source, session.target, specFromPlan(table), this.options.sampleLimit ?? 10,
-        (compared) => this.tracker.tableProgress(compared, 0));
-      this.tracker.endTable(result.sourceRows, 0);
-      this.checksumResults.push(result);
-    }
-    this.currentTable = undefined;
-    const differences = this.checksumResults.filter((r) => !r.equal);
-    if (differences.length > 0) throw checksumError(differences);
-  }
-
-  private async verifyCounts(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
-    const mismatches: string[] = [];
-    for (const [index, table] of plan.tables.entries()) {
-      throwIfAborted(this.options.signal);
-      const result = this.results[index];
-      if (!result) continue;
-      result.targetRows = await countRows(target, table.sql);
-      if (result.targetRows !== table.sourceRows || result.copiedRows !== table.sourceRows) {
-        mismatches.push(`${table.schema}.${table.name}: source ${table.sourceRows}, copied ${result.copiedRows}, target ${result.targetRows}`);
-      }
-    }
-    if (mismatches.length > 0) {
-      throw new VerificationError(
-        `row counts differ after copying (${mismatches[0]}${mismatches.length > 1 ? ` and ${mismatches.length - 1} more` : ''}); the target was rolled back`,
-        { table: mismatches[0]?.split(':')[0], details: { mismatches } },
-      );
-    }
-  }
-}
-
-/** Puts the checksum comparison's differences into one line and the error's details. */
-function checksumError(differences: TableComparison[]): VerificationError {
-  const first = differences[0];
-  const parts = first ? [
-    first.onlyOnSource.count ? `${first.onlyOnSource.count} missing on the target (e.g. ${first.onlyOnSource.keys[0]})` : '',
-    first.onlyOnTarget.count ? `${first.onlyOnTarget.count} extra on the target (e.g. ${first.onlyOnTarget.keys[0]})` : '',
-    first.differing.count ? `${first.differing.count} differing (e.g. ${first.differing.keys[0]})` : '',
-    first.method === 'aggregate' ? 'contents differ' : '',
-  ].filter(Boolean).join(', ') : '';
-  return new VerificationError(
-    `row contents differ after copying: ${first?.table ?? '?'} has ${parts}${differences.length > 1 ? `, and ${differences.length - 1} more table(s) differ` : ''}; the target was rolled back`,
-    { table: first?.table, details: { differences } },
-  );
 }
 
 /** Copies the selected tables from source to target in one atomic step. Resolves when committed. */
@@ -420,6 +368,6 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   try {
     return await new SyncRun(options).execute();
   } catch (error) {
-    throw asSyncError(error, 'sync', options.signal);
+    throw asSyncError(error, { step: 'sync', signal: options.signal });
   }
 }

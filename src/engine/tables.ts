@@ -23,5 +23,4 @@ export const ARCHON_TABLES = [
 
 export type ArchonTable = (typeof ARCHON_TABLES)[number];
 
-/** The run log archon-sync writes into the target; never copied. */
-export const HISTORY_TABLE = 'archon_sync_history';
+export { HISTORY_TABLE } from '../pg/history-statements.js';

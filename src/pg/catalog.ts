@@ -1,4 +1,4 @@
-// Catalog queries: what one database holds for the tables we copy, read from pg_catalog into typed rows.
+// Catalog facts of one database for the tables we copy, read from pg_catalog in one round trip.
 
 import type pg from 'pg';
 import { quoteIdent, quoteTable } from './quote.js';
@@ -9,7 +9,6 @@ export type PoolerGuess = 'direct' | 'transaction pooler' | 'session pooler' | '
 /** Identifies the server and database, so we can refuse to copy a database onto itself. */
 export interface ServerInfo {
   version: string;
-  versionNum: number;
   user: string;
   database: string;
   /** Same value for two connections to the same database of the same running server (through a pooler or not). */
@@ -19,6 +18,8 @@ export interface ServerInfo {
   versionShort: string;
   /** The port the server itself listens on (null over a Unix socket). */
   port: number | null;
+  /** The backend serving this connection (to cancel or end it from another connection). */
+  backendPid: number;
   /** How the connection reaches the server: set by the engine, which knows the port we dialled. */
   pooler: PoolerGuess | undefined;
   extensions: Record<string, { version: string; schema: string }>;
@@ -31,7 +32,6 @@ export interface ColumnInfo {
   notNull: boolean;
   hasDefault: boolean;
   generated: boolean;
-  identity: boolean;
   /** Why this column cannot travel in binary COPY between two databases, if it cannot. */
   binaryUnsafeReason: string | undefined;
 }
@@ -48,6 +48,10 @@ export interface TableInfo {
   ownedByUs: boolean;
   /** Row-level security would filter our reads or block COPY FROM. */
   rowSecurityActive: boolean;
+  /** Tables that inherit from this one: their rows are not this table's, but `count(*)` would include them. */
+  inheritedBy: string[];
+  /** pg_table_size: what a full copy of the table roughly moves (for progress weights and estimates). */
+  bytes: number;
   columns: ColumnInfo[];
   /** Primary-key columns in key order; empty when the table has none. */
   primaryKey: string[];
@@ -71,10 +75,19 @@ export interface IndexInfo {
   schema: string;
   table: string;
   definition: string;
+  /** Access method (btree, gin, hnsw, ivfflat, …): builds differ in cost by orders of magnitude. */
   method: string;
   valid: boolean;
   /** Backs a primary key, unique or exclusion constraint: kept, never dropped. */
   backsConstraint: boolean;
+  /** Facts pg_get_indexdef() does not carry, put back after a rebuild. */
+  replicaIdentity: boolean;
+  clustered: boolean;
+  comment: string | null;
+  /** Tablespace of the index when it is not the database default. */
+  tablespace: string | null;
+  /** Per-column statistics targets set with ALTER INDEX … ALTER COLUMN n SET STATISTICS. */
+  statistics: { column: number; target: number }[];
 }
 
 export type TriggerMode = 'O' | 'D' | 'R' | 'A';
@@ -93,6 +106,11 @@ export interface SequenceInfo {
   column: string;
   /** Quoted, schema-qualified sequence name. */
   sequence: string;
+  /** Owned by the column (serial, identity) or only named in its DEFAULT nextval(…). */
+  owned: boolean;
+  increment: number;
+  /** The last value handed out, or null when never called or not readable by this role. */
+  lastValue: number | null;
 }
 
 /** The catalog facts of one side, for the selected tables. */
@@ -106,50 +124,125 @@ export interface Catalog {
   sequences: SequenceInfo[];
 }
 
-export async function readServerInfo(client: pg.ClientBase): Promise<ServerInfo> {
-  const facts = await client.query<{
-    version: string; version_num: string; usr: string; db: string; identity: string; ssl: boolean | null; short: string; port: number | null;
-  }>(
-    `SELECT version() AS version,
-            current_setting('server_version_num') AS version_num,
-            current_user AS usr,
-            current_database() AS db,
-            pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
-              || '/' || coalesce(inet_server_addr()::text, 'socket') AS identity,
-            (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl,
-            current_setting('server_version') AS short, inet_server_port() AS port`,
-  );
-  const extensions = await client.query<{ extname: string; extversion: string; nspname: string }>(
-    `SELECT e.extname, e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
-  );
-  const row = facts.rows[0];
-  if (!row) throw new Error('server facts query returned no row');
-  return {
-    version: row.version,
-    versionNum: Number(row.version_num),
-    user: row.usr,
-    database: row.db,
-    identity: row.identity,
-    ssl: row.ssl === true,
-    versionShort: row.short,
-    port: row.port,
-    pooler: undefined,
-    extensions: Object.fromEntries(extensions.rows.map((e) => [e.extname, { version: e.extversion, schema: e.nspname }])),
-  };
-}
-
-interface TableRow {
-  oid: number; nspname: string; relname: string; relkind: string; owner: string; owned_by_us: boolean; rls_active: boolean;
-}
-
-interface ColumnRow {
-  attrelid: number; attname: string; formatted: string; typschema: string; attnotnull: boolean; atthasdef: boolean;
-  generated: boolean; identity: boolean; typtype: string; has_send: boolean; has_recv: boolean;
-  elem_oid: number; elem_typtype: string | null; base_typtype: string | null; base_oid: number;
-}
-
 // Binary COPY embeds type OIDs inside arrays and composites; OIDs of user types differ between databases.
 const FIRST_USER_OID = 16384;
+
+interface ColumnRow {
+  name: string; formatted: string; typschema: string; notnull: boolean; hasdef: boolean; generated: boolean;
+  typtype: string; has_send: boolean; has_recv: boolean; elem_oid: number; elem_typtype: string | null; base_typtype: string | null;
+}
+
+interface CatalogDocument {
+  server: { version: string; usr: string; db: string; identity: string; ssl: boolean | null; short: string; port: number | null; pid: number };
+  extensions: { name: string; version: string; schema: string }[];
+  tables: {
+    oid: number; schema: string; name: string; kind: string; owner: string; owned_by_us: boolean; rls_active: boolean;
+    bytes: number; inherited_by: string[]; primary_key: string[]; columns: ColumnRow[];
+  }[];
+  foreign_keys: {
+    name: string; child_schema: string; child_table: string; parent_schema: string; parent_table: string;
+    columns: string[]; ref_columns: string[]; definition: string; validated: boolean;
+  }[];
+  indexes: {
+    name: string; schema: string; table: string; definition: string; method: string; valid: boolean; backs_constraint: boolean;
+    replident: boolean; clustered: boolean; comment: string | null; tablespace: string | null; statistics: { column: number; target: number }[];
+  }[];
+  triggers: { name: string; schema: string; table: string; mode: TriggerMode }[];
+  sequences: { schema: string; table: string; column: string; seq_schema: string; seq_name: string; owned: boolean; increment: string; last_value: string | null }[];
+}
+
+// One statement for everything, so reading a catalog costs one round trip however many tables, indexes or
+// sequences there are. Sequences are those owned by a column (serial, identity) and those a column's DEFAULT
+// names without owning; pg_sequences shows last_value as NULL where a role may not read it, instead of failing.
+const CATALOG_SQL = `
+WITH sel AS (
+  SELECT c.oid, c.relname, c.relkind, c.relowner, n.nspname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
+), seqs AS (
+  SELECT d.refobjid AS tableoid, d.refobjsubid AS attnum, d.objid AS seqoid, true AS owned
+    FROM pg_depend d
+   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+     AND d.refobjid IN (SELECT oid FROM sel)
+  UNION
+  SELECT ad.adrelid, ad.adnum, d.refobjid, false
+    FROM pg_attrdef ad JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+     AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
+    JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+   WHERE ad.adrelid IN (SELECT oid FROM sel)
+)
+SELECT json_build_object(
+  'server', (SELECT json_build_object(
+      'version', version(), 'usr', current_user, 'db', current_database(),
+      'identity', pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
+                  || '/' || coalesce(inet_server_addr()::text, 'socket'),
+      'ssl', (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
+      'short', current_setting('server_version'), 'port', inet_server_port(), 'pid', pg_backend_pid())),
+  'extensions', (SELECT coalesce(json_agg(json_build_object('name', e.extname, 'version', e.extversion, 'schema', n.nspname)), '[]')
+                   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace),
+  'tables', (SELECT coalesce(json_agg(json_build_object(
+      'oid', s.oid::int, 'schema', s.nspname, 'name', s.relname, 'kind', s.relkind,
+      'owner', pg_get_userbyid(s.relowner), 'owned_by_us', pg_has_role(s.relowner, 'USAGE'),
+      'rls_active', row_security_active(s.oid), 'bytes', pg_table_size(s.oid),
+      'inherited_by', array(SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = s.oid ORDER BY 1),
+      'primary_key', coalesce((SELECT array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)
+                     FROM pg_constraint con WHERE con.contype = 'p' AND con.conrelid = s.oid), '{}'),
+      'columns', (SELECT coalesce(json_agg(json_build_object(
+          'name', a.attname, 'formatted', format_type(a.atttypid, a.atttypmod), 'typschema', tn.nspname,
+          'notnull', a.attnotnull, 'hasdef', a.atthasdef OR a.attidentity <> '', 'generated', a.attgenerated <> '',
+          'typtype', t.typtype,
+          'has_send', coalesce(bt.typsend, t.typsend) <> 0, 'has_recv', coalesce(bt.typreceive, t.typreceive) <> 0,
+          'elem_oid', coalesce(bt.typelem, t.typelem)::int, 'elem_typtype', et.typtype, 'base_typtype', bt.typtype) ORDER BY a.attnum), '[]')
+          FROM pg_attribute a
+          JOIN pg_type t ON t.oid = a.atttypid
+          JOIN pg_namespace tn ON tn.oid = t.typnamespace
+          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+          LEFT JOIN pg_type et ON et.oid = coalesce(bt.typelem, t.typelem) AND coalesce(bt.typelem, t.typelem) <> 0
+         WHERE a.attrelid = s.oid AND a.attnum > 0 AND NOT a.attisdropped))), '[]') FROM sel s),
+  'foreign_keys', (SELECT coalesce(json_agg(json_build_object(
+      'name', con.conname, 'child_schema', cn.nspname, 'child_table', cc.relname,
+      'parent_schema', pn.nspname, 'parent_table', pc.relname,
+      'columns', array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+      'ref_columns', array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
+      'definition', pg_get_constraintdef(con.oid), 'validated', con.convalidated)
+      ORDER BY cn.nspname, cc.relname, con.conname), '[]')
+      FROM pg_constraint con
+      JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+      JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+     WHERE con.contype = 'f' AND (con.conrelid IN (SELECT oid FROM sel) OR con.confrelid IN (SELECT oid FROM sel))),
+  'indexes', (SELECT coalesce(json_agg(json_build_object(
+      'name', ic.relname, 'schema', n.nspname, 'table', tc.relname, 'definition', pg_get_indexdef(i.indexrelid),
+      'method', am.amname, 'valid', i.indisvalid,
+      'backs_constraint', EXISTS (SELECT 1 FROM pg_constraint con
+                           WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')),
+      'replident', i.indisreplident, 'clustered', i.indisclustered,
+      'comment', obj_description(i.indexrelid, 'pg_class'),
+      'tablespace', (SELECT spcname FROM pg_tablespace WHERE oid = ic.reltablespace),
+      'statistics', (SELECT coalesce(json_agg(json_build_object('column', a.attnum, 'target', a.attstattarget) ORDER BY a.attnum), '[]')
+                       FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0))
+      ORDER BY tc.relname, ic.relname), '[]')
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_class tc ON tc.oid = i.indrelid
+      JOIN pg_namespace n ON n.oid = ic.relnamespace
+      JOIN pg_am am ON am.oid = ic.relam
+     WHERE i.indrelid IN (SELECT oid FROM sel)),
+  'triggers', (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'schema', s.nspname, 'table', s.relname, 'mode', t.tgenabled)
+      ORDER BY s.relname, t.tgname), '[]')
+      FROM pg_trigger t JOIN sel s ON s.oid = t.tgrelid WHERE NOT t.tgisinternal),
+  'sequences', (SELECT coalesce(json_agg(json_build_object(
+      'schema', s.nspname, 'table', s.relname, 'column', a.attname, 'seq_schema', sn.nspname, 'seq_name', sc.relname,
+      'owned', q.owned, 'increment', ps.increment_by::text, 'last_value', ps.last_value::text)
+      ORDER BY s.relname, a.attname, sc.relname), '[]')
+      FROM (SELECT tableoid, attnum, seqoid, bool_or(owned) AS owned FROM seqs GROUP BY 1, 2, 3) q
+      JOIN sel s ON s.oid = q.tableoid
+      JOIN pg_attribute a ON a.attrelid = q.tableoid AND a.attnum = q.attnum
+      JOIN pg_class sc ON sc.oid = q.seqoid AND sc.relkind = 'S' JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+      LEFT JOIN pg_sequences ps ON ps.schemaname = sn.nspname AND ps.sequencename = sc.relname)
+) AS doc`;
 
 function binaryUnsafeReason(row: ColumnRow): string | undefined {
   if (!row.has_send || !row.has_recv) return `type ${row.formatted} has no binary send/receive functions`;
@@ -162,188 +255,96 @@ function binaryUnsafeReason(row: ColumnRow): string | undefined {
 }
 
 function withoutOwnSchema(formatted: string, schema: string): string {
-  const prefix = `${quoteIdent(schema)}.`;
-  const plain = `${schema}.`;
-  if (formatted.startsWith(plain)) return formatted.slice(plain.length);
-  if (formatted.startsWith(prefix)) return formatted.slice(prefix.length);
+  for (const prefix of [`${quoteIdent(schema)}.`, `${schema}.`]) {
+    if (formatted.startsWith(prefix)) return formatted.slice(prefix.length);
+  }
   return formatted;
 }
 
-async function readTables(client: pg.ClientBase, schema: string, names: readonly string[]): Promise<Map<string, TableInfo>> {
-  const tables = await client.query<TableRow>(
-    `SELECT c.oid::int AS oid, n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner,
-            pg_has_role(c.relowner, 'USAGE') AS owned_by_us, row_security_active(c.oid) AS rls_active
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
-    [schema, names],
-  );
-  const oids = tables.rows.map((t) => t.oid);
-  const columns = await client.query<ColumnRow>(
-    `SELECT a.attrelid::int AS attrelid, a.attname, format_type(a.atttypid, a.atttypmod) AS formatted,
-            tn.nspname AS typschema, a.attnotnull, a.atthasdef, a.attgenerated <> '' AS generated,
-            a.attidentity <> '' AS identity, t.typtype,
-            coalesce(bt.typsend, t.typsend) <> 0 AS has_send, coalesce(bt.typreceive, t.typreceive) <> 0 AS has_recv,
-            coalesce(bt.typelem, t.typelem)::int AS elem_oid, et.typtype AS elem_typtype,
-            bt.typtype AS base_typtype, coalesce(bt.oid, t.oid)::int AS base_oid
-       FROM pg_attribute a
-       JOIN pg_type t ON t.oid = a.atttypid
-       JOIN pg_namespace tn ON tn.oid = t.typnamespace
-       LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-       LEFT JOIN pg_type et ON et.oid = coalesce(bt.typelem, t.typelem) AND coalesce(bt.typelem, t.typelem) <> 0
-      WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attrelid, a.attnum`,
-    [oids],
-  );
-  const keys = await client.query<{ conrelid: number; columns: string[] }>(
-    `SELECT con.conrelid::int AS conrelid,
-            array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
-       FROM pg_constraint con WHERE con.contype = 'p' AND con.conrelid = ANY($1::oid[])`,
-    [oids],
-  );
-  const primaryKeys = new Map(keys.rows.map((k) => [k.conrelid, k.columns]));
-  const byOid = new Map<number, ColumnInfo[]>();
-  for (const row of columns.rows) {
-    const list = byOid.get(row.attrelid) ?? [];
-    list.push({
-      name: row.attname,
-      type: withoutOwnSchema(row.formatted, row.typschema),
-      notNull: row.attnotnull,
-      hasDefault: row.atthasdef || row.identity,
-      generated: row.generated,
-      identity: row.identity,
-      binaryUnsafeReason: binaryUnsafeReason(row),
-    });
-    byOid.set(row.attrelid, list);
-  }
-  return new Map(tables.rows.map((t) => [t.relname, {
-    oid: t.oid,
-    schema: t.nspname,
-    name: t.relname,
-    sql: quoteTable(t.nspname, t.relname),
-    kind: t.relkind,
-    owner: t.owner,
-    ownedByUs: t.owned_by_us,
-    rowSecurityActive: t.rls_active,
-    columns: byOid.get(t.oid) ?? [],
-    primaryKey: primaryKeys.get(t.oid) ?? [],
-  }]));
-}
-
-async function readForeignKeys(client: pg.ClientBase, oids: number[]): Promise<ForeignKeyInfo[]> {
-  const result = await client.query<{
-    conname: string; child_schema: string; child_table: string; parent_schema: string; parent_table: string;
-    columns: string[]; ref_columns: string[]; definition: string; convalidated: boolean;
-  }>(
-    `SELECT con.conname, cn.nspname AS child_schema, cc.relname AS child_table,
-            pn.nspname AS parent_schema, pc.relname AS parent_table,
-            array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
-            array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-                    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
-            pg_get_constraintdef(con.oid) AS definition, con.convalidated
-       FROM pg_constraint con
-       JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
-       JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE con.contype = 'f' AND (con.conrelid = ANY($1::oid[]) OR con.confrelid = ANY($1::oid[]))
-      ORDER BY cn.nspname, cc.relname, con.conname`,
-    [oids],
-  );
-  return result.rows.map((r) => ({
-    name: r.conname,
-    schema: r.child_schema,
-    table: r.child_table,
-    columns: r.columns,
-    refSchema: r.parent_schema,
-    refTable: r.parent_table,
-    refColumns: r.ref_columns,
-    definition: r.definition,
-    validated: r.convalidated,
-  }));
-}
-
-async function readIndexes(client: pg.ClientBase, oids: number[]): Promise<IndexInfo[]> {
-  const result = await client.query<{
-    index_name: string; nspname: string; table_name: string; definition: string; amname: string; indisvalid: boolean; backs_constraint: boolean;
-  }>(
-    `SELECT ic.relname AS index_name, n.nspname, tc.relname AS table_name, pg_get_indexdef(i.indexrelid) AS definition,
-            am.amname, i.indisvalid,
-            EXISTS (SELECT 1 FROM pg_constraint con
-                     WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) AS backs_constraint
-       FROM pg_index i
-       JOIN pg_class ic ON ic.oid = i.indexrelid
-       JOIN pg_class tc ON tc.oid = i.indrelid
-       JOIN pg_namespace n ON n.oid = ic.relnamespace
-       JOIN pg_am am ON am.oid = ic.relam
-      WHERE i.indrelid = ANY($1::oid[])
-      ORDER BY tc.relname, ic.relname`,
-    [oids],
-  );
-  return result.rows.map((r) => ({
-    name: r.index_name,
-    schema: r.nspname,
-    table: r.table_name,
-    definition: r.definition,
-    method: r.amname,
-    valid: r.indisvalid,
-    backsConstraint: r.backs_constraint,
-  }));
-}
-
-async function readTriggers(client: pg.ClientBase, oids: number[]): Promise<TriggerInfo[]> {
-  const result = await client.query<{ tgname: string; nspname: string; relname: string; tgenabled: TriggerMode }>(
-    `SELECT t.tgname, n.nspname, c.relname, t.tgenabled
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal
-      ORDER BY c.relname, t.tgname`,
-    [oids],
-  );
-  return result.rows.map((r) => ({ name: r.tgname, schema: r.nspname, table: r.relname, mode: r.tgenabled }));
-}
-
-async function readSequences(client: pg.ClientBase, oids: number[]): Promise<SequenceInfo[]> {
-  const result = await client.query<{ nspname: string; relname: string; attname: string; seq_schema: string; seq_name: string }>(
-    `SELECT tn.nspname, tc.relname, a.attname, sn.nspname AS seq_schema, sc.relname AS seq_name
-       FROM pg_depend d
-       JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
-       JOIN pg_namespace sn ON sn.oid = sc.relnamespace
-       JOIN pg_class tc ON tc.oid = d.refobjid
-       JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-        AND d.deptype IN ('a', 'i') AND d.refobjid = ANY($1::oid[])
-      ORDER BY tc.relname, a.attname`,
-    [oids],
-  );
-  return result.rows.map((r) => ({
-    schema: r.nspname, table: r.relname, column: r.attname, sequence: quoteTable(r.seq_schema, r.seq_name),
-  }));
-}
-
-/** Reads everything the plan needs about `tables` in `schema`. Read-only; runs inside the caller's transaction. */
+/** Reads everything the plan needs about `tables` in `schema`, in the caller's transaction and snapshot. */
 export async function readCatalog(client: pg.ClientBase, schema: string, tables: readonly string[]): Promise<Catalog> {
-  const server = await readServerInfo(client);
-  const tableMap = await readTables(client, schema, tables);
-  const oids = [...tableMap.values()].map((t) => t.oid);
+  const result = await client.query<{ doc: CatalogDocument }>(CATALOG_SQL, [schema, tables]);
+  const doc = result.rows[0]?.doc;
+  if (!doc) throw new Error('the catalog query returned no row');
+  const { server } = doc;
   return {
-    server,
-    tables: tableMap,
-    foreignKeys: await readForeignKeys(client, oids),
-    indexes: await readIndexes(client, oids),
-    triggers: await readTriggers(client, oids),
-    sequences: await readSequences(client, oids),
+    server: {
+      version: server.version,
+      user: server.usr,
+      database: server.db,
+      identity: server.identity,
+      ssl: server.ssl === true,
+      versionShort: server.short,
+      port: server.port,
+      backendPid: server.pid,
+      pooler: undefined,
+      extensions: Object.fromEntries(doc.extensions.map((e) => [e.name, { version: e.version, schema: e.schema }])),
+    },
+    tables: new Map(doc.tables.map((t) => [t.name, {
+      oid: t.oid,
+      schema: t.schema,
+      name: t.name,
+      sql: quoteTable(t.schema, t.name),
+      kind: t.kind,
+      owner: t.owner,
+      ownedByUs: t.owned_by_us,
+      rowSecurityActive: t.rls_active,
+      inheritedBy: t.inherited_by,
+      bytes: Number(t.bytes),
+      columns: t.columns.map((c) => ({
+        name: c.name,
+        type: withoutOwnSchema(c.formatted, c.typschema),
+        notNull: c.notnull,
+        hasDefault: c.hasdef,
+        generated: c.generated,
+        binaryUnsafeReason: binaryUnsafeReason(c),
+      })),
+      primaryKey: t.primary_key,
+    }])),
+    foreignKeys: doc.foreign_keys.map((r) => ({
+      name: r.name,
+      schema: r.child_schema,
+      table: r.child_table,
+      columns: r.columns,
+      refSchema: r.parent_schema,
+      refTable: r.parent_table,
+      refColumns: r.ref_columns,
+      definition: r.definition,
+      validated: r.validated,
+    })),
+    indexes: doc.indexes.map((r) => ({
+      name: r.name,
+      schema: r.schema,
+      table: r.table,
+      definition: r.definition,
+      method: r.method,
+      valid: r.valid,
+      backsConstraint: r.backs_constraint,
+      replicaIdentity: r.replident,
+      clustered: r.clustered,
+      comment: r.comment,
+      tablespace: r.tablespace,
+      statistics: r.statistics,
+    })),
+    triggers: doc.triggers,
+    sequences: doc.sequences.map((r) => ({
+      schema: r.schema,
+      table: r.table,
+      column: r.column,
+      sequence: quoteTable(r.seq_schema, r.seq_name),
+      owned: r.owned,
+      increment: Number(r.increment),
+      lastValue: r.last_value === null ? null : Number(r.last_value),
+    })),
   };
 }
 
-/** Row counts of tables, in the caller's snapshot. */
-export async function countRows(client: pg.ClientBase, tableSql: string): Promise<number> {
-  const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${tableSql}`);
-  return Number(result.rows[0]?.n ?? 0);
-}
-
-/** The last value a sequence handed out, or undefined when it never has. */
-export async function readSequenceState(client: pg.ClientBase, sequenceSql: string): Promise<number | undefined> {
-  const result = await client.query<{ last_value: string; is_called: boolean }>(`SELECT last_value, is_called FROM ${sequenceSql}`);
-  const row = result.rows[0];
-  return row?.is_called ? Number(row.last_value) : undefined;
+/** Row counts of tables in one statement, in the caller's snapshot. */
+export async function countRows(client: pg.ClientBase, tables: readonly string[]): Promise<number[]> {
+  if (tables.length === 0) return [];
+  // ONLY: rows of tables that inherit from ours are not ours, and COPY TO does not send them either.
+  const columns = tables.map((sql, i) => `(SELECT count(*) FROM ONLY ${sql}) AS n${i}`).join(', ');
+  const result = await client.query<Record<string, string>>(`SELECT ${columns}`);
+  const row = result.rows[0] ?? {};
+  return tables.map((_, i) => Number(row[`n${i}`] ?? 0));
 }

@@ -108,6 +108,7 @@ function parseUri(uri: string, side: string): ParsedUri {
   };
   // libpq reads an empty password as none; so does pg-connection-string's '' for a URI without one.
   const password = parsed.password || process.env.PGPASSWORD || undefined;
+  registerSecret(process.env.PGPASSWORD);
   // Like libpq, the password file is read only when the server asks for a password and none was given.
   config.password = password ?? (() => passwordOrExplain({ host, port, database, user, socket }));
   // libpq: 0 means wait forever; a positive value below 2 s is raised to 2 s.
@@ -290,15 +291,40 @@ export function connectionErrorFor(error: unknown, endpoint: Endpoint, side: str
   return new ConnectionError(message, { cause: error, details: { side, endpoint: endpoint.label, code: err.code } });
 }
 
-/** Asks the server to cancel whatever `pid` is running, from a fresh connection (works through poolers and TLS). */
-export async function cancelBackend(uri: string, pid: number): Promise<void> {
+/** Runs one statement about backend `pid` from a fresh, short-lived connection (works through poolers and TLS). */
+async function signalBackend(uri: string, pid: number, statement: string, timeoutMs: number): Promise<boolean> {
   let client: pg.Client | undefined;
-  try {
-    client = await connect(uri, { side: 'cancel', connectTimeoutMs: 5_000 });
-    await client.query('SELECT pg_cancel_backend($1)', [pid]);
-  } catch {
-    // Best effort: if we cannot cancel, the server ends the transaction when our connection closes.
-  } finally {
-    await client?.end().catch(() => undefined);
-  }
+  const gaveUp = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+  const attempt = (async () => {
+    try {
+      client = await connect(uri, { side: 'cancel', connectTimeoutMs: timeoutMs, applicationName: 'archon-sync-cancel' });
+      const result = await client.query<{ done: boolean }>(`SELECT ${statement}($1) AS done`, [pid]);
+      return result.rows[0]?.done === true;
+    } catch {
+      // Best effort: a server we cannot reach ends the backend itself once our connection to it is gone.
+      return false;
+    } finally {
+      client?.end().catch(() => undefined);
+    }
+  })();
+  return Promise.race([attempt, gaveUp]);
+}
+
+/** Asks the server to cancel whatever `pid` is running. */
+export async function cancelBackend(uri: string, pid: number, timeoutMs = 5_000): Promise<boolean> {
+  return signalBackend(uri, pid, 'pg_cancel_backend', timeoutMs);
+}
+
+/** Ends backend `pid`, which rolls back its transaction and releases its locks (allowed for our own role's backends). */
+export async function terminateBackend(uri: string, pid: number, timeoutMs = 5_000): Promise<boolean> {
+  return signalBackend(uri, pid, 'pg_terminate_backend', timeoutMs);
+}
+
+/**
+ * Closes a connection's socket at once, failing whatever is pending on it. For a server that stopped answering:
+ * end() would wait for it; the server rolls back the transaction when it sees the socket gone.
+ */
+export function destroyConnection(client: pg.Client): void {
+  const { connection } = client as unknown as { connection?: { stream?: { destroy(): void } } };
+  connection?.stream?.destroy();
 }

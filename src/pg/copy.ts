@@ -18,11 +18,21 @@ export interface CopyTableOptions {
   freeze: boolean;
   signal?: AbortSignal | undefined;
   onRows?: ((rows: number, bytes: number) => void) | undefined;
+  /** No bytes moving for this long fails the copy with CopyStalledError (0 or undefined: never). */
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface CopyTableResult {
   rows: number;
   bytes: number;
+}
+
+/** Nothing moved for the stall timeout; `side` is the one that stopped (the target stops reading, or the source stops sending). */
+export class CopyStalledError extends Error {
+  constructor(readonly side: 'source' | 'target', readonly idleMs: number) {
+    super(`no data moved for ${Math.round(idleMs / 1000)} s: the ${side} stopped ${side === 'source' ? 'sending' : 'reading'}`);
+    this.name = 'CopyStalledError';
+  }
 }
 
 // Larger reads mean fewer, bigger writes to the target socket; 1 MiB keeps memory flat and the pipe full.
@@ -37,13 +47,35 @@ export function copyStatements(table: string, columns: readonly string[], format
   };
 }
 
-/** Streams one table; resolves with the rows and bytes that passed, rejects on any error or abort. */
+/** Streams one table; resolves with the rows and bytes that passed, rejects on any error, abort or stall. */
 export async function copyTable(options: CopyTableOptions): Promise<CopyTableResult> {
   const { out, into } = copyStatements(options.table, options.columns, options.format, options.freeze);
-  const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, ...(options.onRows ? { onRows: options.onRows } : {}) };
+  let lastMoved = Date.now();
+  const onRows = (rows: number, bytes: number) => {
+    lastMoved = Date.now();
+    options.onRows?.(rows, bytes);
+  };
+  const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, onRows };
   const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
   const target = options.target.query(copyFrom(into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
   const source = options.source.query(copyTo(out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
-  await pipeline(source, counter, target, options.signal ? { signal: options.signal } : {});
+  const stall = new AbortController();
+  const stallTimeoutMs = options.stallTimeoutMs ?? 0;
+  const watch = stallTimeoutMs > 0 ? setInterval(() => {
+    const idle = Date.now() - lastMoved;
+    if (idle < stallTimeoutMs) return;
+    // A target that stopped reading leaves its write buffer full (back-pressure); otherwise the source went quiet.
+    stall.abort(new CopyStalledError(target.writableNeedDrain ? 'target' : 'source', idle));
+  }, Math.max(100, Math.min(1_000, stallTimeoutMs / 4))) : undefined;
+  watch?.unref();
+  const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
+  try {
+    await pipeline(source, counter, target, { signal });
+  } catch (error) {
+    if (stall.signal.aborted) throw stall.signal.reason;
+    throw error;
+  } finally {
+    clearInterval(watch);
+  }
   return { rows: counter.rows, bytes: counter.bytes };
 }

@@ -121,11 +121,6 @@ function transportError(options: ContainerStreamOptions, reason: DockerTransport
   return new ConnectionError(message, { cause, details: { transport: 'docker', reason, container: options.container } });
 }
 
-/** True for the errors this module raises (they already say what failed and what to do). */
-export function isDockerTransportError(error: unknown): error is ConnectionError {
-  return error instanceof ConnectionError && error.details?.transport === 'docker';
-}
-
 /**
  * The socket node-postgres gets instead of TCP. It implements what pg's Connection calls on a socket (connect,
  * setNoDelay, setKeepAlive, ref, unref) and emits 'connect' once the bridge inside the container has reached

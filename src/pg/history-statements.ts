@@ -2,6 +2,9 @@
 
 import type pg from 'pg';
 
+/** The run log archon-sync writes into the target; never copied. */
+export const HISTORY_TABLE = 'archon_sync_history';
+
 /** Columns we update while a run goes on and at its end (names as in Archon's migration). */
 export interface HistoryFields {
   status?: 'running' | 'completed' | 'failed' | 'cancelled';
@@ -40,7 +43,7 @@ export interface HistoryRowStart {
 }
 
 export async function historyTableExists(client: pg.ClientBase): Promise<boolean> {
-  const result = await client.query<{ found: boolean }>(`SELECT to_regclass('archon_sync_history') IS NOT NULL AS found`);
+  const result = await client.query<{ found: boolean }>(`SELECT to_regclass('${HISTORY_TABLE}') IS NOT NULL AS found`);
   return result.rows[0]?.found === true;
 }
 
@@ -49,7 +52,7 @@ export async function insertHistoryRow(client: pg.ClientBase, start: HistoryRowS
   for (let attempt = 1; attempt <= 50; attempt++) {
     const syncId = attempt === 1 ? start.syncId : `${start.syncId}_${attempt}`;
     const result = await client.query(
-      `INSERT INTO archon_sync_history
+      `INSERT INTO ${HISTORY_TABLE}
          (sync_id, direction, status, current_phase, percent_complete, triggered_by, source_db, target_db, metadata, started_at)
        VALUES ($1, $2, 'running', 'validation', 0, $3, $4, $5, $6, now())
        ON CONFLICT (sync_id) DO NOTHING`,
@@ -65,19 +68,34 @@ export async function updateHistoryRow(client: pg.ClientBase, syncId: string, fi
   if (entries.length === 0) return;
   const sets = entries.map(([key], index) => `${key} = $${index + 2}${JSON_COLUMNS.has(key) ? '::jsonb' : ''}`);
   const values = entries.map(([key, value]) => (JSON_COLUMNS.has(key) && value !== null ? JSON.stringify(value) : value));
-  await client.query(`UPDATE archon_sync_history SET ${sets.join(', ')}, updated_at = now() WHERE sync_id = $1`, [syncId, ...values]);
+  await client.query(`UPDATE ${HISTORY_TABLE} SET ${sets.join(', ')}, updated_at = now() WHERE sync_id = $1`, [syncId, ...values]);
 }
 
 /**
- * Marks runs still `running` as failed. Only correct while the caller holds the sync advisory lock: then no
- * other run can be alive, so such rows belong to runs that died (killed process, lost server) mid-way.
+ * Settles rows of archon-sync runs still marked `running`: each recorded its target transaction id, and
+ * txid_status() tells whether that transaction committed (the run died after COMMIT, before its last history
+ * write) or not. Only correct while the caller holds the sync advisory lock: then no other run is alive. Rows
+ * other writers (Archon's own scripts) left `running` are not ours to judge and are left alone.
  */
-export async function markAbandonedRuns(client: pg.ClientBase, exceptSyncId: string): Promise<number> {
+export async function settleAbandonedRuns(client: pg.ClientBase, exceptSyncId: string): Promise<number> {
   const result = await client.query(
-    `UPDATE archon_sync_history
-        SET status = 'failed', completed_at = coalesce(completed_at, now()),
-            error_message = 'the run ended without recording its outcome (process killed or connection lost); nothing it did was committed'
-      WHERE status = 'running' AND sync_id <> $1`,
+    `WITH abandoned AS (
+       SELECT sync_id, CASE WHEN metadata->>'target_xid' ~ '^[0-9]+$'
+                            THEN txid_status((metadata->>'target_xid')::bigint) END AS outcome
+         FROM ${HISTORY_TABLE}
+        WHERE status = 'running' AND sync_id <> $1 AND metadata->>'tool' = 'archon-sync')
+     UPDATE ${HISTORY_TABLE} h
+        SET status = CASE WHEN a.outcome = 'committed' THEN 'completed' ELSE 'failed' END,
+            completed_at = coalesce(h.completed_at, now()),
+            percent_complete = CASE WHEN a.outcome = 'committed' THEN 100 ELSE h.percent_complete END,
+            error_message = CASE
+              WHEN a.outcome = 'committed' THEN NULL
+              WHEN a.outcome = 'aborted' OR a.outcome = 'in progress'
+                THEN 'the run ended without recording its outcome (process killed or connection lost); nothing it did was committed'
+              ELSE 'the run ended without recording its outcome, and whether it committed can no longer be told' END,
+            metadata = h.metadata || jsonb_build_object('outcome_recorded_by_a_later_run', true)
+       FROM abandoned a
+      WHERE h.sync_id = a.sync_id`,
     [exceptSyncId],
   );
   return result.rowCount ?? 0;
@@ -87,7 +105,7 @@ export async function markAbandonedRuns(client: pg.ClientBase, exceptSyncId: str
 export async function findRunningSyncId(client: pg.ClientBase): Promise<string | undefined> {
   if (!(await historyTableExists(client))) return undefined;
   const result = await client.query<{ sync_id: string }>(
-    `SELECT sync_id FROM archon_sync_history WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`,
+    `SELECT sync_id FROM ${HISTORY_TABLE} WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`,
   );
   return result.rows[0]?.sync_id;
 }
@@ -117,7 +135,7 @@ export async function readHistory(client: pg.ClientBase, limit: number, directio
     `SELECT sync_id, direction, status, started_at, completed_at, duration_seconds, total_rows, synced_rows,
             percent_complete, current_phase, current_table, triggered_by, source_db, target_db, error_message,
             tables_synced, verification_results
-       FROM archon_sync_history
+       FROM ${HISTORY_TABLE}
       WHERE $2::text IS NULL OR direction = $2
       ORDER BY started_at DESC LIMIT $1`,
     [limit, direction ?? null],

@@ -1,20 +1,9 @@
 // Server-side row digests for content verification: only keys and 16-byte md5s cross the network.
+// Text output must not depend on either server's settings: the callers' transactions pin them (target-statements).
 
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { quoteIdent } from './quote.js';
-
-/**
- * Text output must not depend on either server's settings, or equal rows would hash differently.
- * SET LOCAL: these last only for the caller's transaction (and work through transaction poolers).
- */
-export async function useCanonicalTextOutput(client: pg.ClientBase): Promise<void> {
-  await client.query(`SET LOCAL TimeZone = 'UTC'`);
-  await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
-  await client.query(`SET LOCAL IntervalStyle = 'postgres'`);
-  await client.query('SET LOCAL extra_float_digits = 1');
-  await client.query(`SET LOCAL bytea_output = 'hex'`);
-}
 
 export interface RowDigest {
   key: string[];

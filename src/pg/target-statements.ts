@@ -1,7 +1,8 @@
-// Statements the sync runs inside the one target transaction, each a named function with quoted identifiers.
+// Statements the sync runs in its transactions, batched so a run's round trips grow with tables, not indexes.
 
 import type pg from 'pg';
-import type { ForeignKeyInfo, IndexInfo, TriggerInfo, TriggerMode } from './catalog.js';
+import { runBatch } from './batch.js';
+import type { ForeignKeyInfo, IndexInfo, SequenceInfo, TriggerInfo, TriggerMode } from './catalog.js';
 import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
 
 export interface TransactionSettings {
@@ -15,53 +16,110 @@ const LOCK_CLASS = 0x41524348;
 const LOCK_OBJECT = 1;
 
 /**
- * Opens the target transaction. Only SET LOCAL: behind a transaction pooler no session state survives,
- * and Supabase roles carry a statement_timeout of minutes that a long COPY or index build would hit.
+ * Text output pinned on both sides, so a table copied as text and a digest over text mean the same on two
+ * servers whatever their DateStyle, IntervalStyle, TimeZone or extra_float_digits (a `date` under `SQL, DMY`
+ * on one side and `MDY` on the other would otherwise swap day and month silently). SET LOCAL: gone at the
+ * transaction's end, and safe behind a transaction pooler.
  */
-export async function beginTargetTransaction(client: pg.ClientBase, settings: TransactionSettings): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-  await client.query('SET LOCAL statement_timeout = 0');
-  await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-  await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.round(settings.lockTimeoutMs))}`);
-  await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(settings.maintenanceWorkMem)}`);
-  await client.query(`SET LOCAL max_parallel_maintenance_workers = ${Math.max(0, Math.round(settings.maxParallelMaintenanceWorkers))}`);
+const CANONICAL_TEXT = [
+  `SET LOCAL TimeZone = 'UTC'`,
+  `SET LOCAL DateStyle = 'ISO, YMD'`,
+  `SET LOCAL IntervalStyle = 'postgres'`,
+  'SET LOCAL extra_float_digits = 1',
+  `SET LOCAL bytea_output = 'hex'`,
+];
+
+function ms(value: number): number {
+  return Math.max(0, Math.round(value));
 }
 
-/** One consistent, read-only snapshot of the source for the whole run. */
-export async function beginSourceSnapshot(client: pg.ClientBase): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  await client.query('SET LOCAL statement_timeout = 0');
-  // The snapshot sits idle while the target rebuilds indexes; a server-side idle timeout must not end it.
-  await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+export interface TargetTransaction {
+  /** False when another run holds the sync lock. */
+  lockIsFree: boolean;
+  backendPid: number;
+  /** The transaction id, so a later run can ask txid_status() whether this one committed. */
+  xid: string;
 }
 
-/** A read-only transaction on the target for dry runs; reading index definitions waits for table locks, so bound it. */
-export async function beginReadOnly(client: pg.ClientBase, lockTimeoutMs: number): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  await client.query('SET LOCAL statement_timeout = 0');
-  await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.round(lockTimeoutMs))}`);
+/**
+ * Opens the target transaction in one message. Only SET LOCAL: behind a transaction pooler no session state
+ * survives, and Supabase roles carry a statement_timeout of minutes that a long COPY or index build would hit.
+ */
+export async function beginTargetTransaction(client: pg.ClientBase, settings: TransactionSettings): Promise<TargetTransaction> {
+  const results = await runBatch(client, [
+    'BEGIN ISOLATION LEVEL READ COMMITTED',
+    'SET LOCAL statement_timeout = 0',
+    'SET LOCAL idle_in_transaction_session_timeout = 0',
+    `SET LOCAL lock_timeout = ${ms(settings.lockTimeoutMs)}`,
+    `SET LOCAL maintenance_work_mem = ${quoteLiteral(settings.maintenanceWorkMem)}`,
+    `SET LOCAL max_parallel_maintenance_workers = ${ms(settings.maxParallelMaintenanceWorkers)}`,
+    // Rebuilt indexes go where they were: the database default unless the catalog named a tablespace.
+    `SET LOCAL default_tablespace = ''`,
+    ...CANONICAL_TEXT,
+    `SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked, pg_backend_pid() AS pid, txid_current()::text AS xid`,
+  ]);
+  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string } | undefined;
+  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '' };
 }
 
-/** Transaction-level, so it works through a transaction pooler and is released by COMMIT, ROLLBACK or a lost connection. */
-export async function tryLockSyncSlot(client: pg.ClientBase): Promise<boolean> {
-  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS locked', [LOCK_CLASS, LOCK_OBJECT]);
-  return result.rows[0]?.locked === true;
+export interface ReadTransactionOptions {
+  lockTimeoutMs: number;
+  /** Quoted names of tables to lock ACCESS SHARE before the snapshot is taken. */
+  lockTables: readonly string[];
 }
 
-/** A shared try-lock on the same key: fails while a sync holds it, never blocks one that starts later. */
-export async function trySyncSlotShared(client: pg.ClientBase): Promise<boolean> {
-  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock_shared($1, $2) AS locked', [LOCK_CLASS, LOCK_OBJECT]);
-  return result.rows[0]?.locked === true;
+/**
+ * One consistent, read-only snapshot of the source for the whole run. The tables are locked ACCESS SHARE
+ * before the first statement that takes the snapshot: a TRUNCATE committed in between would otherwise make a
+ * table look empty in it (TRUNCATE is not MVCC-safe), and the target would be emptied with all counts agreeing.
+ */
+export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTransactionOptions): Promise<void> {
+  await runBatch(client, [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    'SET LOCAL statement_timeout = 0',
+    // The snapshot sits idle while the target rebuilds indexes; a server-side idle timeout must not end it.
+    'SET LOCAL idle_in_transaction_session_timeout = 0',
+    `SET LOCAL lock_timeout = ${ms(options.lockTimeoutMs)}`,
+    ...CANONICAL_TEXT,
+    ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+  ]);
 }
 
-export async function backendPid(client: pg.ClientBase): Promise<number> {
-  const result = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  return result.rows[0]?.pid ?? 0;
+/** A read-only transaction on the target for dry runs and comparisons; catalog reads wait for table locks, so bound it. */
+export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions): Promise<boolean> {
+  const results = await runBatch(client, [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    'SET LOCAL statement_timeout = 0',
+    `SET LOCAL lock_timeout = ${ms(options.lockTimeoutMs)}`,
+    ...CANONICAL_TEXT,
+    // A shared try-lock on the sync key: false while a sync holds it, never blocks one that starts later.
+    `SELECT pg_try_advisory_xact_lock_shared(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked`,
+    ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+  ]);
+  const lockRow = results.find((r) => r.command === 'SELECT')?.rows[0] as { locked: boolean } | undefined;
+  return lockRow?.locked === true;
 }
 
-export async function lockTables(client: pg.ClientBase, tables: readonly string[]): Promise<void> {
-  if (tables.length === 0) return;
-  await client.query(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+/** Which of `names` exist as tables in `schema` (read outside any snapshot, to know what can be locked). */
+export async function existingTables(client: pg.ClientBase, schema: string, names: readonly string[]): Promise<string[]> {
+  const result = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
+    [schema, names],
+  );
+  return result.rows.map((r) => r.relname);
+}
+
+export function isUndefinedTable(error: unknown): boolean {
+  return (error as { code?: unknown }).code === '42P01';
+}
+
+export async function rollback(client: pg.ClientBase): Promise<void> {
+  await client.query('ROLLBACK');
+}
+
+export async function commit(client: pg.ClientBase): Promise<void> {
+  await client.query('COMMIT');
 }
 
 /**
@@ -69,99 +127,135 @@ export async function lockTables(client: pg.ClientBase, tables: readonly string[
  * `postgres`, while set_config() is refused). Returns false, with the transaction intact, when the role may not.
  */
 export async function trySkipTriggersWithReplicaRole(client: pg.ClientBase): Promise<boolean> {
-  await client.query('SAVEPOINT archon_sync_replica_role');
   try {
-    await client.query('SET LOCAL session_replication_role = replica');
-    await client.query('RELEASE SAVEPOINT archon_sync_replica_role');
+    await runBatch(client, [
+      'SAVEPOINT archon_sync_replica_role',
+      'SET LOCAL session_replication_role = replica',
+      'RELEASE SAVEPOINT archon_sync_replica_role',
+    ]);
     return true;
   } catch (error) {
     if ((error as { code?: string }).code !== '42501') throw error;
-    await client.query('ROLLBACK TO SAVEPOINT archon_sync_replica_role');
-    await client.query('RELEASE SAVEPOINT archon_sync_replica_role');
+    await runBatch(client, ['ROLLBACK TO SAVEPOINT archon_sync_replica_role', 'RELEASE SAVEPOINT archon_sync_replica_role']);
     return false;
   }
 }
 
-export async function disableTrigger(client: pg.ClientBase, trigger: TriggerInfo): Promise<void> {
-  await client.query(`ALTER TABLE ${quoteTable(trigger.schema, trigger.table)} DISABLE TRIGGER ${quoteIdent(trigger.name)}`);
-}
-
 const ENABLE_CLAUSE: Record<Exclude<TriggerMode, 'D'>, string> = { O: 'ENABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' };
 
-/** Puts a trigger back exactly as it was (normal, ALWAYS or REPLICA). */
-export async function restoreTrigger(client: pg.ClientBase, trigger: TriggerInfo): Promise<void> {
-  if (trigger.mode === 'D') return;
-  await client.query(`ALTER TABLE ${quoteTable(trigger.schema, trigger.table)} ${ENABLE_CLAUSE[trigger.mode]} TRIGGER ${quoteIdent(trigger.name)}`);
+export function disableTriggerStatement(trigger: TriggerInfo): string {
+  return `ALTER TABLE ${quoteTable(trigger.schema, trigger.table)} DISABLE TRIGGER ${quoteIdent(trigger.name)}`;
 }
 
-export async function dropForeignKey(client: pg.ClientBase, fk: ForeignKeyInfo): Promise<void> {
-  await client.query(`ALTER TABLE ${quoteTable(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+/** Puts a trigger back exactly as it was (normal, ALWAYS or REPLICA). */
+export function restoreTriggerStatement(trigger: TriggerInfo): string | undefined {
+  if (trigger.mode === 'D') return undefined;
+  return `ALTER TABLE ${quoteTable(trigger.schema, trigger.table)} ${ENABLE_CLAUSE[trigger.mode]} TRIGGER ${quoteIdent(trigger.name)}`;
+}
+
+export function dropForeignKeyStatement(fk: ForeignKeyInfo): string {
+  return `ALTER TABLE ${quoteTable(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`;
 }
 
 /** Re-creates a foreign key from its saved definition; PostgreSQL validates it set-based unless it was NOT VALID. */
-export async function addForeignKey(client: pg.ClientBase, fk: ForeignKeyInfo): Promise<void> {
-  await client.query(`ALTER TABLE ${quoteTable(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+export function addForeignKeyStatement(fk: ForeignKeyInfo): string {
+  return `ALTER TABLE ${quoteTable(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`;
 }
 
-/** The first row (its key values as text) that a foreign key would reject, or undefined when every row is fine. */
-export async function findForeignKeyViolation(client: pg.ClientBase, fk: ForeignKeyInfo): Promise<Record<string, string> | undefined> {
-  const child = quoteTable(fk.schema, fk.table);
-  const parent = quoteTable(fk.refSchema, fk.refTable);
-  const notNull = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
-  const joins = fk.columns.map((c, i) => `p.${quoteIdent(fk.refColumns[i] ?? c)} = c.${quoteIdent(c)}`).join(' AND ');
-  const select = fk.columns.map((c) => `c.${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ');
-  // MATCH SIMPLE (the default): a key with any NULL column is not checked, exactly as PostgreSQL does.
-  const result = await client.query<Record<string, string>>(
-    `SELECT ${select} FROM ${child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${joins}) LIMIT 1`,
-  );
-  return result.rows[0];
+export function lockTablesStatement(tables: readonly string[], mode: 'ACCESS EXCLUSIVE' | 'SHARE ROW EXCLUSIVE'): string[] {
+  return tables.length === 0 ? [] : [`LOCK TABLE ${tables.join(', ')} IN ${mode} MODE`];
 }
 
-export async function truncateTables(client: pg.ClientBase, tables: readonly string[]): Promise<void> {
-  if (tables.length === 0) return;
-  // No CASCADE: it would empty tables we do not copy. References from those were set aside before this.
-  await client.query(`TRUNCATE TABLE ${tables.join(', ')}`);
+export function dropIndexesStatement(indexes: readonly IndexInfo[]): string[] {
+  return indexes.length === 0 ? [] : [`DROP INDEX ${indexes.map((i) => quoteTable(i.schema, i.name)).join(', ')}`];
 }
 
-export async function dropIndex(client: pg.ClientBase, index: IndexInfo): Promise<void> {
-  await client.query(`DROP INDEX ${quoteTable(index.schema, index.name)}`);
+export function truncateStatement(tables: readonly string[]): string[] {
+  // ONLY, and no CASCADE: either would empty tables we do not copy (children by inheritance, referencing
+  // tables). References from outside tables were set aside before this.
+  return tables.length === 0 ? [] : [`TRUNCATE TABLE ONLY ${tables.join(', ')}`];
+}
+
+/** Runs statements in one round trip (or none when there are none). */
+export async function runStatements(client: pg.ClientBase, statements: readonly string[]): Promise<void> {
+  await runBatch(client, statements);
+}
+
+export interface ForeignKeyViolation {
+  /** Position of the violated key in the list checked. */
+  index: number;
+  /** Key values of the first offending row, as text. */
+  key: Record<string, string>;
+}
+
+/** The first row any of `fks` would reject, in one statement for all of them; undefined when every row is fine. */
+export async function findForeignKeyViolation(client: pg.ClientBase, fks: readonly ForeignKeyInfo[]): Promise<ForeignKeyViolation | undefined> {
+  if (fks.length === 0) return undefined;
+  const checks = fks.map((fk, index) => {
+    const child = quoteTable(fk.schema, fk.table);
+    const parent = quoteTable(fk.refSchema, fk.refTable);
+    const notNull = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+    const joins = fk.columns.map((c, i) => `p.${quoteIdent(fk.refColumns[i] ?? c)} = c.${quoteIdent(c)}`).join(' AND ');
+    const key = fk.columns.map((c) => `${quoteLiteral(c)}, c.${quoteIdent(c)}::text`).join(', ');
+    // MATCH SIMPLE (the default): a key with any NULL column is not checked, exactly as PostgreSQL does.
+    return `(SELECT ${index} AS fk, json_build_object(${key}) AS key
+               FROM ${child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${joins}) LIMIT 1)`;
+  });
+  const result = await client.query<{ fk: number; key: Record<string, string> }>(`${checks.join('\nUNION ALL\n')}\nLIMIT 1`);
+  const row = result.rows[0];
+  return row ? { index: row.fk, key: row.key } : undefined;
+}
+
+/** CREATE INDEX and what pg_get_indexdef() leaves out: tablespace, comment, statistics targets, CLUSTER and REPLICA IDENTITY marks. */
+export function createIndexStatements(index: IndexInfo): string[] {
+  const table = quoteTable(index.schema, index.table);
+  const name = quoteTable(index.schema, index.name);
+  return [
+    ...(index.tablespace ? [`SET LOCAL default_tablespace = ${quoteLiteral(index.tablespace)}`] : []),
+    index.definition,
+    ...(index.tablespace ? [`SET LOCAL default_tablespace = ''`] : []),
+    ...(index.comment !== null ? [`COMMENT ON INDEX ${name} IS ${quoteLiteral(index.comment)}`] : []),
+    ...index.statistics.map((s) => `ALTER INDEX ${name} ALTER COLUMN ${s.column} SET STATISTICS ${s.target}`),
+    ...(index.clustered ? [`ALTER TABLE ${table} CLUSTER ON ${quoteIdent(index.name)}`] : []),
+    ...(index.replicaIdentity ? [`ALTER TABLE ${table} REPLICA IDENTITY USING INDEX ${quoteIdent(index.name)}`] : []),
+  ];
 }
 
 export interface IndexBuildReport {
-  /** The parallel build ran out of shared memory and the index was built again without workers. */
+  /** The parallel build ran out of shared memory and the indexes were built again without workers. */
   serialFallback: boolean;
-  /** pgvector's notice that the HNSW graph outgrew maintenance_work_mem (the rest of the build is far slower). */
+  /** pgvector's notice that an HNSW graph outgrew maintenance_work_mem (the rest of the build is far slower). */
   outgrewMemory: string | undefined;
 }
 
 /**
- * A parallel build (pgvector's HNSW above all) puts its working area, up to maintenance_work_mem, in dynamic
- * shared memory: files in /dev/shm, which Docker caps at 64 MB unless the container sets shm_size. Postgres
- * then fails with "could not resize shared memory segment … No space left on device" (SQLSTATE 53100, as if
- * the disk were full). A serial build needs no shared memory, so the index is built again without workers,
- * inside a savepoint so the transaction's work survives.
+ * Builds a table's indexes in one message inside a savepoint. A parallel build (pgvector's HNSW above all)
+ * puts its working area, up to maintenance_work_mem, in dynamic shared memory: files in /dev/shm, which Docker
+ * caps at 64 MB unless the container sets shm_size. Postgres then fails with "could not resize shared memory
+ * segment … No space left on device" (SQLSTATE 53100, as if the disk were full). A serial build needs no shared
+ * memory, so the batch is rolled back to the savepoint and built again without workers.
  */
-export async function createIndex(client: pg.ClientBase, index: IndexInfo): Promise<IndexBuildReport> {
+export async function createIndexes(client: pg.ClientBase, indexes: readonly IndexInfo[], workers: number): Promise<IndexBuildReport> {
+  if (indexes.length === 0) return { serialFallback: false, outgrewMemory: undefined };
   let outgrewMemory: string | undefined;
   const onNotice = (notice: { message?: string | undefined }) => {
     if (notice.message?.includes('no longer fits into maintenance_work_mem')) outgrewMemory = notice.message;
   };
+  const builds = indexes.flatMap(createIndexStatements);
   client.on('notice', onNotice);
   try {
-    await client.query('SAVEPOINT archon_sync_index');
     try {
-      await client.query(index.definition);
-      await client.query('RELEASE SAVEPOINT archon_sync_index');
+      await runBatch(client, ['SAVEPOINT archon_sync_index', ...builds, 'RELEASE SAVEPOINT archon_sync_index']);
       return { serialFallback: false, outgrewMemory };
     } catch (error) {
       if (!isSharedMemoryExhausted(error)) throw error;
-      await client.query('ROLLBACK TO SAVEPOINT archon_sync_index');
-      await client.query('RELEASE SAVEPOINT archon_sync_index');
+      await runBatch(client, ['ROLLBACK TO SAVEPOINT archon_sync_index', 'RELEASE SAVEPOINT archon_sync_index']);
     }
-    const workers = await client.query<{ workers: string }>('SHOW max_parallel_maintenance_workers');
-    await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-    await client.query(index.definition);
-    await client.query(`SET LOCAL max_parallel_maintenance_workers = ${Number(workers.rows[0]?.workers ?? 0)}`);
+    await runBatch(client, [
+      'SET LOCAL max_parallel_maintenance_workers = 0',
+      ...builds,
+      `SET LOCAL max_parallel_maintenance_workers = ${ms(workers)}`,
+    ]);
     return { serialFallback: true, outgrewMemory };
   } finally {
     client.off('notice', onNotice);
@@ -173,12 +267,33 @@ export function isSharedMemoryExhausted(error: unknown): boolean {
   return code === '53100' && typeof message === 'string' && message.includes('shared memory segment');
 }
 
-/** Moves a sequence past every copied id (and past the source's own position), so the next nextval cannot collide. */
-export async function setSequence(client: pg.ClientBase, sequence: string, table: string, column: string, sourceLastValue: number | undefined): Promise<void> {
-  await client.query(
-    `SELECT CASE WHEN v IS NULL THEN setval($1::regclass, s.seqmin, false) ELSE setval($1::regclass, v, true) END
-       FROM (SELECT greatest((SELECT max(${quoteIdent(column)}) FROM ${table})::bigint, $2::bigint) AS v) m,
-            pg_sequence s WHERE s.seqrelid = $1::regclass`,
-    [sequence, sourceLastValue ?? null],
-  );
+export interface SequenceTarget {
+  sequence: SequenceInfo;
+  /** Quoted table the column belongs to. */
+  table: string;
+  /** The source sequence's last value, when it was read: ids are never handed out twice. */
+  sourceLastValue: number | null;
+}
+
+/**
+ * Moves every sequence past every id in its column (and past the source's own position) in one round trip.
+ * ALTER SEQUENCE … RESTART gives the sequence new storage, so, unlike setval(), it is undone by a rollback:
+ * a failed run leaves every sequence where it was. A sequence already in place is left alone (no write).
+ */
+export async function advanceSequences(client: pg.ClientBase, targets: readonly SequenceTarget[]): Promise<void> {
+  if (targets.length === 0) return;
+  const steps = targets.map(({ sequence, table, sourceLastValue }) => {
+    const up = sequence.increment >= 0;
+    const source = sourceLastValue === null ? 'NULL' : `${sourceLastValue}::bigint`;
+    const extreme = up ? 'greatest' : 'least';
+    const aggregate = up ? 'max' : 'min';
+    return `
+  SELECT coalesce(${extreme}((SELECT ${aggregate}(${quoteIdent(sequence.column)}) FROM ONLY ${table})::bigint, ${source}) + ${sequence.increment},
+                  (SELECT seqstart FROM pg_sequence WHERE seqrelid = ${quoteLiteral(sequence.sequence)}::regclass)) INTO wanted;
+  SELECT CASE WHEN is_called THEN last_value + ${sequence.increment} ELSE last_value END INTO next_value FROM ${sequence.sequence};
+  IF next_value IS DISTINCT FROM wanted THEN
+    EXECUTE ${quoteLiteral(`ALTER SEQUENCE ${sequence.sequence} RESTART WITH `)} || wanted::text;
+  END IF;`;
+  });
+  await client.query(`DO $archon_sync$\nDECLARE wanted bigint; next_value bigint;\nBEGIN${steps.join('')}\nEND\n$archon_sync$`);
 }

@@ -10,6 +10,7 @@ import { emptyDir, jsonLines, runCli, CLI_PATH, type CliResult } from '../suppor
 import { OWNER_PASSWORD } from '../support/cluster.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -184,10 +185,13 @@ describe('archon-sync CLI', () => {
 
   test('exits 4 and rolls back when verification finds a mismatch, recording the failure', async () => {
     const db = await pair(13, 14);
+    await ownerSql(servers.target, db.remote, 'CREATE TABLE archon_settingz (LIKE archon_settings)');
     const before = await fingerprintDatabase(servers.target, db.remote);
+    const { proxy, uri } = await tamperWith(db.env.REMOTE_DATABASE_URI, rowsIntoShadowTable('archon_settings', 'archon_settingz'));
     const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], {
-      env: { ...db.env, ARCHON_SYNC_TEST_BEFORE_VERIFY_SQL: 'DELETE FROM archon_settings WHERE ctid = (SELECT min(ctid) FROM archon_settings)' },
-    });
+      env: { ...db.env, REMOTE_DATABASE_URI: uri },
+    }).finally(() => proxy.close());
+    assert.ok(proxy.replaced > 0, `the fault was not injected: ${result.stderr}`);
     assert.equal(result.code, 4, result.stderr);
     assert.match(errorLine(result), /row counts differ/);
     assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);

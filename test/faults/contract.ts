@@ -78,13 +78,24 @@ export async function assertFailure(result: CliResult, expected: FailureExpectat
   }
 }
 
-/** Runs the CLI (sync, JSON logs) and calls `whenCopying` once the target is loading `table`. */
-export function runDuringCopy(
+export interface SeenOptions extends CliOptions {
+  /** The server and database to watch. */
+  server: TestServer;
+  database: string;
+  /** A LIKE pattern over pg_stat_activity.query of one of our backends. */
+  queryLike: string;
+  /** Only backends with this application_name (default: the run's main connections, `archon-sync`). */
+  applicationName?: string;
+  /** Only while the query runs (default); false also matches a backend that ran it last (a cursor between fetches). */
+  activeOnly?: boolean;
+}
+
+/** Runs the CLI and calls `whenSeen` once a backend of the run is seen running a query that matches. */
+export function runWhenSeen(
   args: string[],
-  options: CliOptions & { server: TestServer; database: string; table?: string },
-  whenCopying: (child: ChildProcess, backendPid: number) => Promise<void> | void,
+  options: SeenOptions,
+  whenSeen: (child: ChildProcess, backendPid: number) => Promise<void> | void,
 ): Promise<CliResult> {
-  const table = options.table ?? 'archon_crawled_pages';
   let fired: Promise<void> = Promise.resolve();
   const run = runCli(args, {
     ...options,
@@ -93,15 +104,16 @@ export function runDuringCopy(
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline && child.exitCode === null) {
           const rows = await options.server.admin(options.database, async (client) => (await client.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND query LIKE $2`,
-            [options.database, `COPY "public"."${table}"%FROM STDIN%`])).rows).catch(() => []);
+            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND query LIKE $3 AND pid <> pg_backend_pid()
+                AND (state = 'active' OR NOT $4)`,
+            [options.database, options.applicationName ?? 'archon-sync', options.queryLike, options.activeOnly ?? true])).rows).catch(() => []);
           if (rows[0]) {
-            await whenCopying(child, rows[0].pid);
+            await whenSeen(child, rows[0].pid);
             return;
           }
           await new Promise((r) => setTimeout(r, 20));
         }
-        throw new Error(`the copy of ${table} was never seen running`);
+        throw new Error(`no backend was ever seen running ${options.queryLike}`);
       })();
     },
   });
@@ -109,6 +121,16 @@ export function runDuringCopy(
     await fired;
     return result;
   });
+}
+
+/** Runs the CLI (sync, JSON logs) and calls `whenCopying` once the target is loading `table`. */
+export function runDuringCopy(
+  args: string[],
+  options: CliOptions & { server: TestServer; database: string; table?: string },
+  whenCopying: (child: ChildProcess, backendPid: number) => Promise<void> | void,
+): Promise<CliResult> {
+  const table = options.table ?? 'archon_crawled_pages';
+  return runWhenSeen(args, { ...options, queryLike: `COPY "public"."${table}"%FROM STDIN%` }, whenCopying);
 }
 
 export function syncArgs(...extra: string[]): string[] {

@@ -12,6 +12,7 @@ import { chownToPostgres, OWNER_ROLE } from '../support/cluster.js';
 import { filledDatabase } from '../support/fixtures.js';
 import { startPgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
 import { assertFailure, assertNothingLeft, historyRows, runDuringCopy, snapshot, syncArgs } from './contract.js';
 
 // Big enough that archon_crawled_pages takes a second or two to load, so a fault lands mid-copy.
@@ -157,12 +158,17 @@ describe('faults mid-copy', () => {
     await target().admin(remote, (client) => client.query(`UPDATE archon_settings SET value = 'changed' WHERE key = (SELECT min(key) FROM archon_settings)`));
   });
 
-  test('a verification mismatch before commit: exit 4, rolled back, history failed', async () => {
+  test('a verification mismatch before commit (rows loaded into the wrong table in transit): exit 4, rolled back, history failed', async () => {
+    await target().asOwner(remote, (client) => client.query('CREATE TABLE IF NOT EXISTS archon_prompt2 (LIKE archon_prompts)'));
     const before = await snapshot(target(), remote);
-    const result = await runCli(syncArgs(), {
-      env: { ...env, ARCHON_SYNC_TEST_BEFORE_VERIFY_SQL: 'DELETE FROM archon_tasks WHERE id = (SELECT id FROM archon_tasks WHERE parent_task_id IS NULL ORDER BY id LIMIT 1)' },
-    });
-    await assertFailure(result, { code: 4, message: /row counts differ/, target: { server: target(), database: remote, before }, history: 'failed' });
+    const { proxy, uri } = await tamperWith(env.REMOTE_DATABASE_URI ?? '', rowsIntoShadowTable('archon_prompts', 'archon_prompt2'));
+    try {
+      const result = await runCli(syncArgs(), { env: { ...env, REMOTE_DATABASE_URI: uri } });
+      assert.ok(proxy.replaced > 0, 'the fault was injected');
+      await assertFailure(result, { code: 4, message: /row counts differ/, target: { server: target(), database: remote, before }, history: 'failed' });
+    } finally {
+      await proxy.close();
+    }
     await expectNextRunSucceeds();
   });
 

@@ -7,6 +7,7 @@ import { runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
 
 export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): void {
   let servers: TestServers;
@@ -214,12 +215,19 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
 
     test('rolls back and reports a verification error when the target count differs before commit', async () => {
       const db = await pair(19, 20);
+      await ownerSql(servers.target, db.target, 'CREATE TABLE archon_prompt2 (LIKE archon_prompts)');
       const before = await fingerprintDatabase(servers.target, db.target);
-      await assert.rejects(sync({
-        source: db.sourceUri,
-        target: db.targetUri,
-        beforeVerify: async (client) => { await client.query(`DELETE FROM archon_prompts WHERE ctid = (SELECT min(ctid) FROM archon_prompts)`); },
-      }), VerificationError);
+      const { proxy, uri } = await tamperWith(db.targetUri, rowsIntoShadowTable('archon_prompts', 'archon_prompt2'));
+      try {
+        await assert.rejects(sync({ source: db.sourceUri, target: uri }), (error: unknown) => {
+          assert.ok(error instanceof VerificationError, String(error));
+          assert.match(error.message, /row counts differ after copying \(public\.archon_prompts: source \d+, copied \d+, target 0\)/);
+          return true;
+        });
+      } finally {
+        await proxy.close();
+      }
+      assert.ok(proxy.replaced > 0, 'the fault was injected');
       assert.deepEqual(await fingerprintDatabase(servers.target, db.target), before);
     });
 

@@ -6,6 +6,7 @@ import { sync, verify, VerificationError, ARCHON_TABLES, type TableComparison } 
 import { jsonLines, runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { tamperWith } from '../support/tamper-proxy.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -102,28 +103,36 @@ describe('verify', () => {
     assert.deepEqual(differs.tables.map((t) => [t.method, t.equal]), [['aggregate', false]]);
   });
 
-  test('sync --verify=checksum catches a row changed inside the target transaction, rolls back and names it', async () => {
+  test('sync --verify=checksum catches a row changed on its way to the target, rolls back and names it', async () => {
     const [source, target] = await Promise.all([filledDatabase(servers.source, 9), filledDatabase(servers.target, 10)]);
     const uris = { source: servers.source.ownerUri(source), target: servers.target.ownerUri(target) };
+    // A marker in one source row that a proxy in front of the target rewrites in flight (same length).
+    await ownerSql(servers.source, source, `UPDATE archon_prompts SET prompt = prompt || ' TAMPER-ME-PLEASE' WHERE prompt_name = (SELECT min(prompt_name) FROM archon_prompts)`);
     const before = await fingerprintDatabase(servers.target, target);
-    const tamper = `UPDATE archon_prompts SET prompt = prompt || ' ' WHERE prompt_name = (SELECT min(prompt_name) FROM archon_prompts)`;
-    await assert.rejects(sync({ ...uris, verify: 'checksum', beforeVerify: async (client) => { await client.query(tamper); } }), (error: unknown) => {
-      assert.ok(error instanceof VerificationError);
-      assert.match(error.message, /row contents differ after copying: archon_prompts has 1 differing \(e\.g\. id=[0-9a-f-]{36}\)/);
-      return true;
-    });
-    assert.deepEqual(await fingerprintDatabase(servers.target, target), before);
-    // The same tamper is invisible to the default count verification: that is what checksum is for.
-    await sync({ ...uris, beforeVerify: async (client) => { await client.query(tamper); } });
+    const { proxy, uri } = await tamperWith(uris.target, [{ from: 'TAMPER-ME-PLEASE', to: 'TAMPERED-IN-FLOW' }]);
+    try {
+      await assert.rejects(sync({ source: uris.source, target: uri, verify: 'checksum' }), (error: unknown) => {
+        assert.ok(error instanceof VerificationError);
+        assert.match(error.message, /row contents differ after copying: archon_prompts has 1 differing \(e\.g\. id=[0-9a-f-]{36}\)/);
+        return true;
+      });
+      assert.ok(proxy.replaced > 0, 'the fault was injected');
+      assert.deepEqual(await fingerprintDatabase(servers.target, target), before);
 
-    const cli = await runCli(['--direction=local-to-remote', '--skip-confirm', '--verify=checksum', '--log-format=json'], {
-      env: { LOCAL_DATABASE_URI: uris.source, REMOTE_DATABASE_URI: uris.target, ARCHON_SYNC_TEST_BEFORE_VERIFY_SQL: tamper },
-    });
-    assert.equal(cli.code, 4, cli.stderr);
-    const [row] = await ownerSql(servers.target, target, `SELECT status, verification_results FROM archon_sync_history ORDER BY started_at DESC LIMIT 1`);
-    assert.equal(row?.status, 'failed');
-    const results = row?.verification_results as Record<string, { checksum?: { differing: { count: number } } }>;
-    assert.equal(results.archon_prompts?.checksum?.differing.count, 1);
+      const cli = await runCli(['--direction=local-to-remote', '--skip-confirm', '--verify=checksum', '--log-format=json'], {
+        env: { LOCAL_DATABASE_URI: uris.source, REMOTE_DATABASE_URI: uri },
+      });
+      assert.equal(cli.code, 4, cli.stderr);
+      const [row] = await ownerSql(servers.target, target, `SELECT status, verification_results FROM archon_sync_history ORDER BY started_at DESC LIMIT 1`);
+      assert.equal(row?.status, 'failed');
+      const results = row?.verification_results as Record<string, { checksum?: { differing: { count: number } } }>;
+      assert.equal(results.archon_prompts?.checksum?.differing.count, 1);
+      // The same change is invisible to the default count verification: that is what checksum is for.
+      await sync({ source: uris.source, target: uri });
+    } finally {
+      await proxy.close();
+    }
+
     const clean = await runCli(['--direction=local-to-remote', '--skip-confirm', '--verify=checksum', '--log-format=json'], {
       env: { LOCAL_DATABASE_URI: uris.source, REMOTE_DATABASE_URI: uris.target },
     });

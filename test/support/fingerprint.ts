@@ -33,6 +33,9 @@ export async function fingerprintTable(client: pg.ClientBase, table: string): Pr
 }
 
 export async function fingerprintTables(client: pg.ClientBase, tables: readonly string[]): Promise<Record<string, TableFingerprint>> {
+  // Row text must not depend on the server's or database's own settings (a DateStyle set per database), or two
+  // servers holding the same values would fingerprint differently. The connection is the test's own.
+  await client.query(`SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'`);
   const out: Record<string, TableFingerprint> = {};
   for (const table of tables) out[table] = await fingerprintTable(client, table);
   return out;

@@ -29,7 +29,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' | 'session' = 'transaction'): Promise<PgBouncer> {
+/** `poolSize` 1 makes every client share one server connection: what one client leaves on it, the next one sees. */
+export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' | 'session' = 'transaction', poolSize = 10): Promise<PgBouncer> {
   const dir = mkdtempSync(join(tmpdir(), `archon-sync-pg-${process.pid}-bouncer-`));
   chownToPostgres(dir);
   const port = await freePort();
@@ -45,7 +46,7 @@ export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' |
     `auth_file = ${join(dir, 'userlist.txt')}`,
     `pool_mode = ${poolMode}`,
     'max_client_conn = 100',
-    'default_pool_size = 10',
+    `default_pool_size = ${poolSize}`,
     'ignore_startup_parameters = extra_float_digits,options',
     `logfile = ${join(dir, 'pgbouncer.log')}`,
     '',

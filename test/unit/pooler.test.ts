@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServerInfo } from '../../src/pg/catalog.js';
 import { describeEndpoint } from '../../src/pg/connect.js';
-import { guessPooler } from '../../src/engine/session.js';
+import { guessPooler } from '../../src/engine/read-plan.js';
 
 const server = (port: number | null) => ({ port } as ServerInfo);
 

@@ -1,0 +1,140 @@
+// The two connections of a run (source snapshot, target transaction): opening, cancelling, and letting go.
+
+import type pg from 'pg';
+import { ConfigurationError } from '../errors.js';
+import { cancelBackend, connect, describeEndpoint, destroyConnection, terminateBackend } from '../pg/connect.js';
+import { rollback } from '../pg/target-statements.js';
+import { DEFAULTS } from './defaults.js';
+import { ARCHON_TABLES, HISTORY_TABLE } from './tables.js';
+
+export interface ConnectionOptions {
+  /** Source database URI (libpq style; sslmode and friends are honoured). */
+  source: string;
+  /** Target database URI. */
+  target: string;
+  /** Tables to copy (unqualified names in `schema`); default: the 17 Archon tables. */
+  tables?: readonly string[] | undefined;
+  /** Schema of the tables; default `public`. */
+  schema?: string | undefined;
+  /** Connect timeout unless the URI sets connect_timeout; default 10 s. */
+  connectTimeoutMs?: number | undefined;
+  /** Aborting cancels the server-side work, rolls the target back and rejects with CancelledError. */
+  signal?: AbortSignal | undefined;
+  /** How long to wait for each table lock (target tables, and source tables before the snapshot); default 10 s. */
+  lockTimeoutMs?: number | undefined;
+}
+
+export type Side = 'source' | 'target';
+
+// How long a side gets to roll back on its own before its socket is closed and its backend ended.
+const ROLLBACK_GRACE_MS = 3_000;
+// How long an abort waits for the servers to cancel before closing the connections itself.
+const CANCEL_GRACE_MS = 3_000;
+
+export function selectedTables(options: ConnectionOptions): string[] {
+  const tables = options.tables ?? ARCHON_TABLES;
+  if (tables.length === 0) throw new ConfigurationError('no tables selected; name at least one table to copy');
+  if (tables.includes(HISTORY_TABLE)) {
+    throw new ConfigurationError(`${HISTORY_TABLE} is archon-sync's own run log in the target and is never copied; leave it out of the selection`);
+  }
+  return [...tables];
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
+/** The source and target connections of one run, and how to let go of them whatever state they are in. */
+export class Session {
+  sourcePid = 0;
+  targetPid = 0;
+  private released = false;
+
+  private constructor(
+    private readonly options: ConnectionOptions,
+    readonly source: pg.Client,
+    readonly target: pg.Client,
+  ) {}
+
+  /** Connects to both sides in parallel; if one fails the other is closed. URIs are checked before any connection. */
+  static async open(options: ConnectionOptions): Promise<Session> {
+    describeEndpoint(options.source, 'source');
+    describeEndpoint(options.target, 'target');
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const [source, target] = await Promise.allSettled([
+      connect(options.source, { side: 'source', connectTimeoutMs }),
+      connect(options.target, { side: 'target', connectTimeoutMs }),
+    ]);
+    if (source.status === 'rejected' || target.status === 'rejected') {
+      if (source.status === 'fulfilled') await source.value.end().catch(() => undefined);
+      if (target.status === 'fulfilled') await target.value.end().catch(() => undefined);
+      throw source.status === 'rejected' ? source.reason : (target as PromiseRejectedResult).reason;
+    }
+    return new Session(options, source.value, target.value);
+  }
+
+  uri(side: Side): string {
+    return side === 'source' ? this.options.source : this.options.target;
+  }
+
+  client(side: Side): pg.Client {
+    return side === 'source' ? this.source : this.target;
+  }
+
+  pid(side: Side): number {
+    return side === 'source' ? this.sourcePid : this.targetPid;
+  }
+
+  /**
+   * Gives up on a side at once: closes its socket (failing whatever waits on it) and asks the server to end its
+   * backend, which rolls back and frees its locks even while it is busy or no longer reads its socket.
+   */
+  async abandon(side: Side): Promise<void> {
+    destroyConnection(this.client(side));
+    const pid = this.pid(side);
+    if (pid) await terminateBackend(this.uri(side), pid);
+  }
+
+  /**
+   * Ends both transactions without committing. A side that cannot roll back within a few seconds (a cursor
+   * still open mid-result, a lost or frozen server) is abandoned, so this always returns, and quickly.
+   */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await Promise.all((['source', 'target'] as const).map(async (side) => {
+      const outcome = await Promise.race([rollback(this.client(side)).then(() => 'done' as const, () => 'failed' as const), timeout(ROLLBACK_GRACE_MS)]);
+      if (outcome !== 'done') await this.abandon(side);
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.source, this.target].map((client) =>
+      Promise.race([client.end().catch(() => undefined), timeout(ROLLBACK_GRACE_MS).then(() => destroyConnection(client))])));
+  }
+
+  /**
+   * Aborting `signal` asks both servers to cancel what they run; if the run has not let go after a grace period
+   * (a server that does not answer), both sides are abandoned. Returns the function that stops listening.
+   */
+  cancelOnAbort(signal: AbortSignal | undefined): () => void {
+    if (!signal) return () => undefined;
+    let force: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      for (const side of ['source', 'target'] as const) {
+        const pid = this.pid(side);
+        if (pid) void cancelBackend(this.uri(side), pid);
+      }
+      force = setTimeout(() => {
+        if (!this.released) for (const side of ['source', 'target'] as const) void this.abandon(side);
+      }, CANCEL_GRACE_MS);
+      force.unref();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(force);
+    };
+  }
+}

@@ -1,0 +1,12 @@
+// Every default of the library in one place; the CLI shows these same values in --help.
+
+export const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  lockTimeoutMs: 10_000,
+  /** No bytes moving in a copy, or a server not answering a probe, for this long ends the run. */
+  stallTimeoutMs: 60_000,
+  maintenanceWorkMem: '256MB',
+  maxParallelMaintenanceWorkers: 2,
+  sampleLimit: 10,
+  schema: 'public',
+} as const;

@@ -1,0 +1,43 @@
+// The history commands' engine side: read recent runs, create the table; the CLI only renders.
+
+import { readFileSync } from 'node:fs';
+import { ConfigurationError } from '../errors.js';
+import { connect, describeEndpoint } from '../pg/connect.js';
+import { historyTableExists, readHistory, type HistoryRow } from '../pg/history-statements.js';
+import { DEFAULTS } from './defaults.js';
+import { HISTORY_TABLE } from './tables.js';
+
+export type { HistoryRow } from '../pg/history-statements.js';
+
+export interface HistoryQuery {
+  /** URI of the database holding the table. */
+  database: string;
+  limit: number;
+  direction?: string | undefined;
+  connectTimeoutMs?: number | undefined;
+}
+
+async function withConnection<T>(uri: string, connectTimeoutMs: number | undefined, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  const client = await connect(uri, { side: 'history', connectTimeoutMs: connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, applicationName: 'archon-sync-history' });
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The most recent runs recorded in a database, newest first. */
+export async function history(query: HistoryQuery): Promise<HistoryRow[]> {
+  return withConnection(query.database, query.connectTimeoutMs, async (client) => {
+    if (!(await historyTableExists(client))) {
+      throw new ConfigurationError(`${describeEndpoint(query.database).label} has no ${HISTORY_TABLE} table; create it first (init-history)`, { details: { reason: 'no-history-table' } });
+    }
+    return readHistory(client, query.limit, query.direction);
+  });
+}
+
+/** Creates the history table (with Archon's columns) where it is missing; changes nothing where it is already right. */
+export async function initHistory(options: { database: string; connectTimeoutMs?: number | undefined }): Promise<void> {
+  const ddl = readFileSync(new URL('../../../schema/sync-history.sql', import.meta.url), 'utf8');
+  await withConnection(options.database, options.connectTimeoutMs, async (client) => { await client.query(ddl); });
+}

@@ -1,0 +1,83 @@
+// How one table's rows reach the target: the place where a second way of loading (incremental) sits beside the full copy.
+
+import type { IndexInfo } from '../pg/catalog.js';
+import { copyTable } from '../pg/copy.js';
+import type { Session } from './connections.js';
+import type { TablePlan } from './plan.js';
+
+export interface TableResult {
+  table: string;
+  format: 'binary' | 'text';
+  /** How the table was loaded. */
+  mode: 'full' | 'incremental';
+  sourceRows: number;
+  /** Rows that travelled from the source (all of them in a full copy). */
+  copiedRows: number;
+  targetRows: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface LoadContext {
+  session: Session;
+  signal: AbortSignal | undefined;
+  stallTimeoutMs: number;
+  onRows: (rows: number, bytes: number) => void;
+}
+
+/** One table's part in each step of the target transaction. */
+export interface TableLoad {
+  readonly table: TablePlan;
+  readonly mode: 'full' | 'incremental';
+  /** Secondary indexes to drop while preparing the target (all tables' in one statement). */
+  indexesToDrop(): IndexInfo[];
+  /** Whether the table is emptied while preparing (all such tables in one TRUNCATE: a parent alone cannot be). */
+  readonly truncates: boolean;
+  /** Moves the rows; returns the counts the summary and the checks use. */
+  load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>>;
+  /** Indexes to build after every table is loaded. */
+  indexesToBuild(): IndexInfo[];
+}
+
+/**
+ * Today's path: empty the table and stream every row. Secondary indexes are dropped before TRUNCATE: TRUNCATE
+ * rebuilds every index empty, and an empty HNSW build still plans parallel workers from the old table's size and
+ * asks for maintenance_work_mem of shared memory, which a container's /dev/shm may not have. Loading without them
+ * and building each once afterwards is also far faster than maintaining them row by row.
+ */
+export class FullCopy implements TableLoad {
+  readonly mode = 'full' as const;
+  readonly truncates = true;
+
+  constructor(readonly table: TablePlan) {}
+
+  indexesToDrop(): IndexInfo[] {
+    return this.table.indexes;
+  }
+
+  async load(context: LoadContext) {
+    const { rows, bytes } = await copyTable({
+      source: context.session.source,
+      target: context.session.target,
+      table: this.table.sql,
+      columns: this.table.columns,
+      format: this.table.format,
+      // Allowed because the table was truncated in this transaction; saves the vacuum pass that would set hint bits.
+      freeze: true,
+      signal: context.signal,
+      onRows: context.onRows,
+      stallTimeoutMs: context.stallTimeoutMs,
+    });
+    return {
+      table: this.table.name, format: this.table.format, mode: this.mode,
+      sourceRows: this.table.sourceRows, copiedRows: rows, inserted: rows, updated: 0, deleted: 0, bytes,
+    };
+  }
+
+  indexesToBuild(): IndexInfo[] {
+    return this.table.indexes;
+  }
+}
