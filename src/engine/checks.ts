@@ -67,6 +67,7 @@ export async function compareTables(session: Session, tables: readonly TablePlan
       onProgress: (compared) => options.tracker.tableProgress(compared, 0),
       stallTimeoutMs: options.stallTimeoutMs,
       onStall: (side, idleMs) => void options.onStall({ side, kind: 'data', seconds: Math.round(idleMs / 1000) }),
+      guard: (work) => session.guard(work),
     });
     options.tracker.endTable(result.sourceRows, 0);
     options.onResult(result);

@@ -102,6 +102,8 @@ export interface CompareOptions {
   /** No row arriving from a side for this long calls onStall (0: never). */
   stallTimeoutMs?: number | undefined;
   onStall?: ((side: 'source' | 'target', idleMs: number) => void) | undefined;
+  /** Wraps every wait for a row, so a lost connection rejects it (a cursor does not always hear of it). */
+  guard?: (<T>(work: Promise<T>) => Promise<T>) | undefined;
 }
 
 /** Compares one table between the two connections (each in the transaction the caller chose). */
@@ -137,7 +139,8 @@ export async function compareTable(source: pg.ClientBase, target: pg.ClientBase,
   watch?.unref();
   const next = async (side: 'source' | 'target'): Promise<IteratorResult<RowDigest>> => {
     waitingOn = side;
-    const row = await (side === 'source' ? left : right).next();
+    const pending = (side === 'source' ? left : right).next();
+    const row = await (options.guard ? options.guard(pending) : pending);
     lastRow = Date.now();
     return row;
   };

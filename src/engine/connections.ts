@@ -49,12 +49,34 @@ export class Session {
   sourcePid = 0;
   targetPid = 0;
   private released = false;
+  private closing = false;
+  /** Rejects as soon as either connection ends while the run still needs it. */
+  readonly lost: Promise<never>;
 
   private constructor(
     private readonly options: ConnectionOptions,
     readonly source: pg.Client,
     readonly target: pg.Client,
-  ) {}
+  ) {
+    // A driver or stream waiting for rows does not always hear that its connection is gone (a cursor between two
+    // fetches); whatever the run awaits is raced against this, so a lost side always ends the step.
+    this.lost = new Promise<never>((_, reject) => {
+      for (const side of ['source', 'target'] as const) {
+        let last: unknown;
+        const client = this.client(side);
+        client.on('error', (error) => { last = error; });
+        client.on('end', () => {
+          if (!this.closing) reject(last instanceof Error ? last : new Error(`Connection terminated: the ${side} connection ended`));
+        });
+      }
+    });
+    this.lost.catch(() => undefined);
+  }
+
+  /** `work`, or the error of whichever connection is lost first. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.lost]);
+  }
 
   /** Connects to both sides in parallel; if one fails the other is closed. URIs are checked before any connection. */
   static async open(options: ConnectionOptions): Promise<Session> {
@@ -90,6 +112,7 @@ export class Session {
    * backend, which rolls back and frees its locks even while it is busy or no longer reads its socket.
    */
   async abandon(side: Side): Promise<void> {
+    this.closing = true;
     destroyConnection(this.client(side));
     const pid = this.pid(side);
     if (pid) await terminateBackend(this.uri(side), pid);
@@ -102,6 +125,7 @@ export class Session {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.closing = true;
     await Promise.all((['source', 'target'] as const).map(async (side) => {
       const outcome = await Promise.race([rollback(this.client(side)).then(() => 'done' as const, () => 'failed' as const), timeout(ROLLBACK_GRACE_MS)]);
       if (outcome !== 'done') await this.abandon(side);
@@ -109,6 +133,7 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([this.source, this.target].map((client) =>
       Promise.race([client.end().catch(() => undefined), timeout(ROLLBACK_GRACE_MS).then(() => destroyConnection(client))])));
   }

@@ -77,6 +77,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
           stalled = `the ${side} stopped sending rows for ${Math.round(idleMs / 1000)} s while comparing ${spec.name} (stallTimeoutMs)`;
           void session.abandon(side);
         },
+        guard: (work) => session.guard(work),
       });
       tracker.endTable(result.sourceRows, 0);
       results.push(result);

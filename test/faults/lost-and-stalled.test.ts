@@ -117,6 +117,27 @@ describe('a stalled server', () => {
     assert.deepEqual(await sequences(servers.target, remote), before.sequences);
   });
 
+  test('SIGTERM while the source backend is frozen mid-copy (no stall timeout yet): exit 5 within seconds, history cancelled', async () => {
+    const before = await targetState();
+    let frozen = 0;
+    let signalledAt = 0;
+    try {
+      const result = await runWhenSeen(syncArgs(), {
+        env, server: servers.source, database: local, queryLike: 'COPY "public"."archon_crawled_pages"%TO STDOUT%',
+      }, (child, pid) => {
+        frozen = pid;
+        process.kill(pid, 'SIGSTOP');
+        signalledAt = Date.now();
+        child.kill('SIGTERM');
+      });
+      assert.ok(Date.now() - signalledAt < BOUND_MS, `took ${Date.now() - signalledAt} ms after SIGTERM`);
+      await assertFailure(result, { code: 5, message: /cancelled; the target was rolled back/, target: { server: servers.target, database: remote, before: before.rows }, history: 'cancelled' });
+    } finally {
+      if (frozen) process.kill(frozen, 'SIGCONT');
+    }
+    await assertNothingLeft(servers.source, local);
+  });
+
   test('the whole target server frozen while indexes rebuild: exit 3 naming the target, nothing left once it resumes', async () => {
     const before = await targetState();
     let frozen: number[] = [];
