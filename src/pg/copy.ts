@@ -37,13 +37,35 @@ export function copyStatements(table: string, columns: readonly string[], format
   };
 }
 
+/** The two halves of one COPY pipe: what the source sends and what the target reads, in the same format. */
+export interface CopyQueryOptions {
+  source: pg.ClientBase;
+  target: pg.ClientBase;
+  /** `COPY … TO STDOUT (FORMAT …)` run on the source (a table or a query). */
+  out: string;
+  /** `COPY … FROM STDIN (FORMAT …)` run on the target. */
+  into: string;
+  format: 'binary' | 'text';
+  signal?: AbortSignal | undefined;
+  onRows?: ((rows: number, bytes: number) => void) | undefined;
+}
+
+/**
+ * Streams one COPY TO into one COPY FROM; resolves with the rows and bytes that passed, rejects on any error or
+ * abort. Takes the statements themselves so a query (a batch of keys, a digest per row) travels the same way a
+ * whole table does.
+ */
+export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableResult> {
+  const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, ...(options.onRows ? { onRows: options.onRows } : {}) };
+  const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
+  const target = options.target.query(copyFrom(options.into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
+  const source = options.source.query(copyTo(options.out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
+  await pipeline(source, counter, target, options.signal ? { signal: options.signal } : {});
+  return { rows: counter.rows, bytes: counter.bytes };
+}
+
 /** Streams one table; resolves with the rows and bytes that passed, rejects on any error or abort. */
 export async function copyTable(options: CopyTableOptions): Promise<CopyTableResult> {
   const { out, into } = copyStatements(options.table, options.columns, options.format, options.freeze);
-  const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, ...(options.onRows ? { onRows: options.onRows } : {}) };
-  const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
-  const target = options.target.query(copyFrom(into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
-  const source = options.source.query(copyTo(out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
-  await pipeline(source, counter, target, options.signal ? { signal: options.signal } : {});
-  return { rows: counter.rows, bytes: counter.bytes };
+  return copyQuery({ source: options.source, target: options.target, out, into, format: options.format, signal: options.signal, onRows: options.onRows });
 }
