@@ -36,9 +36,10 @@ export type SendFunctions = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
 /**
  * The spec of a table both catalogs hold. `columns` and `format` are the plan's (copied columns in target
- * order, binary or text); the key is the primary key, which must be the same on both sides.
+ * order, binary or text; without a format, text exactly when a column is text-digested, as the plan decides);
+ * the key is the primary key, which must be the same on both sides.
  */
-export function diffTableSpec(source: TableInfo, target: TableInfo, columns: readonly string[], format: 'binary' | 'text'): DiffTableSpec {
+export function diffTableSpec(source: TableInfo, target: TableInfo, columns: readonly string[], format?: 'binary' | 'text'): DiffTableSpec {
   const key = target.primaryKey;
   if (key.length === 0 || key.join('\0') !== source.primaryKey.join('\0')) {
     throw new Error(`${target.sql} has no primary key common to both sides; it cannot be diffed row by row`);
@@ -46,7 +47,8 @@ export function diffTableSpec(source: TableInfo, target: TableInfo, columns: rea
   const missing = key.filter((k) => !columns.includes(k));
   if (missing.length > 0) throw new Error(`${target.sql}: key column(s) ${missing.join(', ')} are not among the copied columns`);
   const unsafe = new Set([...source.columns, ...target.columns].filter((c) => c.binaryUnsafeReason !== undefined).map((c) => c.name));
-  return { sql: target.sql, key: [...key], columns: [...columns], format, textColumns: columns.filter((c) => unsafe.has(c)) };
+  const textColumns = columns.filter((c) => unsafe.has(c));
+  return { sql: target.sql, key: [...key], columns: [...columns], format: format ?? (textColumns.length > 0 ? 'text' : 'binary'), textColumns };
 }
 
 /**
