@@ -1,4 +1,4 @@
-// One table's data path: source COPY TO STDOUT → row counter → target COPY FROM STDIN, with back-pressure.
+// One COPY pipe: source COPY TO STDOUT → row counter → target COPY FROM STDIN, with back-pressure.
 
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -47,9 +47,27 @@ export function copyStatements(table: string, columns: readonly string[], format
   };
 }
 
-/** Streams one table; resolves with the rows and bytes that passed, rejects on any error, abort or stall. */
-export async function copyTable(options: CopyTableOptions): Promise<CopyTableResult> {
-  const { out, into } = copyStatements(options.table, options.columns, options.format, options.freeze);
+/** The two halves of one COPY pipe: what the source sends and what the target reads, in the same format. */
+export interface CopyQueryOptions {
+  source: pg.ClientBase;
+  target: pg.ClientBase;
+  /** `COPY … TO STDOUT (FORMAT …)` run on the source (a table or a query). */
+  out: string;
+  /** `COPY … FROM STDIN (FORMAT …)` run on the target. */
+  into: string;
+  format: 'binary' | 'text';
+  signal?: AbortSignal | undefined;
+  onRows?: ((rows: number, bytes: number) => void) | undefined;
+  /** No bytes moving for this long fails the copy with CopyStalledError (0 or undefined: never). */
+  stallTimeoutMs?: number | undefined;
+}
+
+/**
+ * Streams one COPY TO into one COPY FROM; resolves with the rows and bytes that passed, rejects on any error,
+ * abort or stall. Takes the statements themselves so a query (a batch of keys, a digest per row) travels the
+ * same way a whole table does.
+ */
+export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableResult> {
   let lastMoved = Date.now();
   const onRows = (rows: number, bytes: number) => {
     lastMoved = Date.now();
@@ -57,8 +75,8 @@ export async function copyTable(options: CopyTableOptions): Promise<CopyTableRes
   };
   const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, onRows };
   const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
-  const target = options.target.query(copyFrom(into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
-  const source = options.source.query(copyTo(out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
+  const target = options.target.query(copyFrom(options.into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
+  const source = options.source.query(copyTo(options.out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
   const stall = new AbortController();
   const stallTimeoutMs = options.stallTimeoutMs ?? 0;
   const watch = stallTimeoutMs > 0 ? setInterval(() => {
@@ -78,4 +96,10 @@ export async function copyTable(options: CopyTableOptions): Promise<CopyTableRes
     clearInterval(watch);
   }
   return { rows: counter.rows, bytes: counter.bytes };
+}
+
+/** Streams one table; resolves with the rows and bytes that passed, rejects on any error, abort or stall. */
+export async function copyTable(options: CopyTableOptions): Promise<CopyTableResult> {
+  const { out, into } = copyStatements(options.table, options.columns, options.format, options.freeze);
+  return copyQuery({ ...options, out, into });
 }

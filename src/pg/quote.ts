@@ -19,3 +19,13 @@ export function quoteColumns(columns: readonly string[]): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/**
+ * A string literal for data in statements that cannot take parameters (`COPY (SELECT … WHERE key IN (…))`).
+ * Written as quote_literal() writes it, E'' with backslashes doubled, so it reads the same whatever the
+ * server's standard_conforming_strings says.
+ */
+export function quoteDataLiteral(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}

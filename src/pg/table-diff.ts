@@ -1,0 +1,248 @@
+// Incremental sync of one table: source digests staged on the target, the diff computed there, then only changed rows move.
+
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { CopyError } from '../errors.js';
+import { copyQuery, type CopyTableResult } from './copy.js';
+import { quoteColumns, quoteDataLiteral, quoteIdent } from './quote.js';
+import { rowDigestSql, type DiffTableSpec, type SendFunctions } from './row-digest-sql.js';
+
+/** How many changed keys one COPY of rows asks the source for: one statement of about 40 kB of literals. */
+export const DEFAULT_INSERT_BATCH_SIZE = 1000;
+
+/** What the target must change in one table, found without writing to it. */
+export interface StagedDiff {
+  /** Quoted, schema-qualified table name. */
+  table: string;
+  /** Rows in the source snapshot (digests streamed). */
+  sourceRows: number;
+  /** Rows in the target before applying. */
+  targetRows: number;
+  /** Keys only on the source. */
+  inserts: number;
+  /** Keys on both sides whose rows differ. */
+  updates: number;
+  /** Keys only on the target. */
+  deletes: number;
+  /** Bytes of digests streamed from the source. */
+  bytes: number;
+}
+
+export interface StageDiffOptions {
+  /** Each side's send functions (readSendFunctions on that side): the digest is built from them. */
+  sendFunctions: { source: SendFunctions; target: SendFunctions };
+  signal?: AbortSignal | undefined;
+  /** Digests streamed so far, as copyQuery reports them. */
+  onRows?: ((rows: number, bytes: number) => void) | undefined;
+}
+
+export interface ApplyInsertsOptions {
+  signal?: AbortSignal | undefined;
+  /** Rows and bytes copied so far, over all batches. */
+  onRows?: ((rows: number, bytes: number) => void) | undefined;
+  /** Keys per batch; default DEFAULT_INSERT_BATCH_SIZE. */
+  batchSize?: number | undefined;
+}
+
+export interface AppliedInserts extends CopyTableResult {
+  batches: number;
+}
+
+/** The per-table names on the target; temp tables live in pg_temp, named by a hash so any table name fits in 63 bytes. */
+function workNames(spec: DiffTableSpec) {
+  const id = createHash('sha256').update(spec.sql).digest('hex').slice(0, 16);
+  return {
+    digests: `pg_temp.${quoteIdent(`archon_sync_digests_${id}`)}`,
+    diff: `pg_temp.${quoteIdent(`archon_sync_diff_${id}`)}`,
+    cursor: quoteIdent(`archon_sync_changed_${id}`),
+  };
+}
+
+/** The work tables name key columns by position, so no table column (say, one called `digest`) can collide. */
+function keySlots(spec: DiffTableSpec): string[] {
+  return spec.key.map((_, i) => quoteIdent(`k${i}`));
+}
+
+/** `a.x = b.y AND …` over the key. */
+function keyMatch(spec: DiffTableSpec, tableAlias: string, slotAlias: string): string {
+  const slots = keySlots(spec);
+  return spec.key.map((k, i) => `${tableAlias}.${quoteIdent(k)} = ${slotAlias}.${slots[i]}`).join(' AND ');
+}
+
+/**
+ * Creates, for every table, the two work tables on the target in one message: the source's digests
+ * (key…, digest) and the diff (key…, change: i insert, u update, d delete). CREATE TABLE AS … WITH NO DATA
+ * takes the key columns' types from the target table itself. ON COMMIT DROP: they vanish with the transaction,
+ * as a transaction pooler requires.
+ */
+export async function createDigestTables(target: pg.ClientBase, specs: readonly DiffTableSpec[]): Promise<void> {
+  if (specs.length === 0) return;
+  const statements = specs.flatMap((spec) => {
+    const names = workNames(spec);
+    const keys = spec.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+    const slots = keySlots(spec).join(', ');
+    return [
+      `CREATE TEMP TABLE ${names.digests} (${slots}, digest) ON COMMIT DROP AS SELECT ${keys}, NULL::pg_catalog.bytea FROM ${spec.sql} t WITH NO DATA`,
+      `CREATE TEMP TABLE ${names.diff} (${slots}, change) ON COMMIT DROP AS SELECT ${keys}, NULL::pg_catalog."char" FROM ${spec.sql} t WITH NO DATA`,
+    ];
+  });
+  await target.query(statements.join(';\n'));
+}
+
+/** Results of a multi-statement message, whichever shape node-pg gave them. */
+function results(value: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+// Deleting old versions with FK triggers active would cascade to unchanged child rows (and inserting would
+// check FKs row by row in an order we do not control): incremental sync is only correct in replica role.
+function requireReplicaRole(role: unknown, spec: DiffTableSpec): void {
+  if (role !== 'replica') {
+    throw new CopyError(`incremental sync of ${spec.sql} needs session_replication_role = replica on the target (it is ${String(role)}); the target was rolled back`, { table: spec.sql });
+  }
+}
+
+/**
+ * Streams the source's (key, digest) for every row into the target's digest table, then computes the diff in
+ * ONE target statement: a FULL JOIN of the staged digests with the target table's own, by key, keeping only
+ * keys that are missing on a side or whose digests differ. Nothing is written to the real table. Round trips:
+ * one COPY pipe and one message.
+ */
+export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, options: StageDiffOptions): Promise<StagedDiff> {
+  const names = workNames(spec);
+  const slots = keySlots(spec);
+  const keys = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
+  const text = new Set(spec.textColumns);
+  // Binary COPY of a key whose type embeds OIDs would not load; text works for every type.
+  const format = spec.key.some((k) => text.has(k)) ? 'text' : 'binary';
+  const staged = await copyQuery({
+    source,
+    target,
+    out: `COPY (SELECT ${keys}, ${rowDigestSql(spec, options.sendFunctions.source, 'r')} FROM ${spec.sql} r) TO STDOUT (FORMAT ${format})`,
+    into: `COPY ${names.digests} (${slots.join(', ')}, digest) FROM STDIN (FORMAT ${format})`,
+    format,
+    signal: options.signal,
+    onRows: options.onRows,
+  });
+
+  const targetSide = `(SELECT ${spec.key.map((k, i) => `r.${quoteIdent(k)} AS ${slots[i]}`).join(', ')}, ${rowDigestSql(spec, options.sendFunctions.target, 'r')} AS digest FROM ${spec.sql} r)`;
+  const firstSlot = slots[0] ?? '';
+  // Key columns are NOT NULL (primary key), so a NULL key slot means "no row on that side".
+  const diff = `WITH changed AS (
+      INSERT INTO ${names.diff} (${slots.join(', ')}, change)
+      SELECT ${slots.map((slot) => `coalesce(s.${slot}, d.${slot})`).join(', ')},
+             CASE WHEN d.${firstSlot} IS NULL THEN 'i' WHEN s.${firstSlot} IS NULL THEN 'd' ELSE 'u' END
+        FROM ${names.digests} s FULL JOIN ${targetSide} d ON ${slots.map((slot) => `s.${slot} = d.${slot}`).join(' AND ')}
+       WHERE s.${firstSlot} IS NULL OR d.${firstSlot} IS NULL OR s.digest <> d.digest
+      RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'i')::int AS inserts, count(*) FILTER (WHERE change = 'u')::int AS updates,
+           count(*) FILTER (WHERE change = 'd')::int AS deletes, current_setting('session_replication_role') AS role
+      FROM changed`;
+  // Statistics on the staged digests let the planner hash the smaller side; on the diff, they size the joins
+  // of the delete and of the insert cursor. Both are cheap next to the digests themselves.
+  const replies = results(await target.query(`ANALYZE ${names.digests}; ${diff}; ANALYZE ${names.diff}`));
+  const counts = replies.find((r) => r.command === 'SELECT')?.rows[0] as { inserts: number; updates: number; deletes: number; role: string } | undefined;
+  if (!counts) throw new Error(`the diff of ${spec.sql} returned no counts`);
+  requireReplicaRole(counts.role, spec);
+  return {
+    table: spec.sql,
+    sourceRows: staged.rows,
+    // Source rows are unchanged + updates + inserts; target rows are unchanged + updates + deletes.
+    targetRows: staged.rows - counts.inserts + counts.deletes,
+    inserts: counts.inserts,
+    updates: counts.updates,
+    deletes: counts.deletes,
+    bytes: staged.bytes,
+  };
+}
+
+/**
+ * Deletes the target-only rows and the old versions of changed rows, in one statement (none when there are
+ * none). Call it for every table before applyInserts for that table: with the old versions gone, rows that
+ * swap a unique key (two chunks exchanging url and chunk_number) load without a unique violation.
+ */
+export async function applyDeletes(target: pg.ClientBase, spec: DiffTableSpec, staged: StagedDiff): Promise<number> {
+  const expected = staged.deletes + staged.updates;
+  if (expected === 0) return 0;
+  const names = workNames(spec);
+  const replies = results(await target.query(
+    `SELECT current_setting('session_replication_role') AS role;
+     DELETE FROM ${spec.sql} r USING ${names.diff} d WHERE d.change <> 'i' AND ${keyMatch(spec, 'r', 'd')}`,
+  ));
+  requireReplicaRole((replies[0]?.rows[0] as { role?: string } | undefined)?.role, spec);
+  const deleted = replies[1]?.rowCount ?? 0;
+  if (deleted !== expected) {
+    throw new CopyError(`${spec.sql}: deleted ${deleted} rows where the diff expected ${expected} (did something else change the target meanwhile?); the target was rolled back`, { table: spec.sql });
+  }
+  return deleted;
+}
+
+/** `key IN (…)` for one batch: a single column becomes `= ANY(array)` for an index scan; composite keys compare rows. */
+function batchFilter(spec: DiffTableSpec, batch: readonly (readonly string[])[]): string {
+  if (spec.key.length === 1) {
+    return `r.${quoteIdent(spec.key[0] ?? '')} IN (${batch.map((key) => quoteDataLiteral(key[0] ?? '')).join(', ')})`;
+  }
+  const columns = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
+  return `(${columns}) IN (${batch.map((key) => `(${key.map(quoteDataLiteral).join(', ')})`).join(', ')})`;
+}
+
+/**
+ * Copies the new and changed rows from the source snapshot, batch by batch: a cursor on the target walks the
+ * diff's insert and update keys (FETCH between COPYs on the same connection, inside the transaction), and each
+ * batch of keys becomes one `COPY (SELECT … WHERE key IN (…)) TO STDOUT` on the source piped into
+ * `COPY … FROM STDIN` on the target. Node holds one batch of keys, never the whole list. Round trips: one
+ * FETCH and one COPY pipe per batch.
+ *
+ * Keys travel as text literals (COPY takes no parameters), both sides under useDigestSettings so the text of
+ * a timestamp or float key reads back as the same value. Each batch must return exactly its keys' rows.
+ */
+export async function applyInserts(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, staged: StagedDiff, options: ApplyInsertsOptions = {}): Promise<AppliedInserts> {
+  const expected = staged.inserts + staged.updates;
+  const done: AppliedInserts = { rows: 0, bytes: 0, batches: 0 };
+  if (expected === 0) return done;
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_INSERT_BATCH_SIZE));
+  const names = workNames(spec);
+  const slots = keySlots(spec);
+  const fetch = (fetched: number) => {
+    const statement = `FETCH FORWARD ${batchSize} FROM ${names.cursor}`;
+    // The last batch is known from the diff's counts, so the cursor closes in the same message.
+    return fetched + batchSize >= expected ? `${statement}; CLOSE ${names.cursor}` : statement;
+  };
+  // Key order: the source reads each batch through its primary-key index in order.
+  const declare = `DECLARE ${names.cursor} NO SCROLL CURSOR FOR
+    SELECT ${slots.map((slot) => `d.${slot}::pg_catalog.text`).join(', ')} FROM ${names.diff} d WHERE d.change <> 'd' ORDER BY ${slots.map((slot) => `d.${slot}`).join(', ')}`;
+  const columns = quoteColumns(spec.columns);
+  const selected = spec.columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
+
+  let message = `${declare}; ${fetch(0)}`;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const replies = results(await target.query({ text: message, rowMode: 'array' }));
+    const batch = (replies.find((r) => r.command === 'FETCH')?.rows ?? []) as string[][];
+    if (batch.length === 0) break;
+    const before = { rows: done.rows, bytes: done.bytes };
+    const copied = await copyQuery({
+      source,
+      target,
+      out: `COPY (SELECT ${selected} FROM ${spec.sql} r WHERE ${batchFilter(spec, batch)}) TO STDOUT (FORMAT ${spec.format})`,
+      into: `COPY ${spec.sql} (${columns}) FROM STDIN (FORMAT ${spec.format})`,
+      format: spec.format,
+      signal: options.signal,
+      onRows: options.onRows ? (rows, bytes) => options.onRows?.(before.rows + rows, before.bytes + bytes) : undefined,
+    });
+    if (copied.rows !== batch.length) {
+      throw new CopyError(`${spec.sql}: the source returned ${copied.rows} rows for a batch of ${batch.length} changed keys (a key did not read back as itself); the target was rolled back`, {
+        table: spec.sql, details: { firstKey: batch[0] },
+      });
+    }
+    done.rows += copied.rows;
+    done.bytes += copied.bytes;
+    done.batches += 1;
+    if (done.rows >= expected) break;
+    message = fetch(done.rows);
+  }
+  if (done.rows !== expected) {
+    throw new CopyError(`${spec.sql}: copied ${done.rows} new and changed rows where the diff expected ${expected}; the target was rolled back`, { table: spec.sql });
+  }
+  return done;
+}
