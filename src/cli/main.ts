@@ -39,6 +39,7 @@ interface SyncArgs extends CommonArgs {
   history: boolean;
   verify: 'count' | 'checksum';
   sample: number;
+  mode: 'auto' | 'full' | 'incremental';
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
@@ -120,7 +121,7 @@ async function runSync(args: SyncArgs): Promise<number> {
       if (args['dry-run']) return EXIT.ok;
       if (!args['skip-confirm']) {
         const ok = await confirmOverwrite(
-          `This replaces all rows of ${thePlan.tables.length} tables in the ${targetDb} database ${targetLabel}. Type "yes" to continue: `,
+          `This makes ${thePlan.tables.length} tables in the ${targetDb} database ${targetLabel} equal to the source: rows only there are deleted, changed rows overwritten. Type "yes" to continue: `,
           process.stdin, process.stderr,
         );
         if (!ok) throw new CancelledError('not confirmed; nothing was changed');
@@ -133,6 +134,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
         verify: args.verify,
         sampleLimit: args.sample,
+        mode: args.mode,
       });
       renderer.summary(result);
       return EXIT.ok;
@@ -224,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('$0', 'sync the tables (the default command)', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, demandOption: '(use --direction=local-to-remote or --direction=remote-to-local)', describe: 'which way to copy' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'show the plan and exit; writes nothing anywhere' })
+      .option('mode', { choices: ['auto', 'full', 'incremental'] as const, default: 'auto' as const, describe: 'full: empty and reload every table; incremental: move only the rows that differ; auto: per table, whichever costs less' })
       .option('skip-confirm', { type: 'boolean', default: false, describe: 'do not ask before overwriting (required without a terminal)' })
       .option('tables', { type: 'string', array: true, describe: 'copy only these tables (comma-separated or repeated)', defaultDescription: 'the 17 Archon tables' })
       .option('exclude', { type: 'string', array: true, describe: 'leave these tables out' })

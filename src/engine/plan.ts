@@ -16,6 +16,8 @@ export interface TablePlan {
   format: CopyFormat;
   /** Why the table travels as text, when it does. */
   formatReason: string | undefined;
+  /** Columns whose binary form embeds type OIDs on either side: compared through their text form. */
+  textColumns: string[];
   /** Rows in the source snapshot. */
   sourceRows: number;
   /** Target indexes dropped before loading and re-created after it (those that back no constraint). */
@@ -106,6 +108,7 @@ function matchColumns(qualified: string, source: TableInfo, target: TableInfo, p
   const columns: string[] = [];
   const targetOnlyColumns: string[] = [];
   const unsafe: string[] = [];
+  const textColumns: string[] = [];
   for (const [name, sourceColumn] of sourceColumns) {
     const targetColumn = targetColumns.get(name);
     if (!targetColumn) {
@@ -123,6 +126,7 @@ function matchColumns(qualified: string, source: TableInfo, target: TableInfo, p
     for (const reason of [sourceColumn.binaryUnsafeReason, targetColumn.binaryUnsafeReason]) {
       if (reason) unsafe.push(`${name}: ${reason}`);
     }
+    if (sourceColumn.binaryUnsafeReason || targetColumn.binaryUnsafeReason) textColumns.push(name);
     columns.push(name);
   }
   for (const targetColumn of target.columns) {
@@ -139,7 +143,7 @@ function matchColumns(qualified: string, source: TableInfo, target: TableInfo, p
   }
   // Target column order: COPY lists are explicit, so either order works; the target's reads naturally.
   const targetOrder = target.columns.map((c) => c.name).filter((n) => columns.includes(n));
-  return { columns: targetOrder, targetOnlyColumns, unsafe };
+  return { columns: targetOrder, targetOnlyColumns, unsafe, textColumns };
 }
 
 function checkAccess(qualified: string, source: TableInfo, target: TableInfo, input: PlanInput, problems: Problems): void {
@@ -196,7 +200,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
     if (!sourceTable || !targetTable) continue;
     const qualified = `${schema}.${name}`;
     checkAccess(qualified, sourceTable, targetTable, input, problems);
-    const { columns, targetOnlyColumns, unsafe } = matchColumns(qualified, sourceTable, targetTable, problems, warnings);
+    const { columns, targetOnlyColumns, unsafe, textColumns } = matchColumns(qualified, sourceTable, targetTable, problems, warnings);
     const format: CopyFormat = unsafe.length > 0 ? 'text' : 'binary';
     if (format === 'text') warnings.push(`${qualified} is copied in text format (${unsafe.join('; ')})`);
     const indexes = target.indexes.filter((i) => i.table === name && i.schema === schema && !i.backsConstraint);
@@ -215,6 +219,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
       columns,
       format,
       formatReason: format === 'text' ? unsafe.join('; ') : undefined,
+      textColumns,
       sourceRows: input.sourceRows.get(name) ?? 0,
       indexes,
       sourceBytes: sourceTable.bytes,

@@ -2,7 +2,7 @@
 
 import type pg from 'pg';
 import { CopyError, type ArchonSyncError } from '../errors.js';
-import { countRows } from '../pg/catalog.js';
+import { countRows, type ForeignKeyInfo } from '../pg/catalog.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
 import { CopyStalledError } from '../pg/copy.js';
 import { quoteTable } from '../pg/quote.js';
@@ -19,6 +19,7 @@ import {
   lockTablesStatement,
   restoreTriggerStatement,
   runStatements,
+  tablesWithRows,
   truncateStatement,
   trySkipTriggersWithReplicaRole,
 } from '../pg/target-statements.js';
@@ -32,10 +33,14 @@ import { completedFields, failedFields, progressFields } from './history-fields.
 import type { SyncPlan } from './plan.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
+import { DEFAULT_FULL_COPY_SHARE, IncrementalLoad, prepareDiff, type SyncMode } from './incremental.js';
 import { FullCopy, type TableLoad, type TableResult } from './table-load.js';
+import type { TablePlan } from './plan.js';
+import type { StagedDiff } from '../pg/table-diff.js';
 import { ServerProbe, type Stall } from './watchdog.js';
 
 export type { TableResult } from './table-load.js';
+export type { SyncMode } from './incremental.js';
 
 export interface HistoryOptions {
   /** Defaults to `sync_YYYYMMDD_HHMMSS` (UTC) of the start. */
@@ -70,6 +75,15 @@ export interface SyncOptions extends ConnectionOptions {
    * (a frozen server, a stuck pooler, a dead network path); default 60 s. Long index builds do not count.
    */
   stallTimeoutMs?: number | undefined;
+  /**
+   * `full` empties and reloads every table; `incremental` compares per-row digests and moves only the rows that
+   * differ (tables with a primary key, when the replica role is allowed); `auto` (default) chooses per table:
+   * full for an empty target table or one without a primary key, or when more than `fullCopyShare` of its rows
+   * changed, incremental otherwise. Every mode ends in the same state.
+   */
+  mode?: SyncMode | undefined;
+  /** With mode `auto`, the share of changed rows above which a table is copied in full; default 0.2. */
+  fullCopyShare?: number | undefined;
 }
 
 export interface SyncResult {
@@ -102,6 +116,8 @@ class SyncRun {
   private stall: ArchonSyncError | undefined;
   private targetXid = '';
   private readonly stallTimeoutMs: number;
+  /** Foreign keys of outside tables dropped for the load, put back before COMMIT. */
+  private setAside: ForeignKeyInfo[] = [];
 
   constructor(private readonly options: SyncOptions) {
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
@@ -120,10 +136,11 @@ class SyncRun {
         this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, (stall) => void this.stalled(session, stall)))
       : [];
     try {
-      const result = await this.transaction(session, tables);
+      const result = await session.guard(this.transaction(session, tables));
       await this.history?.finish(completedFields(result, this.checksums));
       return result;
     } catch (error) {
+      if (error instanceof CopyStalledError) await this.stalled(session, { side: error.side, kind: 'data', seconds: Math.round(error.idleMs / 1000) });
       const typed = asSyncError(error, { step: STEP_NAMES[this.tracker.phase], table: this.currentTable, signal: this.options.signal, stall: this.stall });
       await session.release();
       await this.history?.finish(failedFields(typed, this.results, this.started, this.checksums));
@@ -139,14 +156,16 @@ class SyncRun {
   /** The target transaction, as its steps. */
   private async transaction(session: Session, tables: readonly string[]): Promise<SyncResult> {
     const plan = await this.validate(session, tables);
-    const loads = plan.tables.map((table) => new FullCopy(table));
     this.enterPhase('copy');
+    const loads = await this.chooseLoads(session, plan);
     await this.prepareTarget(session.target, plan, loads);
+    for (const load of [...loads].reverse()) await load.removeStale?.(session);
     for (const load of loads) await this.loadTable(session, load);
     this.enterPhase('indexing');
     await this.rebuildIndexes(session.target, loads);
-    await this.restoreConstraints(session.target, plan);
-    await advanceSequences(session.target, plan.tables.flatMap((table) => table.sequences.map((sequence) => ({ sequence, table: table.sql, sourceLastValue: sequence.sourceLastValue }))));
+    await this.restoreConstraints(session.target, plan, loads);
+    await advanceSequences(session.target, loads.filter((load) => load.changed).flatMap(({ table }) =>
+      table.sequences.map((sequence) => ({ sequence, table: table.sql, sourceLastValue: sequence.sourceLastValue }))));
     this.enterPhase('verification');
     await this.verify(session, plan);
     await this.commit(session.target);
@@ -186,17 +205,80 @@ class SyncRun {
     return plan;
   }
 
-  /** Locks, silences triggers, sets aside references from outside tables, drops indexes, empties tables: one message. */
-  private async prepareTarget(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[]): Promise<void> {
+  /**
+   * How each table is loaded. Incremental needs the replica role (deleting an old row version with FK triggers
+   * active would cascade to unchanged children) and a primary key; an empty target table is always loaded in full.
+   * Candidates are locked SHARE ROW EXCLUSIVE (writers wait, Archon's readers do not) before their digests are
+   * compared, so nothing changes between the comparison and the apply.
+   */
+  private async chooseLoads(session: Session, plan: SyncPlan): Promise<TableLoad[]> {
+    const target = session.target;
+    const mode = this.options.mode ?? 'auto';
     const replica = this.options.triggerSuppression !== 'disable-triggers' && (await trySkipTriggersWithReplicaRole(target));
     this.triggerSuppression = replica ? 'replica-role' : 'disabled-triggers';
     this.options.onEvent?.({ type: 'trigger-mode', mode: this.triggerSuppression });
-    const outside = plan.externalReferences.map((fk) => quoteTable(fk.schema, fk.table));
+    let candidates: TablePlan[] = [];
+    if (mode !== 'full' && !replica) {
+      if (mode === 'incremental') this.warn('incremental loading needs session_replication_role on the target, which this role may not set; every table is copied in full');
+    } else if (mode !== 'full') {
+      const keyed = plan.tables.filter((t) => t.primaryKey.length > 0);
+      if (mode === 'incremental') {
+        for (const t of plan.tables.filter((x) => x.primaryKey.length === 0)) this.warn(`${t.schema}.${t.name} has no primary key common to both sides; it is copied in full`);
+      }
+      const hasRows = await tablesWithRows(target, keyed.map((t) => t.sql));
+      candidates = keyed.filter((_, i) => hasRows[i]);
+    }
+    const staged = await this.compareDigests(session, candidates);
+    const share = this.options.fullCopyShare ?? DEFAULT_FULL_COPY_SHARE;
+    const incremental = new Map<TablePlan, StagedDiff>();
+    for (const [table, diff] of staged) {
+      const changedShare = (diff.inserts + diff.updates + diff.deletes) / Math.max(1, diff.sourceRows, diff.targetRows);
+      if (mode === 'incremental' || changedShare <= share) incremental.set(table, diff);
+    }
+    // A table copied in full that an incrementally loaded table still references cannot be TRUNCATEd alone.
+    const referenced = new Set(plan.foreignKeys
+      .filter((fk) => [...incremental.keys()].some((t) => t.name === fk.table && t.schema === fk.schema))
+      .map((fk) => `${fk.refSchema}.${fk.refTable}`));
+    return plan.tables.map((table) => {
+      const diff = incremental.get(table);
+      if (diff) return new IncrementalLoad(table, diff);
+      return new FullCopy(table, referenced.has(`${table.schema}.${table.name}`) ? 'delete' : 'truncate');
+    });
+  }
+
+  /** Locks the candidates against writers and compares every row's digest; nothing is written to them. */
+  private async compareDigests(session: Session, candidates: readonly TablePlan[]): Promise<Map<TablePlan, StagedDiff>> {
+    const staged = new Map<TablePlan, StagedDiff>();
+    if (candidates.length === 0) return staged;
+    await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
+    const differ = await prepareDiff(session, candidates);
+    for (const table of candidates) {
+      throwIfAborted(this.options.signal);
+      this.currentTable = `${table.schema}.${table.name}`;
+      this.tracker.startTable(table.name, table.sourceRows, table.format);
+      const diff = await differ.diff(session, table, {
+        signal: this.options.signal, stallTimeoutMs: this.stallTimeoutMs, onRows: (rows, bytes) => this.tracker.tableProgress(rows, bytes),
+      });
+      this.tracker.endTable(diff.sourceRows, diff.bytes);
+      staged.set(table, diff);
+    }
+    return staged;
+  }
+
+  /** Locks, silences triggers, sets aside references from outside tables, drops indexes, empties tables: one message. */
+  private async prepareTarget(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[]): Promise<void> {
+    const full = loads.filter((load) => load.mode === 'full').map((load) => load.table);
+    const fullNames = new Set(full.map((t) => t.name));
+    // References from outside tables into tables copied in full are set aside (TRUNCATE would refuse them).
+    const setAside = plan.externalReferences.filter((fk) => fk.refSchema === plan.schema && fullNames.has(fk.refTable));
+    this.setAside = setAside;
+    const outside = setAside.map((fk) => quoteTable(fk.schema, fk.table));
     await runStatements(target, [
-      ...lockTablesStatement([...new Set([...plan.tables.map((t) => t.sql), ...outside])], 'ACCESS EXCLUSIVE'),
+      ...lockTablesStatement([...new Set([...full.map((t) => t.sql), ...outside])], 'ACCESS EXCLUSIVE'),
       ...this.triggersToSilence(plan).map(disableTriggerStatement),
-      ...plan.externalReferences.map(dropForeignKeyStatement),
+      ...setAside.map(dropForeignKeyStatement),
       ...dropIndexesStatement(loads.flatMap((load) => load.indexesToDrop())),
+      ...loads.flatMap((load) => load.prepareStatements()),
       ...truncateStatement(loads.filter((load) => load.truncates).map((load) => load.table.sql)),
     ]);
   }
@@ -211,19 +293,14 @@ class SyncRun {
     const { table } = load;
     this.currentTable = `${table.schema}.${table.name}`;
     this.tracker.startTable(table.name, table.sourceRows, table.format);
-    try {
-      const loaded = await load.load({
-        session,
-        signal: this.options.signal,
-        stallTimeoutMs: this.stallTimeoutMs,
-        onRows: (rows, bytes) => this.tracker.tableProgress(rows, bytes),
-      });
-      const seconds = this.tracker.endTable(loaded.copiedRows, loaded.bytes);
-      this.results.push({ ...loaded, targetRows: -1, seconds });
-    } catch (error) {
-      if (error instanceof CopyStalledError) await this.stalled(session, { side: error.side, kind: 'data', seconds: Math.round(error.idleMs / 1000) });
-      throw error;
-    }
+    const loaded = await load.load({
+      session,
+      signal: this.options.signal,
+      stallTimeoutMs: this.stallTimeoutMs,
+      onRows: (rows, bytes) => this.tracker.tableProgress(rows, bytes),
+    });
+    const seconds = this.tracker.endTable(loaded.copiedRows, loaded.bytes);
+    this.results.push({ ...loaded, targetRows: -1, seconds });
   }
 
   private async rebuildIndexes(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<void> {
@@ -251,14 +328,18 @@ class SyncRun {
   }
 
   /**
-   * With FK triggers skipped (replica role) nothing checked the loaded rows, so every FK of the copied tables is
-   * checked set-based, in one statement; references from tables we do not copy are checked the same way (naming
-   * the row that would dangle) and put back, and the silenced triggers are enabled again, in one message.
+   * With FK triggers skipped (replica role) nothing checked the loaded rows, so every FK touching a changed table
+   * is checked set-based, in one statement; references from tables we do not copy are checked the same way
+   * (naming the row that would dangle), those set aside are put back, and the silenced triggers are enabled
+   * again, in one message.
    */
-  private async restoreConstraints(target: pg.ClientBase, plan: SyncPlan): Promise<void> {
+  private async restoreConstraints(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[]): Promise<void> {
     throwIfAborted(this.options.signal);
-    const copied = this.triggerSuppression === 'replica-role' ? plan.foreignKeys.filter((f) => f.validated) : [];
-    const kept = plan.externalReferences.filter((f) => f.validated);
+    const changed = new Set(loads.filter((load) => load.changed).map((load) => `${load.table.schema}.${load.table.name}`));
+    const touches = (fk: { schema: string; table: string; refSchema: string; refTable: string }) =>
+      changed.has(`${fk.schema}.${fk.table}`) || changed.has(`${fk.refSchema}.${fk.refTable}`);
+    const copied = this.triggerSuppression === 'replica-role' ? plan.foreignKeys.filter((f) => f.validated && touches(f)) : [];
+    const kept = plan.externalReferences.filter((f) => f.validated && (touches(f) || this.setAside.includes(f)));
     const checked = [...copied, ...kept];
     const violation = await findForeignKeyViolation(target, checked);
     const fk = violation ? checked[violation.index] : undefined;
@@ -271,7 +352,7 @@ class SyncRun {
       throw new CopyError(message, { table, constraint: fk.name, details: { key: violation.key } });
     }
     await runStatements(target, [
-      ...plan.externalReferences.map(addForeignKeyStatement),
+      ...this.setAside.map(addForeignKeyStatement),
       ...this.triggersToSilence(plan).map(restoreTriggerStatement).filter((s): s is string => s !== undefined),
     ]);
   }

@@ -2,6 +2,7 @@
 
 import type { IndexInfo } from '../pg/catalog.js';
 import { copyTable } from '../pg/copy.js';
+import { deleteAllStatement } from '../pg/target-statements.js';
 import type { Session } from './connections.js';
 import type { TablePlan } from './plan.js';
 
@@ -36,6 +37,12 @@ export interface TableLoad {
   indexesToDrop(): IndexInfo[];
   /** Whether the table is emptied while preparing (all such tables in one TRUNCATE: a parent alone cannot be). */
   readonly truncates: boolean;
+  /** Further statements for the message that prepares the target. */
+  prepareStatements(): string[];
+  /** Whether the load can change the table (it may skip constraint checks when not). */
+  readonly changed: boolean;
+  /** Runs before any table loads, children first: where a load removes rows that new ones would collide with. */
+  removeStale?(session: Session): Promise<void>;
   /** Moves the rows; returns the counts the summary and the checks use. */
   load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>>;
   /** Indexes to build after every table is loaded. */
@@ -50,9 +57,21 @@ export interface TableLoad {
  */
 export class FullCopy implements TableLoad {
   readonly mode = 'full' as const;
-  readonly truncates = true;
+  readonly changed = true;
 
-  constructor(readonly table: TablePlan) {}
+  /**
+   * @param emptyBy `truncate` (with the other full tables, in one statement), or `delete` for a table that tables
+   *   loaded incrementally still reference: TRUNCATE refuses a table another table's foreign key points at.
+   */
+  constructor(readonly table: TablePlan, private readonly emptyBy: 'truncate' | 'delete' = 'truncate') {}
+
+  get truncates(): boolean {
+    return this.emptyBy === 'truncate';
+  }
+
+  prepareStatements(): string[] {
+    return this.emptyBy === 'delete' ? [deleteAllStatement(this.table.sql)] : [];
+  }
 
   indexesToDrop(): IndexInfo[] {
     return this.table.indexes;
@@ -65,8 +84,8 @@ export class FullCopy implements TableLoad {
       table: this.table.sql,
       columns: this.table.columns,
       format: this.table.format,
-      // Allowed because the table was truncated in this transaction; saves the vacuum pass that would set hint bits.
-      freeze: true,
+      // Allowed only because the table was truncated in this transaction; saves the vacuum pass that sets hint bits.
+      freeze: this.truncates,
       signal: context.signal,
       onRows: context.onRows,
       stallTimeoutMs: context.stallTimeoutMs,

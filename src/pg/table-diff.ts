@@ -34,6 +34,8 @@ export interface StageDiffOptions {
   signal?: AbortSignal | undefined;
   /** Digests streamed so far, as copyQuery reports them. */
   onRows?: ((rows: number, bytes: number) => void) | undefined;
+  /** No digest bytes moving for this long fails with CopyStalledError. */
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface ApplyInsertsOptions {
@@ -42,6 +44,8 @@ export interface ApplyInsertsOptions {
   onRows?: ((rows: number, bytes: number) => void) | undefined;
   /** Keys per batch; default DEFAULT_INSERT_BATCH_SIZE. */
   batchSize?: number | undefined;
+  /** No bytes moving in a batch's copy for this long fails with CopyStalledError. */
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface AppliedInserts extends CopyTableResult {
@@ -123,6 +127,7 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
     format,
     signal: options.signal,
     onRows: options.onRows,
+    stallTimeoutMs: options.stallTimeoutMs,
   });
 
   const targetSide = `(SELECT ${spec.key.map((k, i) => `r.${quoteIdent(k)} AS ${slots[i]}`).join(', ')}, ${rowDigestSql(spec, options.sendFunctions.target, 'r')} AS digest FROM ${spec.sql} r)`;
@@ -229,6 +234,7 @@ export async function applyInserts(source: pg.ClientBase, target: pg.ClientBase,
       format: spec.format,
       signal: options.signal,
       onRows: options.onRows ? (rows, bytes) => options.onRows?.(before.rows + rows, before.bytes + bytes) : undefined,
+      stallTimeoutMs: options.stallTimeoutMs,
     });
     if (copied.rows !== batch.length) {
       throw new CopyError(`${spec.sql}: the source returned ${copied.rows} rows for a batch of ${batch.length} changed keys (a key did not read back as itself); the target was rolled back`, {

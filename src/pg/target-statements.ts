@@ -176,6 +176,19 @@ export function truncateStatement(tables: readonly string[]): string[] {
   return tables.length === 0 ? [] : [`TRUNCATE TABLE ONLY ${tables.join(', ')}`];
 }
 
+/** Empties a table row by row: for a table TRUNCATE may not empty alone (other tables' keys point at it). */
+export function deleteAllStatement(table: string): string {
+  return `DELETE FROM ONLY ${table}`;
+}
+
+/** Whether each table has at least one row, in one statement. */
+export async function tablesWithRows(client: pg.ClientBase, tables: readonly string[]): Promise<boolean[]> {
+  if (tables.length === 0) return [];
+  const result = await client.query<Record<string, boolean>>(`SELECT ${tables.map((t, i) => `EXISTS (SELECT 1 FROM ONLY ${t}) AS e${i}`).join(', ')}`);
+  const row = result.rows[0] ?? {};
+  return tables.map((_, i) => row[`e${i}`] === true);
+}
+
 /** Runs statements in one round trip (or none when there are none). */
 export async function runStatements(client: pg.ClientBase, statements: readonly string[]): Promise<void> {
   await runBatch(client, statements);

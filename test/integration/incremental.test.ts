@@ -1,0 +1,176 @@
+// Incremental sync through the engine: auto and incremental runs end exactly where a full copy would, write
+// nothing to unchanged tables, keep readers unblocked, and fail like every other run.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { ARCHON_TABLES, CopyError, sync, type SyncResult } from '../../src/index.js';
+import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
+import { testServers, type TestServer, type TestServers } from '../support/servers.js';
+
+let servers: TestServers;
+before(async () => { servers = await testServers(); });
+after(async () => { await servers?.close(); });
+
+interface Side { server: TestServer; database: string; uri: string }
+
+async function side(server: TestServer, seed: number, prefix: string): Promise<Side> {
+  const database = await filledDatabase(server, seed, undefined, prefix);
+  return { server, database, uri: server.ownerUri(database) };
+}
+
+async function assertEqual(a: Side, b: Side): Promise<void> {
+  const [x, y] = await Promise.all([fingerprintDatabase(a.server, a.database, ARCHON_TABLES), fingerprintDatabase(b.server, b.database, ARCHON_TABLES)]);
+  for (const table of ARCHON_TABLES) assert.deepEqual(y[table], x[table], `${table} differs`);
+}
+
+function modes(result: SyncResult): Record<string, string> {
+  return Object.fromEntries(result.tables.map((t) => [t.table, t.mode]));
+}
+
+function changes(result: SyncResult): Record<string, [number, number, number]> {
+  return Object.fromEntries(result.tables.filter((t) => t.inserted + t.updated + t.deleted > 0).map((t) => [t.table, [t.inserted, t.updated, t.deleted]]));
+}
+
+/** Where every row physically is and which transaction wrote it: unchanged when nothing was written. */
+async function rowVersions(s: Side): Promise<Record<string, string>> {
+  return s.server.admin(s.database, async (client) => {
+    const out: Record<string, string> = {};
+    for (const table of ARCHON_TABLES) {
+      out[table] = (await client.query<{ v: string }>(`SELECT md5(coalesce(string_agg(ctid::text || ':' || xmin::text, ',' ORDER BY ctid), '')) AS v FROM ${table}`)).rows[0]?.v ?? '';
+    }
+    return out;
+  });
+}
+
+interface ColumnFact { name: string; type: string; pk: boolean; constrained: boolean; hasDefault: boolean; generated: boolean }
+
+/**
+ * An insert, an update and a delete in every one of the 17 tables, written as Archon would (triggers and
+ * foreign keys active, so deletes cascade and the source stays consistent). The insert copies an existing row
+ * with its key and unique columns made new; the update edits a plain text or jsonb column.
+ */
+async function editEveryTable(s: Side): Promise<void> {
+  await s.server.asOwner(s.database, async (client) => {
+    for (const table of ARCHON_TABLES) {
+      const columns = (await client.query<ColumnFact>(`
+        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+               EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype = 'p' AND a.attnum = ANY(c.conkey)) AS pk,
+               EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype IN ('u', 'f') AND a.attnum = ANY(c.conkey)) AS constrained,
+               a.atthasdef AS "hasDefault", a.attgenerated <> '' AS generated
+          FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [table])).rows;
+      const uniques = (await client.query<{ cols: string[] }>(`
+        SELECT array(SELECT attname::text FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey)) AS cols
+          FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.contype = 'u'`, [table])).rows.map((r) => r.cols);
+      const fresh = (c: ColumnFact) => /text|character/.test(c.type) ? `${c.name} || '-new'` : /integer|bigint/.test(c.type) ? `${c.name} + 100000` : c.type === 'date' ? `${c.name} + 1` : undefined;
+      const changedUnique = new Set(uniques.map((cols) => cols.find((name) => { const c = columns.find((x) => x.name === name); return c !== undefined && fresh(c) !== undefined; })).filter(Boolean));
+      const insertable = columns.filter((c) => !c.generated && !(c.pk && c.hasDefault));
+      const values = insertable.map((c) => (c.pk || changedUnique.has(c.name) ? fresh(c) ?? c.name : c.name));
+      await client.query(`INSERT INTO ${table} (${insertable.map((c) => c.name).join(', ')}) SELECT ${values.join(', ')} FROM ${table} WHERE ctid = (SELECT min(ctid) FROM ${table})`);
+      const plain = columns.find((c) => !c.pk && !c.constrained && !c.generated && /^(text|character varying.*|jsonb)$/.test(c.type));
+      assert.ok(plain, `${table} has a plain column to edit`);
+      const edited = plain.type === 'jsonb' ? `coalesce(${plain.name}, '{}') || '{"edited": true}'` : `coalesce(${plain.name}, '') || ' (edited)'`;
+      await client.query(`UPDATE ${table} SET ${plain.name} = ${edited} WHERE ctid = (SELECT max(ctid) FROM ${table})`);
+      // Projects are what the outside tables point at: deleting one is its own test.
+      if (table !== 'archon_projects') await client.query(`DELETE FROM ${table} WHERE ctid = (SELECT min(ctid) FROM ${table})`);
+    }
+  });
+}
+
+describe('incremental and auto modes through the engine', () => {
+  for (const direction of ['local-to-remote', 'remote-to-local'] as const) {
+    test(`${direction}: auto copies a target of other data in full, then moves only edits in all 17 tables, then writes nothing`, async () => {
+      const [a, b] = await Promise.all([side(servers.source, 71, 'a'), side(servers.target, 72, 'b')]);
+      const [source, target] = direction === 'local-to-remote' ? [a, b] : [b, a];
+      const first = await sync({ source: source.uri, target: target.uri });
+      assert.ok(Object.values(modes(first)).every((m) => m === 'full'), `a target holding other data is copied in full: ${JSON.stringify(modes(first))}`);
+      await assertEqual(source, target);
+
+      await editEveryTable(source);
+      const second = await sync({ source: source.uri, target: target.uri, mode: 'auto', fullCopyShare: 0.5 });
+      const edited = changes(second);
+      for (const table of ARCHON_TABLES) {
+        const result = second.tables.find((t) => t.table === table);
+        assert.ok(result && result.mode === 'incremental' && result.inserted + result.updated + result.deleted > 0, `${table}: ${JSON.stringify(result)}`);
+      }
+      assert.equal(Object.keys(edited).length, ARCHON_TABLES.length);
+      await assertEqual(source, target);
+
+      const versions = await rowVersions(target);
+      const third = await sync({ source: source.uri, target: target.uri, mode: 'incremental', verify: 'checksum' });
+      assert.deepEqual(changes(third), {});
+      assert.ok(third.tables.every((t) => t.mode === 'incremental' && t.copiedRows === 0));
+      assert.deepEqual(await rowVersions(target), versions, 'a run with nothing changed wrote to a table');
+      await assertEqual(source, target);
+    });
+  }
+
+  test('a sequence moves past ids inserted on the source; a row of an outside table pointing at a deleted project fails the run naming it', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 73, 'a'), side(servers.target, 74, 'b')]);
+    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await ownerSql(source.server, source.database, `
+      INSERT INTO archon_crawled_pages (id, url, chunk_number, content, source_id) SELECT 900000, url, chunk_number + 5000, 'far id', source_id FROM archon_crawled_pages LIMIT 1`);
+    const grown = await sync({ source: source.uri, target: target.uri, mode: 'incremental' });
+    assert.deepEqual(changes(grown), { archon_crawled_pages: [1, 0, 0] });
+    const [seq] = await ownerSql(target.server, target.database, `SELECT nextval('archon_crawled_pages_id_seq') > 900000 AS past`);
+    assert.equal(seq?.past, true);
+
+    // Archon's project hierarchy lives outside the 17: a row on the target ties two projects together.
+    const [pair] = await target.server.asOwner(target.database, async (c) => (await c.query<{ parent: string; child: string }>(
+      'SELECT min(id::text) AS parent, max(id::text) AS child FROM archon_projects')).rows);
+    assert.ok(pair && pair.parent !== pair.child, 'two projects to link');
+    await ownerSql(target.server, target.database, `INSERT INTO archon_project_hierarchy (parent_project_id, child_project_id) VALUES ('${pair.parent}', '${pair.child}')`);
+    await ownerSql(source.server, source.database, `DELETE FROM archon_projects WHERE id = '${pair.child}'`);
+    const before = await fingerprintDatabase(target.server, target.database);
+    await assert.rejects(sync({ source: source.uri, target: target.uri, mode: 'incremental' }), (error: unknown) => {
+      assert.ok(error instanceof CopyError, String(error));
+      assert.match(error.message, /archon_project_hierarchy \(not copied\) has a row with .*whose archon_projects row is not in the source/);
+      assert.ok(error.constraint);
+      return true;
+    });
+    assert.deepEqual(await fingerprintDatabase(target.server, target.database), before);
+  });
+
+  test('readers of a table loaded incrementally are never blocked: a reader with lock_timeout 1 s never times out', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 75, 'a'), side(servers.target, 76, 'b')]);
+    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await ownerSql(source.server, source.database, `UPDATE archon_crawled_pages SET content = content || ' (edited)' WHERE id % 7 = 0`);
+    const reader = new pg.Client({ connectionString: target.uri });
+    await reader.connect();
+    let reads = 0;
+    let failure: unknown;
+    let running = true;
+    const loop = (async () => {
+      await reader.query(`SET lock_timeout = '1s'`);
+      while (running) {
+        await reader.query('SELECT count(*) FROM archon_crawled_pages').then(() => { reads += 1; }, (error: unknown) => { failure = error; });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const result = await sync({ source: source.uri, target: target.uri, mode: 'incremental' });
+      assert.equal(result.tables.find((t) => t.table === 'archon_crawled_pages')?.mode, 'incremental');
+      assert.ok((changes(result).archon_crawled_pages?.[1] ?? 0) > 0);
+    } finally {
+      running = false;
+      await loop;
+      await reader.end();
+    }
+    assert.equal(failure, undefined, `a reader waited more than a second: ${String(failure)}`);
+    assert.ok(reads > 0);
+    await assertEqual(source, target);
+  });
+
+  test('a table without a primary key is copied in full within an incremental run, and said so', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 77, 'a'), side(servers.target, 78, 'b')]);
+    for (const s of [source, target]) await ownerSql(s.server, s.database, 'CREATE TABLE archon_notes (note text, at timestamptz)');
+    await ownerSql(source.server, source.database, `INSERT INTO archon_notes VALUES ('one', now()), ('two', NULL)`);
+    const events: string[] = [];
+    const tables = [...ARCHON_TABLES, 'archon_notes'];
+    const result = await sync({ source: source.uri, target: target.uri, tables, mode: 'incremental', onEvent: (e) => { if (e.type === 'warning') events.push(e.message); } });
+    assert.equal(result.tables.find((t) => t.table === 'archon_notes')?.mode, 'full');
+    assert.ok(events.some((m) => m.includes('archon_notes has no primary key')));
+    const [x, y] = await Promise.all([fingerprintDatabase(source.server, source.database, ['archon_notes']), fingerprintDatabase(target.server, target.database, ['archon_notes'])]);
+    assert.deepEqual(y, x);
+  });
+});
