@@ -3,7 +3,7 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { pino, type Logger } from 'pino';
-import { isArchonSyncError, redact, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type VerifyResult } from '../index.js';
+import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type VerifyResult } from '../index.js';
 import { cliWording } from './wording.js';
 
 export interface RunHeader {
@@ -112,6 +112,14 @@ export function stepLine(fields: ProgressFields, color: boolean, lastIndex?: str
     case 'copy': return `${'copy'.padEnd(8)} preparing the target tables`;
     case 'verification': return fields.percent >= 100 ? `${'done'.padEnd(8)} committed` : `${'verify'.padEnd(8)} counting rows on the target`;
   }
+}
+
+/** The ValidationError's problems after the first, which its one-line message only counts. */
+function furtherProblems(error: unknown): string[] {
+  if (!(error instanceof ValidationError)) return [];
+  const problems = error.details?.problems;
+  if (!Array.isArray(problems)) return [];
+  return problems.slice(1).filter((p): p is string => typeof p === 'string');
 }
 
 export interface PrettyOptions {
@@ -252,6 +260,8 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     error(error) {
       stopBars();
       err.write(`${paint(color, 31, 'archon-sync:')} ${errorLine(error)}\n`);
+      // The one line above counts the others ("and 16 more problems"); here they are, one a line.
+      for (const problem of furtherProblems(error)) err.write(`  - ${cliWording(redact(problem))}\n`);
       if (options.debug && error instanceof Error && error.cause) err.write(`  cause: ${redact(String((error.cause as Error).message ?? error.cause))}\n`);
     },
     close: stopBars,
