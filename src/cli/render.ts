@@ -3,7 +3,7 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { pino, type Logger } from 'pino';
-import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type VerifyResult } from '../index.js';
+import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type TriggerSuppression, type VerifyResult } from '../index.js';
 import { cliWording } from './wording.js';
 
 export interface RunHeader {
@@ -114,6 +114,13 @@ export function stepLine(fields: ProgressFields, color: boolean, lastIndex?: str
   }
 }
 
+/** The words for how user triggers were kept quiet, for the summary. */
+export function triggerWords(mode: TriggerSuppression): string {
+  return mode === 'replica-role'
+    ? 'user triggers skipped by session_replication_role = replica (no trigger fired)'
+    : 'user triggers disabled by name for the load (ALTER TABLE … DISABLE TRIGGER) and enabled again before commit';
+}
+
 /** The ValidationError's problems after the first, which its one-line message only counts. */
 function furtherProblems(error: unknown): string[] {
   if (!(error instanceof ValidationError)) return [];
@@ -216,7 +223,9 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       const rows = result.tables.reduce((s, r) => s + r.copiedRows, 0);
       t.push(['total', fmt.format(rows), result.durations.total.toFixed(2), fmt.format(result.durations.total > 0 ? Math.round(rows / result.durations.total) : rows), 'verified']);
       print(t.toString());
-      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); row counts verified`));
+      const checked = result.verify === 'checksum' ? 'every row\'s checksum verified' : 'row counts verified';
+      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); ${checked}`));
+      print(triggerWords(result.triggerSuppression));
     },
     verification(header, result) {
       stopBars();
@@ -329,7 +338,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     summary(result) {
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
-        triggerSuppression: result.triggerSuppression,
+        triggerSuppression: result.triggerSuppression, verify: result.verify,
         tables: result.tables,
       }, 'completed');
     },
