@@ -365,3 +365,27 @@ export function rememberPlanWarnings(plan: SyncPlan): void {
   for (const warning of plan.warnings) shownInPlan.add(warning);
 }
 
+/** One row of the `history` command's table; readHistory's rows fit. */
+export interface HistoryTableRow {
+  sync_id: string;
+  direction: string;
+  status: string;
+  started_at: Date;
+  duration_seconds: number | null;
+  synced_rows: number | null;
+  triggered_by: string | null;
+  error_message: string | null;
+}
+
+/** The `history` command's table of recent runs (the caller prints it). */
+export function historyTable(rows: readonly HistoryTableRow[], color: boolean): string {
+  const t = new Table({
+    head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
+    style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+  });
+  for (const r of rows) {
+    t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
+      r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+  }
+  return t.toString();
+}
