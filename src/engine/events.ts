@@ -195,8 +195,6 @@ interface WorkItem {
   kind: ItemKind;
   /** Which calibration applies: 'copy', 'compare', 'count', 'commit', or 'index:<kind>'. */
   calibration: string;
-  table: string;
-  index: string | undefined;
   method: string;
   estimate: number;
   state: 'pending' | 'running' | 'done';
@@ -244,7 +242,6 @@ export class ProgressTracker {
   private completed = false;
   private build: IndexBuildProgress | undefined;
   private buildStarted = 0;
-  private verifyMode: 'count' | 'checksum' = 'count';
 
   /**
    * @param verifyOnly for `verify`: the whole run is comparison, so percent follows rows compared.
@@ -263,7 +260,6 @@ export class ProgressTracker {
    * still counts, with the row-based percent above and no ETA.
    */
   setPlan(tables: readonly CostTable[], options: CostOptions = {}): void {
-    this.verifyMode = options.verify ?? 'count';
     this.items.clear();
     this.order = [];
     const add = (key: string, item: Omit<WorkItem, 'state' | 'startedAt' | 'seconds' | 'fraction'>) => {
@@ -273,29 +269,28 @@ export class ProgressTracker {
     };
     if (!this.verifyOnly) {
       for (const table of tables) {
-        add(itemKey('copy', table.name), { kind: 'copy', calibration: 'copy', table: table.name, index: undefined, method: '', estimate: copySeconds(table) });
+        add(itemKey('copy', table.name), { kind: 'copy', calibration: 'copy', method: '', estimate: copySeconds(table) });
       }
       for (const table of tables) {
         for (const index of table.indexes) {
           add(itemKey('index', table.name, index.name), {
-            kind: 'index', calibration: `index:${indexCostKind(index.method, index.definition)}`, table: table.name, index: index.name,
-            method: index.method, estimate: estimateIndexSeconds(table, index.method, index.definition),
+            kind: 'index', calibration: `index:${indexCostKind(index.method, index.definition)}`, method: index.method, estimate: estimateIndexSeconds(table, index.method, index.definition),
           });
         }
       }
       add('count', {
-        kind: 'count', calibration: 'count', table: '', index: undefined, method: '',
+        kind: 'count', calibration: 'count', method: '',
         estimate: tables.reduce((sum, t) => sum + TABLE_OVERHEAD_SECONDS + COUNT_RATIO * copySeconds(t), 0),
       });
     }
-    if (this.verifyOnly || this.verifyMode === 'checksum') {
+    if (this.verifyOnly || options.verify === 'checksum') {
       for (const table of tables) {
         add(itemKey('compare', table.name), {
-          kind: 'compare', calibration: 'compare', table: table.name, index: undefined, method: '', estimate: CHECKSUM_RATIO * copySeconds(table),
+          kind: 'compare', calibration: 'compare', method: '', estimate: CHECKSUM_RATIO * copySeconds(table),
         });
       }
     }
-    if (!this.verifyOnly) add('commit', { kind: 'commit', calibration: 'commit', table: '', index: undefined, method: '', estimate: COMMIT_SECONDS });
+    if (!this.verifyOnly) add('commit', { kind: 'commit', calibration: 'commit', method: '', estimate: COMMIT_SECONDS });
     this.totalRows = tables.reduce((sum, t) => sum + t.sourceRows, 0);
     this.totalIndexes = this.verifyOnly ? 0 : tables.reduce((sum, t) => sum + t.indexes.length, 0);
     this.planned = true;

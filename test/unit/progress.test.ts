@@ -349,3 +349,23 @@ test('without a plan it keeps the row-based percent: verify follows rows compare
   assert.equal(events.at(-1)?.etaSeconds, undefined);
   assertClean(events, 'verify', false);
 });
+
+test('verify with a plan gets an ETA and ends at 100 % with its last compared row', () => {
+  const clock = new FakeClock();
+  const events: ProgressEvent[] = [];
+  const tracker = new ProgressTracker((e) => { if (e.type !== 'plan' && e.type !== 'warning' && e.type !== 'trigger-mode') events.push(e); }, true, clock.now);
+  tracker.setPlan([{ name: 'a', sourceRows: 100, sourceBytes: 10 * MB, indexes: [] }, { name: 'b', sourceRows: 100, sourceBytes: 10 * MB, indexes: [] }]);
+  tracker.setPhase('verification');
+  tracker.startTable('a', 100);
+  clock.tick(2000);
+  tracker.tableProgress(100, 0);
+  tracker.endTable(100, 0);
+  const half = events.at(-1)!;
+  assert.ok(half.percent >= 45 && half.percent <= 50, `${half.percent} % after one of two equal tables`);
+  assert.ok(half.etaSeconds !== undefined && half.etaSeconds >= 1 && half.etaSeconds <= 3, `ETA ${half.etaSeconds}`);
+  tracker.startTable('b', 100);
+  clock.tick(2000);
+  tracker.endTable(100, 0);
+  assert.equal(events.at(-1)?.percent, 100);
+  assertClean(events, 'verify with a plan', false);
+});
