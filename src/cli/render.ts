@@ -250,15 +250,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
         : paint(color, 31, `NOT equal: ${result.tables.filter((r) => !r.equal).length} of ${result.tables.length} tables differ`));
     },
     history(rows) {
-      const t = new Table({
-        head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
-        style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
-      });
-      for (const r of rows) {
-        t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
-          r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
-      }
-      out.write(`${t.toString()}\n`);
+      out.write(`${historyTable(rows, color)}\n`);
     },
     info(message) {
       if (quiet) return;
