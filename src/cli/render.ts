@@ -3,7 +3,7 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { pino, type Logger } from 'pino';
-import { isArchonSyncError, redact, type HistoryRow, type SyncEvent, type SyncPlan, type SyncResult, type VerifyResult } from '../index.js';
+import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type TriggerSuppression, type VerifyResult } from '../index.js';
 import { cliWording } from './wording.js';
 
 export interface RunHeader {
@@ -38,6 +38,97 @@ function errorFields(error: unknown): Record<string, unknown> {
   return {};
 }
 
+/**
+ * A duration for people: `45s`, `3m 05s`, `1h 02m`. Anything that is not a finite, non-negative number (an ETA
+ * not known yet) is `–`, so no NaN, Infinity, null or undefined ever reaches the screen.
+ */
+export function formatDuration(seconds: number | undefined | null): string {
+  if (seconds === undefined || seconds === null || !Number.isFinite(seconds) || seconds < 0) return '–';
+  const total = Math.round(seconds);
+  if (total < 60) return `${total}s`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (total < 3600) return `${Math.floor(total / 60)}m ${pad(total % 60)}s`;
+  const hours = Math.floor(total / 3600);
+  return hours >= 100 ? `${hours}h` : `${hours}h ${pad(Math.floor((total % 3600) / 60))}m`;
+}
+
+/** A count with thousands separators; 0 for anything that is not a finite number. */
+function count(n: number): string {
+  return fmt.format(Number.isFinite(n) ? Math.max(0, Math.round(n)) : 0);
+}
+
+const BAR_WIDTH = 20;
+
+function bar(fraction: number | undefined, color: boolean): string {
+  const f = fraction !== undefined && Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+  const full = Math.round(f * BAR_WIDTH);
+  const text = `${'█'.repeat(full)}${'░'.repeat(BAR_WIDTH - full)}`;
+  return color ? `\u001b[36m${text}\u001b[0m` : text;
+}
+
+/**
+ * The first live line: the whole run in percent of its estimated cost, never a row count (a run is more than
+ * its rows: index builds are most of a large one).
+ */
+export function overallLine(fields: ProgressFields, elapsedSeconds: number, color: boolean): string {
+  const percent = Number.isFinite(fields.percent) ? Math.min(100, Math.max(0, Math.floor(fields.percent))) : 0;
+  const eta = percent >= 100 ? 'done' : `ETA ${formatDuration(fields.etaSeconds)}`;
+  return `${'overall'.padEnd(8)} ${bar(percent / 100, color)} ${String(percent).padStart(3)}% | elapsed ${formatDuration(elapsedSeconds)} | ${eta}`;
+}
+
+function indexCounters(build: NonNullable<ProgressFields['build']>): string {
+  const parts: string[] = [];
+  if (build.blocksTotal > 0) parts.push(`${count(build.blocksDone)}/${count(build.blocksTotal)} blocks`);
+  if (build.tuplesTotal > 0) parts.push(`${count(build.tuplesDone)}/${count(build.tuplesTotal)} tuples`);
+  else if (build.tuplesDone > 0) parts.push(`${count(build.tuplesDone)} tuples`);
+  return parts.join(', ');
+}
+
+/**
+ * The second live line: the current step in its own unit. Rows for copying and comparing a table; for an
+ * index build, the server's phase and the blocks or tuples it reports (an index has no rows to count). Names
+ * go last: on a narrow terminal it is they that get cut, not the counters.
+ */
+export function stepLine(fields: ProgressFields, color: boolean, lastIndex?: string): string {
+  const { build } = fields;
+  if (fields.phase === 'indexing' && build) {
+    const counters = indexCounters(build);
+    return `${'index'.padEnd(8)} ${bar(build.percent === undefined ? undefined : build.percent / 100, color)} `
+      + `${build.method ? `${build.method} ` : ''}${build.phase}${counters ? `: ${counters}` : ''} | ${formatDuration(build.seconds)} | `
+      + `${build.position}/${build.count} ${build.index}`;
+  }
+  if (fields.phase === 'indexing') {
+    const total = Math.max(fields.totalIndexes, fields.indexesBuilt);
+    return `${'index'.padEnd(8)} ${bar(total > 0 ? fields.indexesBuilt / total : undefined, color)} `
+      + `${count(fields.indexesBuilt)}/${count(total)} indexes built${lastIndex ? ` | last ${lastIndex}` : ''}`;
+  }
+  if ((fields.phase === 'copy' || fields.phase === 'verification') && fields.table) {
+    const verb = fields.phase === 'copy' ? 'copy' : 'compare';
+    return `${verb.padEnd(8)} ${bar(fields.tableTotal > 0 ? fields.tableRows / fields.tableTotal : undefined, color)} `
+      + `${count(fields.tableRows)}/${count(fields.tableTotal)} rows | ${count(fields.rowsPerSecond)} rows/s | ${fields.table}`;
+  }
+  switch (fields.phase) {
+    case 'validation': return `${'validate'.padEnd(8)} reading both catalogs, locking the target tables`;
+    case 'copy': return `${'copy'.padEnd(8)} preparing the target tables`;
+    case 'verification': return fields.percent >= 100 ? `${'done'.padEnd(8)} committed` : `${'verify'.padEnd(8)} counting rows on the target`;
+  }
+}
+
+/** The words for how user triggers were kept quiet, for the summary. */
+export function triggerWords(mode: TriggerSuppression): string {
+  return mode === 'replica-role'
+    ? 'user triggers skipped by session_replication_role = replica (no trigger fired)'
+    : 'user triggers disabled by name for the load (ALTER TABLE … DISABLE TRIGGER) and enabled again before commit';
+}
+
+/** The ValidationError's problems after the first, which its one-line message only counts. */
+function furtherProblems(error: unknown): string[] {
+  if (!(error instanceof ValidationError)) return [];
+  const problems = error.details?.problems;
+  if (!Array.isArray(problems)) return [];
+  return problems.slice(1).filter((p): p is string => typeof p === 'string');
+}
+
 export interface PrettyOptions {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
@@ -55,15 +146,33 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
   const { out, err, color, quiet } = options;
   const live = err.isTTY === true && !quiet;
   let bars: cliProgress.MultiBar | undefined;
-  let overall: cliProgress.SingleBar | undefined;
-  let table: cliProgress.SingleBar | undefined;
+  // The bars draw from the latest fields at their own pace (10 per second), so a burst of events costs nothing.
+  let latest: ProgressFields | undefined;
+  let receivedAt = 0;
+  let lastIndex: string | undefined;
   const print = (line: string) => { if (!quiet) out.write(`${line}\n`); };
+  // Elapsed time ticks between events: during a long step with nothing new to say, the screen still moves.
+  const elapsed = () => (latest ? latest.elapsedSeconds + (Date.now() - receivedAt) / 1000 : 0);
+
+  const startBars = () => {
+    bars = new cliProgress.MultiBar({
+      stream: err,
+      clearOnComplete: false,
+      hideCursor: true,
+      fps: 10,
+      // A line logged above the bars overwrites them; cli-progress redraws only changed lines unless forced.
+      forceRedraw: true,
+      format: (_options, _params, payload: { line?: () => string }) => payload.line?.() ?? '',
+    });
+    bars.create(100, 0, { line: () => (latest ? overallLine(latest, elapsed(), color) : '') });
+    bars.create(100, 0, { line: () => (latest ? stepLine(latest, color, lastIndex) : '') });
+  };
 
   const stopBars = () => {
+    // One last draw flushes lines logged above the bars since the previous tick (stop() alone drops them).
+    bars?.update();
     bars?.stop();
     bars = undefined;
-    overall = undefined;
-    table = undefined;
   };
 
   return {
@@ -80,36 +189,32 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     },
     event(event) {
       if (event.type === 'warning') {
-        if (!plannedWarning(event.message)) err.write(`${paint(color, 33, `warning: ${cliWording(redact(event.message))}`)}\n`);
+        if (plannedWarning(event.message)) return;
+        const line = paint(color, 33, `warning: ${cliWording(redact(event.message))}`);
+        // Above the bars while they are drawn, or the next redraw would paint over it.
+        if (bars) bars.log(`${line}\n`);
+        else err.write(`${line}\n`);
         return;
       }
       if (event.type === 'plan' || event.type === 'trigger-mode') return;
+      if (event.type === 'index') lastIndex = event.index;
       if (!live) {
-        if (event.type === 'table-end' && !quiet) {
+        if (quiet) return;
+        if (event.type === 'table-end') {
           const verb = event.phase === 'verification' ? 'compared' : 'copied';
           err.write(`${verb} ${event.table ?? ''}: ${fmt.format(event.tableRows)} rows in ${event.seconds.toFixed(1)} s\n`);
         }
         return;
       }
-      if (!bars) {
-        bars = new cliProgress.MultiBar({
-          stream: err,
-          clearOnComplete: false,
-          hideCursor: true,
-          etaBuffer: 50,
-          format: `{label} ${color ? '\u001b[36m{bar}\u001b[0m' : '{bar}'} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}`,
-          barsize: 24,
-        }, cliProgress.Presets.shades_classic);
-        overall = bars.create(Math.max(1, event.totalRows), 0, { label: 'overall'.padEnd(32), rate: 0 });
-        table = bars.create(1, 0, { label: ''.padEnd(32), rate: 0 });
-      }
-      const label = `${event.phase}${event.table ? ` ${event.table}` : ''}`.slice(0, 32).padEnd(32);
-      if (event.type === 'table-start') table?.setTotal(Math.max(1, event.tableTotal));
-      table?.update(event.tableRows, { label, rate: fmt.format(event.rowsPerSecond) });
-      overall?.update(event.syncedRows, { label: `overall (${event.percent}%)`.padEnd(32), rate: '' });
-      if (event.type === 'phase' && event.phase === 'verification') stopBars();
+      latest = event;
+      receivedAt = Date.now();
+      if (!bars) startBars();
     },
     summary(result) {
+      // Committed: the last frame says so, whatever the engine's last event was.
+      if (bars && latest) {
+        latest = { ...latest, phase: 'verification', table: undefined, build: undefined, percent: 100, etaSeconds: 0 };
+      }
       stopBars();
       const t = new Table({ head: ['table', 'rows', 'seconds', 'rows/s', 'source = target'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
       for (const r of result.tables) {
@@ -118,7 +223,9 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       const rows = result.tables.reduce((s, r) => s + r.copiedRows, 0);
       t.push(['total', fmt.format(rows), result.durations.total.toFixed(2), fmt.format(result.durations.total > 0 ? Math.round(rows / result.durations.total) : rows), 'verified']);
       print(t.toString());
-      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); row counts verified`));
+      const checked = result.verify === 'checksum' ? 'every row\'s checksum verified' : 'row counts verified';
+      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); ${checked}`));
+      print(triggerWords(result.triggerSuppression));
     },
     verification(header, result) {
       stopBars();
@@ -143,22 +250,19 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
         : paint(color, 31, `NOT equal: ${result.tables.filter((r) => !r.equal).length} of ${result.tables.length} tables differ`));
     },
     history(rows) {
-      const t = new Table({
-        head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
-        style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
-      });
-      for (const r of rows) {
-        t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
-          r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
-      }
-      out.write(`${t.toString()}\n`);
+      out.write(`${historyTable(rows, color)}\n`);
     },
     info(message) {
-      print(redact(message));
+      if (quiet) return;
+      // Above the bars while they are drawn (e.g. "received SIGINT: cancelling"), else on stdout as ever.
+      if (bars) bars.log(`${redact(message)}\n`);
+      else print(redact(message));
     },
     error(error) {
       stopBars();
       err.write(`${paint(color, 31, 'archon-sync:')} ${errorLine(error)}\n`);
+      // The one line above counts the others ("and 16 more problems"); here they are, one a line.
+      for (const problem of furtherProblems(error)) err.write(`  - ${cliWording(redact(problem))}\n`);
       if (options.debug && error instanceof Error && error.cause) err.write(`  cause: ${redact(String((error.cause as Error).message ?? error.cause))}\n`);
     },
     close: stopBars,
@@ -171,9 +275,13 @@ function plannedWarning(message: string): boolean {
   return shownInPlan.has(message);
 }
 
-/** For machines: one JSON object per line on stdout (pino); progress at most every few seconds. */
-export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync' } })): Renderer {
-  let lastProgress = 0;
+const JSON_PROGRESS_INTERVAL_MS = 2000;
+
+/** For machines: one JSON object per line on stdout (pino); progress and index progress each at most every 2 s. */
+export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync' } }), now: () => number = Date.now): Renderer {
+  // The first reading of each kind goes out at once.
+  let lastProgress = Number.NEGATIVE_INFINITY;
+  let lastIndexProgress = Number.NEGATIVE_INFINITY;
   return {
     plan(header, plan, dryRun) {
       logger.info({
@@ -196,12 +304,25 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
           logger.info({ event: 'trigger-mode', mode: event.mode }, `user triggers suppressed by ${event.mode}`);
           return;
         case 'progress': {
-          const now = Date.now();
-          if (now - lastProgress < 2000) return;
-          lastProgress = now;
+          const at = now();
+          if (at - lastProgress < JSON_PROGRESS_INTERVAL_MS) return;
+          lastProgress = at;
           logger.info({ ...event, event: 'progress' }, 'progress');
           return;
         }
+        case 'index-progress': {
+          // The same figures the terminal shows (phase, blocks, tuples), so a cron log tells a slow build from a stuck one.
+          const at = now();
+          if (at - lastIndexProgress < JSON_PROGRESS_INTERVAL_MS) return;
+          lastIndexProgress = at;
+          logger.info({ ...event, event: 'index-progress' }, `${event.index}: ${event.build?.phase ?? 'building'}`);
+          return;
+        }
+        case 'index-start':
+        case 'done':
+          // The index line and the completed line say the same at info level.
+          logger.debug({ ...event, event: event.type }, event.type);
+          return;
         default:
           logger.info({ ...event, event: event.type }, event.type);
       }
@@ -209,7 +330,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     summary(result) {
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
-        triggerSuppression: result.triggerSuppression,
+        triggerSuppression: result.triggerSuppression, verify: result.verify,
         tables: result.tables,
       }, 'completed');
     },
@@ -234,4 +355,29 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
 
 export function rememberPlanWarnings(plan: SyncPlan): void {
   for (const warning of plan.warnings) shownInPlan.add(warning);
+}
+
+/** One row of the `history` command's table; readHistory's rows fit. */
+export interface HistoryTableRow {
+  sync_id: string;
+  direction: string;
+  status: string;
+  started_at: Date;
+  duration_seconds: number | null;
+  synced_rows: number | null;
+  triggered_by: string | null;
+  error_message: string | null;
+}
+
+/** The `history` command's table of recent runs (the caller prints it). */
+export function historyTable(rows: readonly HistoryTableRow[], color: boolean): string {
+  const t = new Table({
+    head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
+    style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+  });
+  for (const r of rows) {
+    t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
+      r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+  }
+  return t.toString();
 }
