@@ -102,13 +102,14 @@ export function stepLine(fields: ProgressFields, color: boolean, lastIndex?: str
     return `${'index'.padEnd(8)} ${bar(total > 0 ? fields.indexesBuilt / total : undefined, color)} `
       + `${count(fields.indexesBuilt)}/${count(total)} indexes built${lastIndex ? ` | last ${lastIndex}` : ''}`;
   }
-  if ((fields.phase === 'copy' || fields.phase === 'verification') && fields.table) {
-    const verb = fields.phase === 'copy' ? 'copy' : 'compare';
+  if ((fields.phase === 'copy' || fields.phase === 'verification' || fields.phase === 'compare') && fields.table) {
+    const verb = fields.phase === 'copy' ? 'copy' : fields.phase === 'compare' ? 'diff' : 'compare';
     return `${verb.padEnd(8)} ${bar(fields.tableTotal > 0 ? fields.tableRows / fields.tableTotal : undefined, color)} `
       + `${count(fields.tableRows)}/${count(fields.tableTotal)} rows | ${count(fields.rowsPerSecond)} rows/s | ${fields.table}`;
   }
   switch (fields.phase) {
     case 'validation': return `${'validate'.padEnd(8)} reading both catalogs, locking the target tables`;
+    case 'compare': return `${'diff'.padEnd(8)} comparing per-row digests`;
     case 'copy': return `${'copy'.padEnd(8)} preparing the target tables`;
     case 'verification': return fields.percent >= 100 ? `${'done'.padEnd(8)} committed` : `${'verify'.padEnd(8)} counting rows on the target`;
   }
@@ -201,7 +202,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       if (!live) {
         if (quiet) return;
         if (event.type === 'table-end') {
-          const verb = event.phase === 'verification' ? 'compared' : 'copied';
+          const verb = event.phase === 'copy' ? 'copied' : 'compared';
           err.write(`${verb} ${event.table ?? ''}: ${fmt.format(event.tableRows)} rows in ${event.seconds.toFixed(1)} s\n`);
         }
         return;

@@ -3,7 +3,8 @@
 import type { IndexBuildSample } from '../pg/index-progress.js';
 import type { SyncPlan } from './plan.js';
 
-export type SyncPhase = 'validation' | 'copy' | 'indexing' | 'verification';
+/** `compare`: per-row digests of the tables an incremental run considers, before anything is written. */
+export type SyncPhase = 'validation' | 'compare' | 'copy' | 'indexing' | 'verification';
 
 /** One index build as it goes, from pg_stat_progress_create_index when a monitor watches the target. */
 export interface IndexBuildProgress {
@@ -327,7 +328,7 @@ export class ProgressTracker {
     const now = this.now();
     // Work of earlier phases that never started was skipped (or the engine moved on): nothing of it is left.
     const earlier: Record<SyncPhase, ItemKind[]> = {
-      validation: [], copy: [], indexing: ['copy'], verification: ['copy', 'index'],
+      validation: [], compare: [], copy: [], indexing: ['copy'], verification: ['copy', 'index'],
     };
     for (const item of this.order) {
       if (earlier[phase].includes(item.kind) && item.state !== 'done') this.finish(item, now);
@@ -576,7 +577,8 @@ export class ProgressTracker {
       value = Math.floor((ratio(syncedRows, this.totalRows) ?? (this.phase === 'verification' ? 1 : 0)) * 100);
     } else {
       switch (this.phase) {
-        case 'validation': value = 0; break;
+        case 'validation':
+        case 'compare': value = 0; break;
         case 'copy': value = Math.floor((ratio(syncedRows, this.totalRows) ?? 1) * 90); break;
         case 'indexing': value = 90 + Math.floor((ratio(this.indexesDone, this.totalIndexes) ?? 1) * 9); break;
         case 'verification': value = 99; break;

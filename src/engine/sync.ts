@@ -2,7 +2,8 @@
 
 import type pg from 'pg';
 import { CopyError, type ArchonSyncError } from '../errors.js';
-import { countRows, type ForeignKeyInfo } from '../pg/catalog.js';
+import { countRows, type ForeignKeyInfo, type IndexInfo } from '../pg/catalog.js';
+import { IndexProgressMonitor } from '../pg/index-progress.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
 import { CopyStalledError } from '../pg/copy.js';
 import { quoteTable } from '../pg/quote.js';
@@ -26,7 +27,7 @@ import {
 import { checksumError, compareTables, countMismatchError, type TableComparison } from './checks.js';
 import { Session, selectedTables, type ConnectionOptions } from './connections.js';
 import { DEFAULTS } from './defaults.js';
-import { ProgressTracker, type SyncEventListener, type SyncPhase, type TriggerSuppression } from './events.js';
+import { ProgressTracker, type CostTable, type SyncEventListener, type SyncPhase, type TriggerSuppression } from './events.js';
 import { asSyncError } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
 import { completedFields, failedFields, progressFields } from './history-fields.js';
@@ -99,13 +100,13 @@ export interface SyncResult {
   warnings: string[];
 }
 
-const STEP_NAMES: Record<SyncPhase, string> = { validation: 'validation', copy: 'copy', indexing: 'index rebuild', verification: 'verification' };
+const STEP_NAMES: Record<SyncPhase, string> = { validation: 'validation', compare: 'comparison', copy: 'copy', indexing: 'index rebuild', verification: 'verification' };
 
 /** The state of one run, so each step is a small method and the error path sees everything that was done. */
 class SyncRun {
   private readonly tracker: ProgressTracker;
   private readonly warnings: string[] = [];
-  private readonly durations: Record<SyncPhase | 'total', number> = { validation: 0, copy: 0, indexing: 0, verification: 0, total: 0 };
+  private readonly durations: Record<SyncPhase | 'total', number> = { validation: 0, compare: 0, copy: 0, indexing: 0, verification: 0, total: 0 };
   private phaseStarted = Date.now();
   private readonly started = Date.now();
   private history: HistoryRecorder | undefined;
@@ -156,19 +157,21 @@ class SyncRun {
   /** The target transaction, as its steps. */
   private async transaction(session: Session, tables: readonly string[]): Promise<SyncResult> {
     const plan = await this.validate(session, tables);
-    this.enterPhase('copy');
     const loads = await this.chooseLoads(session, plan);
+    this.enterPhase('copy');
+    this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
     await this.prepareTarget(session.target, plan, loads);
     for (const load of [...loads].reverse()) await load.removeStale?.(session);
     for (const load of loads) await this.loadTable(session, load);
     this.enterPhase('indexing');
-    await this.rebuildIndexes(session.target, loads);
+    await this.rebuildIndexes(session, loads);
     await this.restoreConstraints(session.target, plan, loads);
     await advanceSequences(session.target, loads.filter((load) => load.changed).flatMap(({ table }) =>
       table.sequences.map((sequence) => ({ sequence, table: table.sql, sourceLastValue: sequence.sourceLastValue }))));
     this.enterPhase('verification');
     await this.verify(session, plan);
     await this.commit(session.target);
+    this.tracker.complete();
     return {
       syncId: this.history?.syncId,
       plan,
@@ -250,6 +253,7 @@ class SyncRun {
   private async compareDigests(session: Session, candidates: readonly TablePlan[]): Promise<Map<TablePlan, StagedDiff>> {
     const staged = new Map<TablePlan, StagedDiff>();
     if (candidates.length === 0) return staged;
+    this.enterPhase('compare');
     await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
     const differ = await prepareDiff(session, candidates);
     for (const table of candidates) {
@@ -303,26 +307,62 @@ class SyncRun {
     this.results.push({ ...loaded, targetRows: -1, seconds });
   }
 
-  private async rebuildIndexes(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<void> {
+  /**
+   * Builds each table's indexes in one message. Their progress comes from pg_stat_progress_create_index, read on a
+   * connection of its own; the builder announces which index of the batch it is on (application_name), so the
+   * live display and the history row can say which index builds and how far it is.
+   */
+  private async rebuildIndexes(session: Session, loads: readonly TableLoad[]): Promise<void> {
+    const work = loads.filter((load) => load.indexesToBuild().length > 0);
+    if (work.length === 0) return;
     const workers = this.options.maxParallelMaintenanceWorkers ?? DEFAULTS.maxParallelMaintenanceWorkers;
-    for (const load of loads) {
-      const indexes = load.indexesToBuild();
-      if (indexes.length === 0) continue;
-      throwIfAborted(this.options.signal);
-      this.currentTable = `${load.table.schema}.${load.table.name}`;
-      const started = Date.now();
-      const { serialFallback, outgrewMemory } = await createIndexes(target, indexes, workers);
-      if (serialFallback) {
-        this.warn(`building the indexes of ${load.table.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
-          + 'built them without workers instead: give the container a larger shm_size (e.g. 1g) or set maxParallelMaintenanceWorkers to 0');
+    let batch: IndexInfo[] = [];
+    let table = '';
+    let current = -1;
+    let currentStarted = 0;
+    // Marks the builds before `position` done and starts the one at it (or none past the batch's end).
+    const advanceTo = (position: number) => {
+      while (current < Math.min(position, batch.length)) {
+        const done = batch[current];
+        if (done) this.tracker.indexBuilt(table, done.name, (Date.now() - currentStarted) / 1000);
+        current += 1;
+        const next = batch[current];
+        if (next && current <= position) {
+          currentStarted = Date.now();
+          this.tracker.indexStarted(table, next.name);
+        }
       }
-      if (outgrewMemory) {
-        const hnsw = indexes.filter((i) => i.method === 'hnsw').map((i) => i.name).join(', ') || load.table.name;
-        this.warn(`${hnsw}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise maintenanceWorkMem `
-          + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 7 kB per 1536-dimension row)`);
+    };
+    const monitor = IndexProgressMonitor.start(
+      () => connect(this.options.target, { side: 'target (progress)', connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, applicationName: 'archon-sync-progress' }),
+      session.targetPid,
+      (sample) => {
+        if (sample.position !== undefined && sample.table === table && sample.position > current) advanceTo(sample.position);
+        this.tracker.indexProgress(sample);
+      },
+    );
+    try {
+      for (const load of work) {
+        throwIfAborted(this.options.signal);
+        batch = load.indexesToBuild();
+        table = load.table.name;
+        current = -1;
+        advanceTo(0);
+        this.currentTable = `${load.table.schema}.${load.table.name}`;
+        const { serialFallback, outgrewMemory } = await createIndexes(session.target, batch, workers);
+        advanceTo(batch.length);
+        if (serialFallback) {
+          this.warn(`building the indexes of ${load.table.name} with parallel workers ran out of shared memory on the target (a container's /dev/shm, 64 MB by default); `
+            + 'built them without workers instead: give the container a larger shm_size (e.g. 1g) or set maxParallelMaintenanceWorkers to 0');
+        }
+        if (outgrewMemory) {
+          const hnsw = batch.filter((i) => i.method === 'hnsw').map((i) => i.name).join(', ') || load.table.name;
+          this.warn(`${hnsw}: ${outgrewMemory}, so the rest of its build was several times slower; next time raise maintenanceWorkMem `
+            + `(now ${this.options.maintenanceWorkMem ?? DEFAULTS.maintenanceWorkMem}) if the target has the memory (about 7 kB per 1536-dimension row)`);
+        }
       }
-      const seconds = (Date.now() - started) / 1000;
-      for (const index of indexes) this.tracker.indexBuilt(load.table.name, index.name, seconds / indexes.length);
+    } finally {
+      await monitor.stop();
     }
     this.currentTable = undefined;
   }
@@ -442,6 +482,14 @@ class SyncRun {
       (message) => this.warn(message),
     );
   }
+}
+
+/** What the progress cost model should expect of a load: an incremental one moves only its changed rows, builds nothing. */
+function workOf(load: TableLoad): CostTable {
+  if (!(load instanceof IncrementalLoad)) return load.table;
+  const moved = load.staged.inserts + load.staged.updates;
+  const share = moved / Math.max(1, load.table.sourceRows);
+  return { name: load.table.name, sourceRows: moved, sourceBytes: load.table.sourceBytes * share, indexes: [] };
 }
 
 /** Copies the selected tables from source to target in one atomic step. Resolves when committed. */

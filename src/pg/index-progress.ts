@@ -20,6 +20,8 @@ export interface IndexBuildSample {
    * index lives in the builder's uncommitted transaction, invisible to ours. The caller knows which index it started.
    */
   index: string | undefined;
+  /** The position in its batch the builder announced (BUILDING_MARK), when it did. */
+  position: number | undefined;
   command: string;
   /** `now()` of the monitor when the query that read this sample was sent: a sample older than a build is not about it. */
   sampledAt: number;
@@ -35,14 +37,23 @@ const DEFAULT_INTERVAL_MS = 500;
 // The view is in memory and answers at once; anything slower means trouble we should not wait on.
 const STATEMENT_TIMEOUT_MS = 2000;
 
+/**
+ * pg_stat_progress_create_index cannot name an index created in an uncommitted transaction, so the builder sets
+ * its application_name to this followed by the index's position in its batch (SET LOCAL, before each CREATE
+ * INDEX; a position, since a name could outgrow the 63 bytes application_name keeps) and the monitor reads it
+ * back from pg_stat_activity.
+ */
+export const BUILDING_MARK = 'archon-sync: building index ';
+
 const PROGRESS_SQL = `
-  SELECT p.phase, p.command,
+  SELECT p.phase, p.command, a.application_name,
          p.blocks_done::float8 AS blocks_done, p.blocks_total::float8 AS blocks_total,
          p.tuples_done::float8 AS tuples_done, p.tuples_total::float8 AS tuples_total,
          t.relname AS table_name, i.relname AS index_name
     FROM pg_stat_progress_create_index p
     LEFT JOIN pg_class t ON t.oid = p.relid
     LEFT JOIN pg_class i ON i.oid = p.index_relid AND p.index_relid <> 0
+    LEFT JOIN pg_stat_activity a ON a.pid = p.pid
    WHERE p.pid = $1`;
 
 interface ProgressRow {
@@ -54,6 +65,15 @@ interface ProgressRow {
   tuples_total: number | null;
   table_name: string | null;
   index_name: string | null;
+  application_name: string | null;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function count(value: number | null): number {
@@ -111,10 +131,10 @@ export class IndexProgressMonitor {
       client = await this.connect();
       // A connection error after this point must not become an unhandled 'error' event.
       client.on('error', (error) => { this.failure ??= error; });
-      await client.query(`SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
       while (!this.stopped) {
         const sampledAt = this.now();
-        const result = await client.query<ProgressRow>(PROGRESS_SQL, [this.pid]);
+        // Timed on our side: a session-level SET statement_timeout would stay on a pooled server connection.
+        const result = await withTimeout(client.query<ProgressRow>(PROGRESS_SQL, [this.pid]), STATEMENT_TIMEOUT_MS);
         const row = result.rows[0];
         if (row && !this.stopped) {
           this.onSample({
@@ -126,6 +146,7 @@ export class IndexProgressMonitor {
             tuplesTotal: count(row.tuples_total),
             table: row.table_name ?? undefined,
             index: row.index_name ?? undefined,
+            position: row.application_name?.startsWith(BUILDING_MARK) ? Number(row.application_name.slice(BUILDING_MARK.length)) : undefined,
             sampledAt,
           });
         }
@@ -135,7 +156,11 @@ export class IndexProgressMonitor {
       // Quiet from here on: progress is a nicety, the index build is what matters.
       this.failure = error;
     } finally {
-      await client?.end().catch(() => undefined);
+      const ending = client?.end().catch(() => undefined);
+      // A server that stopped answering would keep end() waiting; the socket is ours to close.
+      const { connection } = (client ?? {}) as { connection?: { stream?: { destroy(): void } } };
+      await Promise.race([ending, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      connection?.stream?.destroy();
     }
   }
 

@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { runBatch } from './batch.js';
 import type { ForeignKeyInfo, IndexInfo, SequenceInfo, TriggerInfo, TriggerMode } from './catalog.js';
+import { BUILDING_MARK } from './index-progress.js';
 import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
 
 export interface TransactionSettings {
@@ -220,10 +221,12 @@ export async function findForeignKeyViolation(client: pg.ClientBase, fks: readon
 }
 
 /** CREATE INDEX and what pg_get_indexdef() leaves out: tablespace, comment, statistics targets, CLUSTER and REPLICA IDENTITY marks. */
-export function createIndexStatements(index: IndexInfo): string[] {
+export function createIndexStatements(index: IndexInfo, position = 0): string[] {
   const table = quoteTable(index.schema, index.table);
   const name = quoteTable(index.schema, index.name);
   return [
+    // Names the build for the progress monitor (pg_stat_progress_create_index cannot name an uncommitted index).
+    `SET LOCAL application_name = ${quoteLiteral(`${BUILDING_MARK}${position}`)}`,
     ...(index.tablespace ? [`SET LOCAL default_tablespace = ${quoteLiteral(index.tablespace)}`] : []),
     index.definition,
     ...(index.tablespace ? [`SET LOCAL default_tablespace = ''`] : []),
@@ -254,7 +257,7 @@ export async function createIndexes(client: pg.ClientBase, indexes: readonly Ind
   const onNotice = (notice: { message?: string | undefined }) => {
     if (notice.message?.includes('no longer fits into maintenance_work_mem')) outgrewMemory = notice.message;
   };
-  const builds = indexes.flatMap(createIndexStatements);
+  const builds = [...indexes.flatMap((index, position) => createIndexStatements(index, position)), 'SET LOCAL application_name = DEFAULT'];
   client.on('notice', onNotice);
   try {
     try {

@@ -24,7 +24,7 @@ function recorder() {
 }
 
 function sample(clock: FakeClock, fields: Partial<IndexBuildSample>): IndexBuildSample {
-  return { phase: 'building index: loading tuples', blocksDone: 0, blocksTotal: 0, tuplesDone: 0, tuplesTotal: 0, table: undefined, index: undefined, command: 'CREATE INDEX', sampledAt: clock.now(), ...fields };
+  return { phase: 'building index: loading tuples', blocksDone: 0, blocksTotal: 0, tuplesDone: 0, tuplesTotal: 0, table: undefined, index: undefined, position: undefined, command: 'CREATE INDEX', sampledAt: clock.now(), ...fields };
 }
 
 /** Copies one table in `ms`, with progress halfway. */
