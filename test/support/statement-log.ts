@@ -21,7 +21,7 @@ import type { Cluster } from './cluster.js';
 export const STATEMENT_LOG_SETTINGS: Readonly<Record<string, string | number>> = {
   log_statement: 'all',
   log_connections: 'on',
-  // The backend's pid and application_name on every line ("[unknown]" before the startup packet is read).
+  // The backend's pid and application_name on every line (PostgreSQL writes "[unknown]" while there is none).
   log_line_prefix: '%m [%p] <%a> ',
   // Parameter values are not needed to count and can be large (embeddings).
   log_parameter_max_length: 0,
@@ -29,6 +29,7 @@ export const STATEMENT_LOG_SETTINGS: Readonly<Record<string, string | number>> =
 
 export interface LoggedStatement {
   pid: number;
+  /** '' for a client that set no application_name (the harness's own clients). */
   application: string;
   protocol: 'simple' | 'extended';
   /** The statement text as logged (several statements when one simple query carried them). */
@@ -56,7 +57,10 @@ export interface ApplicationTraffic {
 const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[(\d+)\] <(.*?)> ([A-Z]+): {2}(.*)$/;
 const STATEMENT = /^statement: ([\s\S]*)$/;
 const EXECUTE = /^execute(?: fetch from)? [^:]*: ([\s\S]*)$/;
-const CONNECTION = /^connection authorized: .*?application_name=(.*?)(?: SSL enabled \(.*| GSS .*)?$/;
+const CONNECTION = /^connection authorized: /;
+/** The name is the message's last field unless TLS or GSS details follow it. */
+const CONNECTION_APPLICATION = /application_name=(.*?)(?: SSL enabled \(.*| GSS .*)?$/;
+const NO_APPLICATION = '[unknown]';
 
 /** Parses the log lines written with STATEMENT_LOG_SETTINGS; continuation lines (a tab first) belong to the line before. */
 export function parseStatementLog(log: string): StatementLogExcerpt {
@@ -64,7 +68,8 @@ export function parseStatementLog(log: string): StatementLogExcerpt {
   for (const line of log.split('\n')) {
     const match = LINE.exec(line);
     if (match) {
-      messages.push({ pid: Number(match[1]), application: match[2] ?? '', level: match[3] ?? '', text: match[4] ?? '' });
+      const application = match[2] === NO_APPLICATION ? '' : match[2] ?? '';
+      messages.push({ pid: Number(match[1]), application, level: match[3] ?? '', text: match[4] ?? '' });
     } else if (line.startsWith('\t')) {
       const last = messages[messages.length - 1];
       if (last) last.text += `\n${line.slice(1)}`;
@@ -76,11 +81,11 @@ export function parseStatementLog(log: string): StatementLogExcerpt {
     if (message.level !== 'LOG') continue;
     const simple = STATEMENT.exec(message.text);
     const extended = simple ? undefined : EXECUTE.exec(message.text);
-    const connection = simple || extended ? undefined : CONNECTION.exec(message.text);
     if (simple || extended) {
       statements.push({ pid: message.pid, application: message.application, protocol: simple ? 'simple' : 'extended', text: (simple ?? extended)?.[1] ?? '' });
-    } else if (connection) {
-      connections.push({ pid: message.pid, application: connection[1] ?? '' });
+    } else if (CONNECTION.test(message.text)) {
+      // Logged before the backend applies the startup packet's settings, so the prefix has no name yet; the message has.
+      connections.push({ pid: message.pid, application: CONNECTION_APPLICATION.exec(message.text)?.[1] ?? '' });
     }
   }
   return { statements, connections };

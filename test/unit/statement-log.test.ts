@@ -21,14 +21,17 @@ const LOG = [
   '2026-11-26 09:16:09.310 UTC [9001] <archon-sync> LOG:  execute fetch from <unnamed>/C_1: SELECT key FROM t ORDER BY key',
   '2026-11-26 09:16:09.400 UTC [8953] <archon-sync> ERROR:  relation "nope" does not exist at character 15',
   '2026-11-26 09:16:09.400 UTC [8953] <archon-sync> STATEMENT:  SELECT 1 FROM nope',
-  '2026-11-26 09:16:09.500 UTC [9100] <> LOG:  statement: SELECT 1',
+  '2026-11-26 09:16:09.490 UTC [9100] <[unknown]> LOG:  connection authorized: user=postgres database=dst_1',
+  '2026-11-26 09:16:09.500 UTC [9100] <[unknown]> LOG:  statement: SELECT 1',
   '',
 ].join('\n');
 
-test('counts one statement per simple query or Execute (cursor fetches too), and connections apart', () => {
+test('counts one statement per simple query or Execute (cursor fetches too), and connections apart; no application_name is ""', () => {
   const excerpt = parseStatementLog(LOG);
   assert.deepEqual(statementsByApplication(excerpt), { 'archon-sync': 8, 'archon-sync-history': 1, '': 1 });
-  assert.deepEqual(excerpt.connections, [{ pid: 8953, application: 'archon-sync' }, { pid: 8959, application: 'archon-sync-history' }]);
+  assert.deepEqual(excerpt.connections, [
+    { pid: 8953, application: 'archon-sync' }, { pid: 8959, application: 'archon-sync-history' }, { pid: 9100, application: '' },
+  ]);
   const history = excerpt.statements.find((s) => s.application === 'archon-sync-history');
   assert.equal(history?.protocol, 'extended');
   assert.equal(history?.text, 'INSERT INTO archon_sync_history\n         (sync_id, direction)\n       VALUES ($1, $2)');
