@@ -107,9 +107,10 @@ export function statementKind(text: string): string {
   return rest.length > 60 ? `${rest.slice(0, 59)}…` : rest;
 }
 
-/** Statements, connections and kinds of one application_name in an excerpt. */
-export function trafficOf(excerpt: StatementLogExcerpt, application: string): ApplicationTraffic {
-  const own = excerpt.statements.filter((s) => s.application === application);
+/** Statements, connections and kinds of one application_name (or of those `application` accepts) in an excerpt. */
+export function trafficOf(excerpt: StatementLogExcerpt, application: string | ((name: string) => boolean)): ApplicationTraffic {
+  const accepts = typeof application === 'string' ? (name: string) => name === application : application;
+  const own = excerpt.statements.filter((s) => accepts(s.application));
   const kinds = new Map<string, number>();
   for (const statement of own) {
     const kind = statementKind(statement.text);
@@ -117,7 +118,7 @@ export function trafficOf(excerpt: StatementLogExcerpt, application: string): Ap
   }
   return {
     statements: own.length,
-    connections: excerpt.connections.filter((c) => c.application === application).length,
+    connections: excerpt.connections.filter((c) => accepts(c.application)).length,
     kinds: [...kinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
   };
 }
