@@ -91,20 +91,32 @@ export function parseStatementLog(log: string): StatementLogExcerpt {
   return { statements, connections };
 }
 
+/** The kind of one statement: its start, with object names, quoted identifiers and numbers taken out. */
+function singleKind(statement: string): string {
+  const copy = /^COPY .* (FROM STDIN|TO STDOUT)\b/i.exec(statement);
+  if (copy) return `COPY … ${copy[1]?.toUpperCase()}`;
+  const named = /^(CREATE (?:UNIQUE )?INDEX(?: CONCURRENTLY)?|DROP INDEX(?: IF EXISTS)?|ALTER TABLE(?: ONLY)?|LOCK TABLE|TRUNCATE(?: TABLE)?|ALTER SEQUENCE) /i.exec(statement);
+  if (named) return `${named[1]?.toUpperCase()} …`;
+  const kind = statement.replace(/"(?:[^"]|"")*"/g, '"…"').replace(/\b\d+\b/g, 'N');
+  return kind.length > 40 ? `${kind.slice(0, 39)}…` : kind;
+}
+
 /**
- * A short, stable name for what a statement does, so a breakdown groups e.g. every `DROP INDEX …` together:
- * the first line with object names, quoted identifiers, literals and numbers taken out.
+ * A short, stable name for what a logged message does, so a breakdown groups e.g. every `DROP INDEX …` together.
+ * Several statements in one message (a batch) are named by their distinct kinds, in order, whatever their number:
+ * every per-table batch of `SAVEPOINT; CREATE INDEX …; RELEASE SAVEPOINT` is then one kind.
  */
 export function statementKind(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  const copy = /^COPY .* (FROM STDIN|TO STDOUT)\b/i.exec(flat);
-  if (copy) return `COPY … ${copy[1]?.toUpperCase()}`;
-  const named = /^(CREATE (?:UNIQUE )?INDEX(?: CONCURRENTLY)?|DROP INDEX(?: IF EXISTS)?|ALTER TABLE(?: ONLY)?|LOCK TABLE|TRUNCATE(?: TABLE)?|ALTER SEQUENCE) /i.exec(flat);
-  const rest = named ? `${named[1]?.toUpperCase()} …` : flat
-    .replace(/"(?:[^"]|"")*"/g, '"…"')
+  // Literals and dollar-quoted bodies first, so a ';' inside them does not split the message.
+  const flat = text
+    .replace(/\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g, '$…$')
     .replace(/'(?:[^']|'')*'/g, "'…'")
-    .replace(/\b\d+\b/g, 'N');
-  return rest.length > 60 ? `${rest.slice(0, 59)}…` : rest;
+    .replace(/\s+/g, ' ')
+    .trim();
+  const statements = flat.split(';').map((part) => part.trim()).filter(Boolean);
+  const kinds = [...new Set(statements.map(singleKind))];
+  const kind = statements.length > 1 ? `[batch] ${kinds.join('; ')}` : kinds[0] ?? '';
+  return kind.length > 90 ? `${kind.slice(0, 89)}…` : kind;
 }
 
 /** Statements, connections and kinds of one application_name (or of those `application` accepts) in an excerpt. */

@@ -45,4 +45,10 @@ test('groups statements by kind, naming no object', () => {
   assert.equal(statementKind('COPY (SELECT "a" FROM "public"."t") TO STDOUT (FORMAT binary)'), 'COPY … TO STDOUT');
   assert.equal(statementKind('CREATE UNIQUE INDEX idx_x ON public.t USING btree (a)'), 'CREATE UNIQUE INDEX …');
   assert.equal(statementKind(`SELECT setval('"public"."s"', 42)`), "SELECT setval('…', N)");
+  // Batches group by what they do, not by how many statements or which objects.
+  for (const batch of [
+    'SAVEPOINT archon_sync_index; CREATE INDEX idx_a ON t (a); RELEASE SAVEPOINT archon_sync_index',
+    'SAVEPOINT archon_sync_index; CREATE INDEX idx_b ON u (b); CREATE INDEX idx_c ON u (c);\n RELEASE SAVEPOINT archon_sync_index;',
+  ]) assert.equal(statementKind(batch), '[batch] SAVEPOINT archon_sync_index; CREATE INDEX …; RELEASE SAVEPOINT archon_sync_index');
+  assert.equal(statementKind("DO $body$ BEGIN PERFORM 1; PERFORM 'a;b'; END $body$; SELECT 1"), '[batch] DO $…$; SELECT N');
 });
