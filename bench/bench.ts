@@ -1,35 +1,47 @@
-// `npm run bench`: archon-sync side by side with the physical limit (psql binary \copy pipes) and pg_dump | pg_restore.
+// `npm run bench`: archon-sync side by side with the physical limit (psql binary \copy pipes) and pg_dump | pg_restore,
+// on this machine or (--link) with the target behind a slow, distant link.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { generateArchonData } from '../schema/generate.js';
-import { plan } from '../src/engine/dry-run.js';
-import type { SyncPlan } from '../src/engine/plan.js';
-import { ARCHON_TABLES } from '../src/engine/tables.js';
+import { ARCHON_TABLES, plan, type SyncPlan } from '../src/index.js';
 import { PG_BIN, startCluster } from '../test/support/cluster.js';
 import { fingerprintTables } from '../test/support/fingerprint.js';
 import { TestServer } from '../test/support/servers.js';
+import { STATEMENT_LOG_SETTINGS, StatementLogMark, type StatementLogExcerpt } from '../test/support/statement-log.js';
+import { DEFAULT_LINK_DELAY_MS, DEFAULT_LINK_MBIT, startLinkProxy, type LinkProxy, type LinkStats } from './link-proxy.js';
+
+const DEFAULT_TOOLS = 'archon-sync,baseline,pg_dump,archon-sync-quiet';
+/** Through the link: the three tools, and archon-sync once without it for the server-side index time. */
+const DEFAULT_LINK_TOOLS = 'archon-sync,baseline,pg_dump,archon-sync-direct';
 
 const args = await yargs(hideBin(process.argv))
   .option('scale', { type: 'number', default: 1, describe: 'data scale; 1 ≈ 50,000 archon_crawled_pages rows' })
-  .option('runs', { type: 'number', default: 3, describe: 'runs of archon-sync and baseline (the ratio with the tightest target), alternating' })
+  .option('runs', { type: 'number', default: 3, describe: 'runs of archon-sync and baseline (the ratio with the tightest target), alternating; with --link of archon-sync and archon-sync-direct' })
   .option('other-runs', { type: 'number', default: 1, describe: 'runs of every other tool (pg_dump is far slower; the variants measure one cost each)' })
   .option('mode', { choices: ['compare', 'memory'] as const, default: 'compare' as const, describe: 'compare tools, or peak RSS of archon-sync at two scales' })
   .option('scales', { type: 'string', default: '1,4', describe: 'memory mode: the two scales' })
   .option('tools', {
     type: 'string',
-    default: 'archon-sync,baseline,pg_dump,archon-sync-quiet',
-    describe: `which tools to time; also archon-sync-checksum (--verify=checksum), container-source and container-target (one side through the docker exec bridge)`,
+    describe: `which tools to time (default ${DEFAULT_TOOLS}; with --link ${DEFAULT_LINK_TOOLS}); also archon-sync-checksum (--verify=checksum), `
+      + 'container-source and container-target (one side through the docker exec bridge), archon-sync-direct (never through the link)',
   })
+  .option('link', { type: 'boolean', default: false, describe: 'put the target behind a proxy that adds a one-way delay and a rate limit per direction, for every tool; count statements from its log' })
+  .option('link-delay-ms', { type: 'number', default: DEFAULT_LINK_DELAY_MS, describe: 'with --link: one-way delay, each direction' })
+  .option('link-mbit', { type: 'number', default: DEFAULT_LINK_MBIT, describe: 'with --link: rate of each direction, 10^6 bit/s of payload' })
   .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
   .option('out', { type: 'string', default: 'bench/results', describe: 'where results go' })
   .strict()
+  .check((argv) => {
+    if (argv.link && argv.mode !== 'compare') throw new Error('--link times tools against each other: use it with --mode compare');
+    return true;
+  })
   .parseAsync();
 
 interface RunResult {
@@ -42,6 +54,22 @@ interface RunResult {
   peakRssMb: number;
   cpuSeconds: number;
   verified: boolean;
+  /** With --link: what crossed it and what the target's log says the run sent. */
+  link?: LinkTraffic | undefined;
+}
+
+interface LinkTraffic {
+  /** Whether this run went through the link (archon-sync-direct does not). */
+  throughLink: boolean;
+  bytesToTarget: number;
+  bytesFromTarget: number;
+  /** Statements per application_name in the target's log during the run (each a round trip; see statement-log.ts). */
+  statements: Record<string, number>;
+  /** Connections per application_name (each the TCP handshake plus authentication's turns). */
+  connections: Record<string, number>;
+  /** Both summed over the tool's own applications. */
+  totalStatements: number;
+  totalConnections: number;
 }
 
 const CLI = resolve(args.cli);
@@ -53,14 +81,16 @@ interface Timed {
   cpuSeconds: number;
 }
 
-function timeCommand(command: string, env: NodeJS.ProcessEnv = process.env): Timed {
+/** Runs `command` under GNU time. Asynchronous, so the link proxy (in this process) keeps forwarding meanwhile. */
+async function timeCommand(command: string, env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
   // GNU time reports the largest resident set of the command and of every process it waited for.
-  const result = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M %U %S', 'bash', '-o', 'pipefail', '-c', command], {
-    env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
-  });
-  const match = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
-  if (result.status !== 0 || !match) {
-    throw new Error(`benchmark command failed (${result.status}): ${command.slice(0, 200)}\n${result.stderr.slice(-2000)}`);
+  const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M %U %S', 'bash', '-o', 'pipefail', '-c', command], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-65536); });
+  const status = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
+  const match = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  if (status !== 0 || !match) {
+    throw new Error(`benchmark command failed (${status}): ${command.slice(0, 200)}\n${stderr.slice(-2000)}`);
   }
   return { seconds: Number(match[1]), peakRssMb: Number(match[2]) / 1024, cpuSeconds: Number(match[3]) + Number(match[4]) };
 }
@@ -79,12 +109,24 @@ function quoteShell(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
-async function prepare(scale: number) {
-  const [sourceCluster, targetCluster] = await Promise.all([startCluster('bench-source'), startCluster('bench-target')]);
+/** pg_restore reaches the target over TCP (through the link) as the superuser, which needs a password there. */
+const SUPERUSER_PASSWORD = 'bench-superuser-pw';
+
+async function prepare(scale: number, withLink = false) {
+  const [sourceCluster, targetCluster] = await Promise.all([
+    startCluster('bench-source'),
+    // Only the target's log is read (the link is in front of it); every statement it gets is one line there.
+    startCluster('bench-target', withLink ? { settings: { ...STATEMENT_LOG_SETTINGS } } : {}),
+  ]);
   const source = new TestServer('source', sourceCluster, new URL('postgresql://unused'));
   const target = new TestServer('target', targetCluster, new URL('postgresql://unused'));
   const sourceDb = await source.createDatabase('bench');
   const targetDb = await target.createDatabase('bench');
+  let link: LinkProxy | undefined;
+  if (withLink) {
+    await target.admin('postgres', (client) => client.query(`ALTER ROLE postgres PASSWORD '${SUPERUSER_PASSWORD}'`));
+    link = await startLinkProxy({ upstreamPort: targetCluster.port, delayMs: args.linkDelayMs, mbitPerSecond: args.linkMbit });
+  }
   const started = Date.now();
   // Every tool only reads the source (COPY TO, pg_dump): its vector and trigram indexes would change no timing
   // and would double the generation time.
@@ -93,10 +135,24 @@ async function prepare(scale: number) {
   const sizes = await source.asOwner(sourceDb, async (client) => (await client.query<{ bytes: string }>(
     `SELECT sum(pg_table_size(c.oid))::bigint AS bytes FROM pg_class c WHERE c.relname = ANY($1) AND c.relkind = 'r'`, [ARCHON_TABLES])).rows[0]?.bytes);
   await Promise.all([source.admin(sourceDb, (c) => c.query('VACUUM ANALYZE')), target.admin(targetDb, (c) => c.query('VACUUM ANALYZE'))]);
-  return { source, target, sourceDb, targetDb, counts, generateSeconds, sourceBytes: Number(sizes ?? 0) };
+  return { source, target, sourceDb, targetDb, counts, generateSeconds, sourceBytes: Number(sizes ?? 0), link };
 }
 
 type Setup = Awaited<ReturnType<typeof prepare>>;
+
+/** The port a tool dials for the target: the link's, unless there is none or the run bypasses it. */
+function targetPort(setup: Setup, direct = false): number {
+  const cluster = setup.target.cluster;
+  if (!cluster) throw new Error('the benchmark needs harness-started clusters');
+  return setup.link && !direct ? setup.link.port : cluster.port;
+}
+
+/** The owner's URI for the target, as a tool gets it (through the link unless `direct`). */
+function targetUri(setup: Setup, direct = false): string {
+  const url = new URL(setup.target.ownerUri(setup.targetDb));
+  url.port = String(targetPort(setup, direct));
+  return url.toString();
+}
 
 /** Every run starts alike: an empty target and no dirty pages left from the previous run on either server. */
 async function resetTarget(setup: Setup): Promise<void> {
@@ -120,6 +176,8 @@ interface Variant {
   checksum?: boolean;
   /** Which side goes through the docker exec bridge (the stand-in docker that runs it on this machine). */
   container?: 'source' | 'target';
+  /** With --link: reach the target directly; this run's index phase is the server-side index time of the bound. */
+  direct?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -128,24 +186,27 @@ const VARIANTS: Record<string, Variant> = {
   'archon-sync-checksum': { checksum: true },
   'container-source': { container: 'source' },
   'container-target': { container: 'target' },
+  'archon-sync-direct': { direct: true },
 };
 
 /** The pair whose ratio has the tightest target: timed --runs times; everything else --other-runs times. */
 const REPEATED_TOOLS = ['archon-sync', 'baseline'];
+/** Through the link the tightest target is archon-sync against its bound, whose index time comes from archon-sync-direct. */
+const REPEATED_LINK_TOOLS = ['archon-sync', 'archon-sync-direct'];
 
 const FAKE_DOCKER_DIR = resolve('test/fixtures/fake-docker');
 const BENCH_CONTAINER = 'bench-db';
 
-function archonSync(setup: Setup, variant: Variant, logFile: string) {
+async function archonSync(setup: Setup, variant: Variant, logFile: string) {
   const through = (side: 'source' | 'target', uri: string) => variant.container === side ? `${uri}&container=${BENCH_CONTAINER}` : uri;
   const env = {
     ...process.env,
     LOCAL_DATABASE_URI: through('source', setup.source.ownerUri(setup.sourceDb)),
-    REMOTE_DATABASE_URI: through('target', setup.target.ownerUri(setup.targetDb)),
+    REMOTE_DATABASE_URI: through('target', targetUri(setup, variant.direct)),
     ...(variant.container ? { PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH ?? ''}`, FAKE_DOCKER_CONTAINERS: BENCH_CONTAINER } : {}),
   };
   const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', args.cliArgs].join(' ');
-  const timed = timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
+  const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
   let verifySeconds: number | undefined;
@@ -162,23 +223,24 @@ function archonSync(setup: Setup, variant: Variant, logFile: string) {
 }
 
 /** The limit: psql binary \copy pipes per table into truncated tables without secondary indexes, then the same CREATE INDEX. */
-function baseline(setup: Setup, thePlan: SyncPlan) {
+async function baseline(setup: Setup, thePlan: SyncPlan) {
   const src = setup.source.ownerUri(setup.sourceDb);
-  const dst = setup.target.ownerUri(setup.targetDb);
+  const dst = targetUri(setup);
+  // Setup, not timed: directly and by the harness's own client, so it is not counted as the tool's statements either.
   const dropIndexes = thePlan.tables.flatMap((t) => t.indexes.map((i) => `DROP INDEX ${i.schema}.${i.name};`)).join(' ');
-  timeCommand(`psql -qX ${quoteShell(dst)} -v ON_ERROR_STOP=1 -c ${quoteShell(dropIndexes)}`);
+  await setup.target.asOwner(setup.targetDb, (client) => client.query(dropIndexes));
   const pipes = thePlan.tables.map((t) => {
     const cols = t.columns.map((c) => `"${c}"`).join(', ');
     const out = `\\copy (SELECT ${cols} FROM ${t.sql}) TO STDOUT (FORMAT binary)`;
     const into = `\\copy ${t.sql} (${cols}) FROM STDIN (FORMAT binary)`;
     return `psql -qX ${quoteShell(src)} -v ON_ERROR_STOP=1 -c ${quoteShell(out)} | PGOPTIONS='-c session_replication_role=replica' psql -qX ${quoteShell(dst)} -v ON_ERROR_STOP=1 -c ${quoteShell(into)}`;
   });
-  const copy = timeCommand(pipes.join(' && '));
+  const copy = await timeCommand(pipes.join(' && '));
   const createIndexes = ['SET maintenance_work_mem = \'256MB\';', 'SET max_parallel_maintenance_workers = 2;',
     ...thePlan.tables.flatMap((t) => t.indexes.map((i) => `${i.definition};`))].join('\n');
   const indexFile = join(args.out, 'baseline-indexes.sql');
   writeFileSync(indexFile, createIndexes);
-  const indexing = timeCommand(`psql -qX ${quoteShell(dst)} -v ON_ERROR_STOP=1 -f ${quoteShell(indexFile)} 2>/dev/null`);
+  const indexing = await timeCommand(`psql -qX ${quoteShell(dst)} -v ON_ERROR_STOP=1 -f ${quoteShell(indexFile)} 2>/dev/null`);
   return {
     seconds: copy.seconds + indexing.seconds, peakRssMb: Math.max(copy.peakRssMb, indexing.peakRssMb),
     cpuSeconds: copy.cpuSeconds + indexing.cpuSeconds, copySeconds: copy.seconds, indexSeconds: indexing.seconds,
@@ -186,38 +248,71 @@ function baseline(setup: Setup, thePlan: SyncPlan) {
 }
 
 /** What users reach for today: a custom-format data-only dump piped into a single-transaction restore. */
-function pgDumpRestore(setup: Setup) {
+async function pgDumpRestore(setup: Setup) {
   const tables = ARCHON_TABLES.map((t) => `-t public.${t}`).join(' ');
   const source = setup.source.cluster;
   const target = setup.target.cluster;
   if (!source || !target) throw new Error('the benchmark needs harness-started clusters');
-  // --disable-triggers needs a superuser, so both ends run as postgres over the Unix socket.
+  // --disable-triggers needs a superuser, so both ends run as postgres: over the Unix socket, or through the link
+  // over TCP with a password.
   const dump = `${PG_BIN}/pg_dump -Fc --data-only ${tables} -h ${source.socketDir} -p ${source.port} -U postgres ${setup.sourceDb}`;
-  const restore = `${PG_BIN}/pg_restore --data-only --disable-triggers --single-transaction -h ${target.socketDir} -p ${target.port} -U postgres -d ${setup.targetDb}`;
-  return timeCommand(`${dump} | ${restore}`);
+  const restoreHost = setup.link ? `-h 127.0.0.1 -p ${targetPort(setup)}` : `-h ${target.socketDir} -p ${target.port}`;
+  const restore = `${PG_BIN}/pg_restore --data-only --disable-triggers --single-transaction ${restoreHost} -U postgres -d ${setup.targetDb}`;
+  return timeCommand(`${dump} | ${restore}`, setup.link ? { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD } : process.env);
+}
+
+/** What one run sent through the link and to the target, from the proxy's counters and the target's log. */
+function linkTraffic(setup: Setup, direct: boolean, before: LinkStats, mark: StatementLogMark): LinkTraffic {
+  const after = setup.link?.stats() ?? before;
+  const excerpt: StatementLogExcerpt = mark.read();
+  const statements: Record<string, number> = {};
+  const connections: Record<string, number> = {};
+  // The harness's own clients (reset, verification) set no application_name; every other one is the tool's.
+  for (const s of excerpt.statements) if (s.application) statements[s.application] = (statements[s.application] ?? 0) + 1;
+  for (const c of excerpt.connections) if (c.application) connections[c.application] = (connections[c.application] ?? 0) + 1;
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return {
+    throughLink: !direct,
+    bytesToTarget: after.bytesToServer - before.bytesToServer,
+    bytesFromTarget: after.bytesToClient - before.bytesToClient,
+    statements,
+    connections,
+    totalStatements: sum(statements),
+    totalConnections: sum(connections),
+  };
+}
+
+function describeLinkTraffic(traffic: LinkTraffic): string {
+  const apps = Object.entries(traffic.statements).map(([app, n]) => `${app} ${n}`).join(', ');
+  const moved = traffic.throughLink ? `${(traffic.bytesToTarget / 1e6).toFixed(1)} MB to the target through the link, ${(traffic.bytesFromTarget / 1e6).toFixed(1)} MB back; ` : 'not through the link; ';
+  return `${moved}${traffic.totalStatements} statements on the target (${apps || 'none'}) on ${traffic.totalConnections} connection(s)`;
 }
 
 async function compare(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
-  console.log(`preparing scale ${args.scale} …`);
-  const setup = await prepare(args.scale);
+  console.log(`preparing scale ${args.scale}${args.link ? ` with the target behind a link of ${args.linkDelayMs} ms each way and ${args.linkMbit} Mbit/s` : ''} …`);
+  const setup = await prepare(args.scale, args.link);
   console.log(`generated ${Object.values(setup.counts).reduce((a, b) => a + b, 0)} rows (${(setup.sourceBytes / 1048576).toFixed(0)} MB of table data) in ${setup.generateSeconds.toFixed(1)} s`);
   const thePlan = await plan({ source: setup.source.ownerUri(setup.sourceDb), target: setup.target.ownerUri(setup.targetDb) });
-  const tools = args.tools.split(',').map((t) => t.trim());
+  const tools = (args.tools ?? (args.link ? DEFAULT_LINK_TOOLS : DEFAULT_TOOLS)).split(',').map((t) => t.trim());
   const unknown = tools.filter((t) => !(t in VARIANTS) && t !== 'baseline' && t !== 'pg_dump');
   if (unknown.length) throw new Error(`unknown tool(s) ${unknown.join(', ')}; known: ${[...Object.keys(VARIANTS), 'baseline', 'pg_dump'].join(', ')}`);
+  const prefix = [args.link ? 'link' : '', args.label].filter(Boolean).join('-');
   const results: RunResult[] = [];
   for (let run = 1; run <= Math.max(args.runs, args.otherRuns); run++) {
     // Rotated each run, so no tool always goes first (after generation) or always follows the same one.
     const order = tools.map((_, i) => tools[(i + run - 1) % tools.length] as string)
-      .filter((tool) => run <= (REPEATED_TOOLS.includes(tool) ? args.runs : args.otherRuns));
+      .filter((tool) => run <= ((args.link ? REPEATED_LINK_TOOLS : REPEATED_TOOLS).includes(tool) ? args.runs : args.otherRuns));
     for (const tool of order) {
       await resetTarget(setup);
-      const logFile = join(args.out, `${args.label ? `${args.label}-` : ''}${tool}-run${run}.log`);
+      const logFile = join(args.out, `${prefix ? `${prefix}-` : ''}${tool}-run${run}.log`);
       const variant = VARIANTS[tool];
-      const timed: Timed & { copySeconds?: number | undefined; indexSeconds?: number | undefined; verifySeconds?: number | undefined } = variant ? archonSync(setup, variant, logFile)
-        : tool === 'baseline' ? baseline(setup, thePlan)
-          : pgDumpRestore(setup);
+      const linkBefore = setup.link?.stats();
+      const mark = setup.link && setup.target.cluster ? StatementLogMark.now(setup.target.cluster) : undefined;
+      const timed: Timed & { copySeconds?: number | undefined; indexSeconds?: number | undefined; verifySeconds?: number | undefined } = variant ? await archonSync(setup, variant, logFile)
+        : tool === 'baseline' ? await baseline(setup, thePlan)
+          : await pgDumpRestore(setup);
+      const link = linkBefore && mark ? linkTraffic(setup, variant?.direct ?? false, linkBefore, mark) : undefined;
       const ok = await verified(setup);
       const result: RunResult = {
         tool, run, seconds: timed.seconds, peakRssMb: Math.round(timed.peakRssMb), cpuSeconds: timed.cpuSeconds,
@@ -225,9 +320,11 @@ async function compare(): Promise<void> {
         indexSeconds: timed.indexSeconds,
         verifySeconds: timed.verifySeconds,
         verified: ok,
+        ...(link ? { link } : {}),
       };
       results.push(result);
-      console.log(`run ${run} ${tool.padEnd(20)} ${timed.seconds.toFixed(2)} s  client CPU ${timed.cpuSeconds.toFixed(2)} s  peak RSS ${result.peakRssMb} MB  ${ok ? 'verified' : 'NOT EQUAL'}`);
+      console.log(`run ${run} ${tool.padEnd(20)} ${timed.seconds.toFixed(2)} s  client CPU ${timed.cpuSeconds.toFixed(2)} s  peak RSS ${result.peakRssMb} MB  ${ok ? 'verified' : 'NOT EQUAL'}`
+        + (link ? `\n      ${describeLinkTraffic(link)}` : ''));
       if (!ok) throw new Error(`${tool} produced a target that differs from the source`);
     }
   }
@@ -238,6 +335,7 @@ async function compare(): Promise<void> {
     const copy = own.map((r) => r.copySeconds).filter((x): x is number => x !== undefined);
     const index = own.map((r) => r.indexSeconds).filter((x): x is number => x !== undefined);
     const verify = own.map((r) => r.verifySeconds).filter((x): x is number => x !== undefined);
+    const link = own.map((r) => r.link).filter((x): x is LinkTraffic => x !== undefined);
     return {
       tool,
       medianSeconds: med,
@@ -249,6 +347,15 @@ async function compare(): Promise<void> {
       medianVerifySeconds: verify.length ? median(verify) : undefined,
       peakRssMb: Math.max(...own.map((r) => r.peakRssMb)),
       medianCpuSeconds: median(own.map((r) => r.cpuSeconds)),
+      ...(link.length ? {
+        throughLink: link.every((l) => l.throughLink),
+        medianBytesToTarget: median(link.map((l) => l.bytesToTarget)),
+        medianBytesFromTarget: median(link.map((l) => l.bytesFromTarget)),
+        medianStatements: median(link.map((l) => l.totalStatements)),
+        medianConnections: median(link.map((l) => l.totalConnections)),
+        /** Of the last run: the counts do not change from run to run. */
+        statementsByApplication: link[link.length - 1]?.statements,
+      } : {}),
     };
   });
   const byTool = Object.fromEntries(summary.map((s) => [s.tool, s]));
@@ -270,20 +377,33 @@ async function compare(): Promise<void> {
     containerSourceOverDirect: costOver('archon-sync', 'container-source'),
     containerTargetOverDirect: costOver('archon-sync', 'container-target'),
   };
+  const linkBound = setup.link ? boundOverLink(byTool['archon-sync'], byTool['archon-sync-direct'], byTool.pg_dump) : undefined;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
     postgres: spawnSync(`${PG_BIN}/postgres`, ['--version'], { encoding: 'utf8' }).stdout.trim() };
-  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, runs: args.runs, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, summary, ratios, results };
+  const link = setup.link ? { delayMs: setup.link.delayMs, mbitPerSecond: setup.link.mbitPerSecond, ...linkBound } : undefined;
+  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, runs: args.runs, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, link, summary, ratios, results };
   const stamp = new Date().toISOString().slice(0, 10);
-  const base = `${stamp}-scale${args.scale}${args.label ? `-${args.label}` : ''}`;
+  const base = `${stamp}-scale${args.scale}${prefix ? `-${prefix}` : ''}`;
   const file = join(args.out, `${base}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   const table = [
     '| tool | median s | min s | rows/s | MB/s | copy s | index s | verify s | client CPU s | peak RSS MB |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...summary.map((s) => `| ${s.tool} | ${s.medianSeconds.toFixed(2)} | ${s.minSeconds.toFixed(2)} | ${s.rowsPerSecond} | ${s.mbPerSecond} | ${s.medianCopySeconds?.toFixed(2) ?? '–'} | ${s.medianIndexSeconds?.toFixed(2) ?? '–'} | ${s.medianVerifySeconds?.toFixed(2) ?? '–'} | ${s.medianCpuSeconds.toFixed(2)} | ${s.peakRssMb} |`),
+    ...(setup.link ? [
+      '',
+      '| tool | through the link | MB to target | MB from target | statements on the target | by application_name | connections |',
+      '|---|---|---|---|---|---|---|',
+      ...summary.map((s) => `| ${s.tool} | ${s.throughLink ? 'yes' : 'no'} | ${((s.medianBytesToTarget ?? 0) / 1e6).toFixed(1)} | ${((s.medianBytesFromTarget ?? 0) / 1e6).toFixed(1)} | ${s.medianStatements ?? '–'} | ${Object.entries(s.statementsByApplication ?? {}).map(([app, n]) => `${app} ${n}`).join(', ')} | ${s.medianConnections ?? '–'} |`),
+    ] : []),
   ].join('\n');
   console.log(`\n${table}\n`);
-  const ratioLines = [
+  const ratioLines = setup.link && link ? [
+    `link: ${link.delayMs} ms each way, ${link.mbitPerSecond} Mbit/s each direction`,
+    `archon-sync / pg_dump|pg_restore through the link: ${link.archonSyncOverPgDump?.toFixed(3) ?? '–'} (issue 19: ≤ 0.80)`,
+    `archon-sync / (bytes to the target ÷ rate + index time without the link): ${link.archonSyncSeconds?.toFixed(2) ?? '–'} s / `
+      + `(${link.transferSeconds?.toFixed(2) ?? '–'} s + ${link.indexSecondsWithoutLink?.toFixed(2) ?? '–'} s) = ${link.archonSyncOverBound?.toFixed(3) ?? '–'} (issue 19: ≤ 1.15)`,
+  ] : [
     `archon-sync / baseline: ${ratios.archonSyncOverBaseline?.toFixed(3) ?? '–'}`,
     `pg_dump|pg_restore / archon-sync: ${ratios.pgDumpOverArchonSync?.toFixed(2) ?? '–'}`,
     `progress + history cost: ${percent(ratios.progressAndHistoryCost)} of wall time; their client CPU: ${percent(ratios.progressAndHistoryCpuShare)} of wall time`,
@@ -293,8 +413,36 @@ async function compare(): Promise<void> {
   writeFileSync(join(args.out, `${base}.md`), `${table}\n\n${ratioLines.map((l) => `- ${l}`).join('\n')}\n`);
   console.log(ratioLines.join('\n'));
   console.log(`results: ${file}`);
+  await setup.link?.close();
   setup.source.close();
   setup.target.close();
+}
+
+interface ToolSummary {
+  medianSeconds: number;
+  medianIndexSeconds?: number | undefined;
+  medianBytesToTarget?: number | undefined;
+}
+
+/**
+ * The issue's bound for a sync over the link: what must cross it at its rate, plus what the target's server must
+ * do anyway (the index builds, timed in the same invocation without the link). Everything above it is turns
+ * (round trips), slow start the proxy does not model, or time the client and servers lose elsewhere.
+ */
+function boundOverLink(sync: ToolSummary | undefined, direct: ToolSummary | undefined, pgDump: ToolSummary | undefined) {
+  const transferSeconds = sync?.medianBytesToTarget === undefined ? undefined : (sync.medianBytesToTarget * 8) / (args.linkMbit * 1e6);
+  const indexSecondsWithoutLink = direct?.medianIndexSeconds;
+  const boundSeconds = transferSeconds !== undefined && indexSecondsWithoutLink !== undefined ? transferSeconds + indexSecondsWithoutLink : undefined;
+  return {
+    archonSyncSeconds: sync?.medianSeconds,
+    pgDumpSeconds: pgDump?.medianSeconds,
+    archonSyncOverPgDump: sync && pgDump ? sync.medianSeconds / pgDump.medianSeconds : undefined,
+    bytesToTarget: sync?.medianBytesToTarget,
+    transferSeconds,
+    indexSecondsWithoutLink,
+    boundSeconds,
+    archonSyncOverBound: sync && boundSeconds ? sync.medianSeconds / boundSeconds : undefined,
+  };
 }
 
 async function memory(): Promise<void> {
@@ -303,12 +451,12 @@ async function memory(): Promise<void> {
   const rows: { scale: number; seconds: number; peakRssMb: number; verifySeconds: number; verifyPeakRssMb: number; sourceMb: number }[] = [];
   for (const scale of scales) {
     const setup = await prepare(scale);
-    const timed = archonSync(setup, {}, join(args.out, `${args.label ? `${args.label}-` : ''}memory-scale${scale}.log`));
+    const timed = await archonSync(setup, {}, join(args.out, `${args.label ? `${args.label}-` : ''}memory-scale${scale}.log`));
     if (!(await verified(setup))) throw new Error(`scale ${scale}: target differs from source`);
     // The row-by-row comparison streams keys and digests of both sides; it must stay flat too.
     const env = { ...process.env, LOCAL_DATABASE_URI: setup.source.ownerUri(setup.sourceDb), REMOTE_DATABASE_URI: setup.target.ownerUri(setup.targetDb) };
     const verifyLog = join(args.out, `memory-verify-scale${scale}.log`);
-    const verify = timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} verify --direction=local-to-remote --log-format=json > ${quoteShell(verifyLog)}`, env);
+    const verify = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} verify --direction=local-to-remote --log-format=json > ${quoteShell(verifyLog)}`, env);
     rows.push({
       scale, seconds: timed.seconds, peakRssMb: Math.round(timed.peakRssMb),
       verifySeconds: verify.seconds, verifyPeakRssMb: Math.round(verify.peakRssMb), sourceMb: Math.round(setup.sourceBytes / 1048576),

@@ -1,4 +1,4 @@
-// The benchmark runs end to end at a small scale and every copy it times is verified equal to the source.
+// The benchmark runs end to end at a small scale, on this machine and through the link, and every copy it times is verified equal to the source.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +20,36 @@ test('npm run bench -- --scale 0.1 completes and verifies every run, of every ki
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as { results: { tool: string; verified: boolean }[] };
     assert.deepEqual(report.results.map((r) => r.tool).sort(), ['archon-sync', 'archon-sync-checksum', 'archon-sync-quiet', 'baseline', 'container-target', 'pg_dump']);
     assert.ok(report.results.every((r) => r.verified));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('npm run bench -- --link puts every tool but archon-sync-direct through the link and counts what each sent the target', () => {
+  const out = mkdtempSync(join(tmpdir(), 'archon-sync-bench-'));
+  try {
+    // A short, fast link: this checks the wiring (proxy, counters, log), not the timings.
+    const result = spawnSync(process.execPath, [resolve('dist/bench/bench.js'), '--link', '--link-delay-ms', '2', '--link-mbit', '1000',
+      '--scale', '0.01', '--runs', '1', '--out', out], { encoding: 'utf8', timeout: 600_000 });
+    assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    const file = readdirSync(out).find((f) => f.endsWith('-link.json'));
+    assert.ok(file, `no -link results file in ${readdirSync(out).join(', ')}`);
+    const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
+      link: { delayMs: number; mbitPerSecond: number; boundSeconds?: number; archonSyncOverPgDump?: number };
+      results: { tool: string; verified: boolean; link?: { throughLink: boolean; bytesToTarget: number; statements: Record<string, number> } }[];
+    };
+    assert.deepEqual([report.link.delayMs, report.link.mbitPerSecond], [2, 1000]);
+    assert.ok((report.link.boundSeconds ?? 0) > 0 && (report.link.archonSyncOverPgDump ?? 0) > 0, JSON.stringify(report.link));
+    assert.deepEqual(report.results.map((r) => r.tool).sort(), ['archon-sync', 'archon-sync-direct', 'baseline', 'pg_dump']);
+    const byTool = Object.fromEntries(report.results.map((r) => [r.tool, r]));
+    for (const [tool, application] of [['archon-sync', 'archon-sync'], ['archon-sync-direct', 'archon-sync'], ['baseline', 'psql'], ['pg_dump', 'pg_restore']] as const) {
+      const run = byTool[tool];
+      assert.ok(run?.verified, `${tool} not verified`);
+      assert.equal(run.link?.throughLink, tool !== 'archon-sync-direct', `${tool} through the link?`);
+      assert.ok((run.link?.statements[application] ?? 0) > 0, `${tool}: no ${application} statements counted`);
+      if (tool === 'archon-sync-direct') assert.equal(run.link?.bytesToTarget, 0);
+      else assert.ok((run.link?.bytesToTarget ?? 0) > 1e6, `${tool}: ${run.link?.bytesToTarget} bytes through the link`);
+    }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -179,8 +179,13 @@ export class Cluster {
     return `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}${params ? `?${params}` : ''}`;
   }
 
+  /** The server's stderr log (pg_ctl -l): what log_statement and friends write to. */
+  get logFile(): string {
+    return join(this.dir, 'server.log');
+  }
+
   start(): void {
-    const args = ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${this.port} -k ${this.socketDir}`, 'start'];
+    const args = ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60', '-o', `-p ${this.port} -k ${this.socketDir}`, 'start'];
     if (this.sharedMemoryMb === undefined) runPgProgram('pg_ctl', args);
     else startWithSharedMemoryLimit(this.sharedMemoryMb, args);
     this.stopped = false;
@@ -205,7 +210,7 @@ export class Cluster {
 
   serverLog(): string {
     try {
-      return readFileSync(join(this.dir, 'server.log'), 'utf8');
+      return readFileSync(this.logFile, 'utf8');
     } catch {
       return '';
     }

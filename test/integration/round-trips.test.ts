@@ -1,0 +1,154 @@
+// Round trips per sync are bounded by the tables, not by their indexes, constraints or sequences: over a link with
+// tens of milliseconds each way, every statement a run waits for costs two of them.
+//
+// Counted from each server's log (log_statement = all; see test/support/statement-log.ts for what one line
+// means), for the sync's own connections: every client but the harness's (no application_name) and the history
+// recorder's, which writes beside the sync on its own connection. Nothing here is timed.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { ARCHON_TABLES, sync, type SyncOptions } from '../../src/index.js';
+import { filledDatabase, ownerSql } from '../support/fixtures.js';
+import { testServers, type TestServer, type TestServers } from '../support/servers.js';
+import {
+  describeTraffic, STATEMENT_LOG_SETTINGS, StatementLogMark, trafficOf, type ApplicationTraffic,
+} from '../support/statement-log.js';
+
+/** From the issue: what one sync of the 17 tables may send, whatever the number of indexes. */
+const TARGET_LIMIT = 80;
+const SOURCE_LIMIT = 30;
+/** Ten more indexes, three more foreign keys and four more sequences may cost a statement or two of setup, never one each. */
+const GROWTH_ALLOWED = 2;
+
+const HISTORY_APPLICATION = 'archon-sync-history';
+/** archon-sync's connections other than history's (today all named archon-sync); a new one is counted whatever its name. */
+const isSyncConnection = (application: string) => application !== '' && application !== HISTORY_APPLICATION;
+
+interface Measured {
+  target: ApplicationTraffic;
+  source: ApplicationTraffic;
+  history: ApplicationTraffic;
+}
+
+let servers: TestServers;
+
+function clusterOf(server: TestServer) {
+  if (!server.cluster) throw new Error('counting statements needs the harness\'s own clusters (their server log); run without ARCHON_SYNC_TEST_SOURCE_URL/_TARGET_URL');
+  return server.cluster;
+}
+
+before(async () => {
+  servers = await testServers({ source: { settings: { ...STATEMENT_LOG_SETTINGS } }, target: { settings: { ...STATEMENT_LOG_SETTINGS } } });
+});
+after(async () => { await servers?.close(); });
+
+async function pair() {
+  const [source, target] = await Promise.all([
+    filledDatabase(servers.source, 71, undefined, 'src'),
+    filledDatabase(servers.target, 72, undefined, 'dst'),
+  ]);
+  return { source, target, options: { source: servers.source.ownerUri(source), target: servers.target.ownerUri(target) } };
+}
+
+/** One sync, and what its connections sent each server. */
+async function measure(t: TestContext, label: string, options: SyncOptions): Promise<Measured> {
+  const sourceMark = StatementLogMark.now(clusterOf(servers.source));
+  const targetMark = StatementLogMark.now(clusterOf(servers.target));
+  await sync(options);
+  const onTarget = targetMark.read();
+  const onSource = sourceMark.read();
+  const measured = {
+    target: trafficOf(onTarget, isSyncConnection),
+    source: trafficOf(onSource, isSyncConnection),
+    history: trafficOf(onTarget, HISTORY_APPLICATION),
+  };
+  // The log must really be counting: every table's COPY shows on both sides.
+  for (const [side, traffic] of [['target', measured.target], ['source', measured.source]] as const) {
+    const copies = traffic.kinds.filter(([kind]) => kind.startsWith('COPY')).reduce((sum, [, n]) => sum + n, 0);
+    assert.ok(copies >= ARCHON_TABLES.length, `the ${side}'s log shows ${copies} COPY statements for ${ARCHON_TABLES.length} tables: is log_statement = all in effect?`);
+  }
+  for (const line of [
+    `${label}:`,
+    ...describeTraffic(`  target (limit ${TARGET_LIMIT})`, measured.target, 20),
+    ...describeTraffic(`  source (limit ${SOURCE_LIMIT})`, measured.source, 8),
+    ...(measured.history.statements ? describeTraffic('  target, history connection (not limited)', measured.history, 5) : []),
+  ]) t.diagnostic(line);
+  return measured;
+}
+
+/** Both sides checked before failing, and the message carries the breakdown, so a failure says where the statements come from. */
+function assertWithinLimits(measured: Measured, label: string): void {
+  const over = ([['target', TARGET_LIMIT], ['source', SOURCE_LIMIT]] as const)
+    .filter(([side, limit]) => measured[side].statements > limit)
+    .map(([side, limit]) => [`${measured[side].statements} statements sent to the ${side}, more than ${limit}`, ...describeTraffic(side, measured[side], 10)].join('\n'));
+  assert.ok(over.length === 0, `${label}:\n${over.join('\n')}`);
+}
+
+/** Columns to index, foreign keys to twin and integer columns to own a sequence: chosen from the catalog so the test follows the schema. */
+async function extraObjects(server: TestServer, database: string) {
+  const columns = await ownerSql(server, database,
+    `SELECT DISTINCT ON (c.table_name) c.table_name, c.column_name
+       FROM information_schema.columns c
+      WHERE c.table_schema = 'public' AND c.table_name = ANY($1)
+        AND c.data_type IN ('text', 'character varying', 'integer', 'bigint', 'timestamp with time zone')
+        AND c.column_name <> 'id'
+      ORDER BY c.table_name, c.ordinal_position`, [[...ARCHON_TABLES]]);
+  const integers = await ownerSql(server, database,
+    `SELECT DISTINCT ON (c.table_name) c.table_name, c.column_name
+       FROM information_schema.columns c
+      WHERE c.table_schema = 'public' AND c.table_name = ANY($1)
+        AND c.data_type IN ('integer', 'bigint') AND c.column_default IS NULL
+      ORDER BY c.table_name, c.ordinal_position`, [[...ARCHON_TABLES]]);
+  const foreignKeys = await ownerSql(server, database,
+    `SELECT con.conrelid::regclass::text AS child, pg_get_constraintdef(con.oid) AS definition
+       FROM pg_constraint con
+      WHERE con.contype = 'f' AND con.conrelid = ANY(SELECT oid FROM pg_class WHERE relname = ANY($1) AND relnamespace = 'public'::regnamespace)
+        AND con.confrelid = ANY(SELECT oid FROM pg_class WHERE relname = ANY($1) AND relnamespace = 'public'::regnamespace)
+      ORDER BY con.conname`, [[...ARCHON_TABLES]]);
+  return {
+    indexes: columns.slice(0, 10).map((row, i) => `CREATE INDEX round_trip_extra_${i} ON ${String(row.table_name)} (${String(row.column_name)})`),
+    // Twins of existing foreign keys: the data satisfies them, and the sync must check them like any other.
+    foreignKeys: foreignKeys.slice(0, 3).map((row, i) => `ALTER TABLE ${String(row.child)} ADD CONSTRAINT round_trip_extra_fk_${i} ${String(row.definition)}`),
+    sequences: integers.slice(0, 4).map((row, i) => `CREATE SEQUENCE round_trip_extra_seq_${i} OWNED BY ${String(row.table_name)}.${String(row.column_name)}`),
+  };
+}
+
+describe('round trips of one sync (statements counted from the server logs)', () => {
+  test(`a full sync of the 17 tables sends at most ${TARGET_LIMIT} statements to the target and ${SOURCE_LIMIT} to the source`, async (t) => {
+    const db = await pair();
+    const measured = await measure(t, 'history off', db.options);
+    assertWithinLimits(measured, 'history off');
+  });
+
+  test('with history on, the sync\'s own connections stay within the same bounds (the history connection is its own)', async (t) => {
+    const db = await pair();
+    const measured = await measure(t, 'history on', {
+      ...db.options,
+      history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote', triggeredBy: 'round-trip test' },
+    });
+    assert.ok(measured.history.statements > 0, 'the history connection wrote nothing: was history on?');
+    assertWithinLimits(measured, 'history on');
+  });
+
+  test(`ten more indexes, three more foreign keys and four more sequences add at most ${GROWTH_ALLOWED} statements on either side, not one per object`, async (t) => {
+    const db = await pair();
+    const before = await measure(t, 'schema as created', db.options);
+    const extra = await extraObjects(servers.target, db.target);
+    assert.equal(extra.indexes.length, 10, 'the schema has fewer than ten tables with an indexable column');
+    assert.equal(extra.foreignKeys.length, 3, 'the schema has fewer than three foreign keys among the 17 tables');
+    assert.equal(extra.sequences.length, 4, 'the schema has fewer than four tables with a plain integer column');
+    // Indexes and foreign keys on the target (the sync rebuilds and checks the target's own); sequences on both, as a migration would add them.
+    for (const sql of [...extra.indexes, ...extra.foreignKeys, ...extra.sequences]) await ownerSql(servers.target, db.target, sql);
+    for (const sql of extra.sequences) await ownerSql(servers.source, db.source, sql);
+    const after = await measure(t, 'with 10 more indexes, 3 more foreign keys and 4 more sequences', db.options);
+    const growth = { target: after.target.statements - before.target.statements, source: after.source.statements - before.source.statements };
+    t.diagnostic(`growth: target ${growth.target >= 0 ? '+' : ''}${growth.target}, source ${growth.source >= 0 ? '+' : ''}${growth.source}`);
+    const grown = (side: 'target' | 'source') => {
+      const was = new Map(before[side].kinds);
+      const added = after[side].kinds.filter(([kind, n]) => n > (was.get(kind) ?? 0)).map(([kind, n]) => `  +${n - (was.get(kind) ?? 0)}  ${kind}`);
+      return [`${growth[side]} more statements on the ${side}`, ...added].join('\n');
+    };
+    const over = (['target', 'source'] as const).filter((side) => growth[side] > GROWTH_ALLOWED).map(grown);
+    assert.ok(over.length === 0, `10 more indexes, 3 more foreign keys and 4 more sequences cost:\n${over.join('\n')}`);
+  });
+});
