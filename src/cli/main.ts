@@ -115,7 +115,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         stallTimeoutMs: args['stall-timeout'] * 1000,
       };
       const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
-      const thePlan = await planSync(connection);
+      const thePlan = await planSync({ ...connection, preview: args['dry-run'] && args.mode !== 'full' ? args.mode : undefined });
       rememberPlanWarnings(thePlan);
       renderer.plan(header, thePlan, args['dry-run']);
       if (args['dry-run']) return EXIT.ok;

@@ -182,10 +182,23 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       for (const [side, server] of [['source', plan.source], ['target', plan.target]] as const) {
         print(`  ${side}: PostgreSQL ${server.versionShort}, ${server.ssl ? 'TLS' : 'no TLS'}, ${server.pooler ?? 'direct'}, role ${server.user}`);
       }
-      const t = new Table({ head: ['#', 'table', 'rows', 'format', 'indexes to rebuild'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
-      plan.tables.forEach((tp, i) => t.push([i + 1, tp.name, fmt.format(tp.sourceRows), tp.format, tp.indexes.length]));
+      const preview = plan.preview;
+      const head = ['#', 'table', 'rows', 'format', ...(preview ? ['mode', 'insert', 'update', 'delete', 'why full'] : ['indexes to rebuild'])];
+      const t = new Table({ head, style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
+      plan.tables.forEach((tp, i) => {
+        const p = preview?.[tp.name];
+        const changes = p ? [p.inserts, p.updates, p.deletes].map((n) => (n === undefined ? (p.mode === 'full' ? 'all' : '') : fmt.format(n))) : [];
+        t.push([i + 1, tp.name, fmt.format(tp.sourceRows), tp.format, ...(p ? [p.mode, ...changes, p.reason ?? ''] : [tp.indexes.length])]);
+      });
       print(t.toString());
-      print(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables; ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes to rebuild`);
+      if (preview) {
+        const moved = plan.tables.map((tp) => preview[tp.name]).filter((p) => p?.mode === 'incremental');
+        const rows = moved.reduce((sum, p) => sum + (p?.inserts ?? 0) + (p?.updates ?? 0) + (p?.deletes ?? 0), 0);
+        print(`${moved.length} of ${plan.tables.length} tables incremental (${fmt.format(rows)} rows to change); ${plan.tables.length - moved.length} copied in full`);
+      } else {
+        print(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables; ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes to rebuild`);
+      }
+      if (plan.skippedTables.length > 0) print(`skipped (on neither side): ${plan.skippedTables.join(', ')}`);
       for (const warning of plan.warnings) print(paint(color, 33, `warning: ${cliWording(redact(warning))}`));
     },
     event(event) {
@@ -217,15 +230,19 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
         latest = { ...latest, phase: 'verification', table: undefined, build: undefined, percent: 100, etaSeconds: 0 };
       }
       stopBars();
-      const t = new Table({ head: ['table', 'rows', 'seconds', 'rows/s', 'source = target'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
+      const t = new Table({ head: ['table', 'mode', 'rows copied', 'inserted', 'updated', 'deleted', 'seconds', 'source = target'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
       for (const r of result.tables) {
-        t.push([r.table, fmt.format(r.copiedRows), r.seconds.toFixed(2), fmt.format(r.seconds > 0 ? Math.round(r.copiedRows / r.seconds) : r.copiedRows), r.targetRows === r.sourceRows ? 'yes' : 'NO']);
+        const changes = r.mode === 'full' ? ['all', '', ''] : [r.inserted, r.updated, r.deleted].map((n) => fmt.format(n));
+        t.push([r.table, r.mode, fmt.format(r.copiedRows), ...changes, r.seconds.toFixed(2), r.targetRows === r.sourceRows ? 'yes' : 'NO']);
       }
       const rows = result.tables.reduce((s, r) => s + r.copiedRows, 0);
-      t.push(['total', fmt.format(rows), result.durations.total.toFixed(2), fmt.format(result.durations.total > 0 ? Math.round(rows / result.durations.total) : rows), 'verified']);
+      t.push(['total', '', fmt.format(rows), '', '', '', result.durations.total.toFixed(2), 'verified']);
       print(t.toString());
       const checked = result.verify === 'checksum' ? 'every row\'s checksum verified' : 'row counts verified';
-      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s); ${checked}`));
+      const incremental = result.tables.filter((r) => r.mode === 'incremental').length;
+      const modes = incremental > 0 ? `; ${incremental} of ${result.tables.length} tables incremental (compare ${result.durations.compare.toFixed(1)} s)` : '';
+      print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows copied in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s${modes}); ${checked}`));
+      if (result.plan.skippedTables.length > 0) print(`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`);
       print(triggerWords(result.triggerSuppression));
     },
     verification(header, result) {
@@ -290,7 +307,8 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
         servers: Object.fromEntries(([['source', plan.source], ['target', plan.target]] as const).map(([side, s]) =>
           [side, { version: s.versionShort, tls: s.ssl, pooler: s.pooler ?? 'direct', user: s.user }])),
         totalRows: plan.totalRows,
-        tables: plan.tables.map((t) => ({ table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name) })),
+        tables: plan.tables.map((t) => ({ table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name), ...(plan.preview?.[t.name] ?? {}) })),
+        skippedTables: plan.skippedTables,
         warnings: plan.warnings.map((w) => cliWording(redact(w))),
       }, 'plan');
     },

@@ -32,6 +32,16 @@ export interface TablePlan {
   primaryKey: string[];
 }
 
+/** What a run would do to one table: its mode and, when its rows were compared, how many it would move. */
+export interface TablePreview {
+  mode: 'full' | 'incremental';
+  /** Why the table is copied in full, when it is. */
+  reason?: string | undefined;
+  inserts?: number | undefined;
+  updates?: number | undefined;
+  deletes?: number | undefined;
+}
+
 export interface SequencePlan extends SequenceInfo {
   /** The matching source sequence's last value (null: never called or unreadable): ids are never reused. */
   sourceLastValue: number | null;
@@ -42,6 +52,8 @@ export interface SyncPlan {
   tables: TablePlan[];
   /** Selected tables that exist on neither side (an older Archon schema): nothing to copy, nothing lost. */
   skippedTables: string[];
+  /** With plan({ preview }), per table: the mode a sync would use and the rows it would change. */
+  preview?: Record<string, TablePreview> | undefined;
   totalRows: number;
   source: ServerInfo;
   target: ServerInfo;

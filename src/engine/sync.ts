@@ -20,7 +20,6 @@ import {
   lockTablesStatement,
   restoreTriggerStatement,
   runStatements,
-  tablesWithRows,
   truncateStatement,
   trySkipTriggersWithReplicaRole,
 } from '../pg/target-statements.js';
@@ -34,7 +33,7 @@ import { completedFields, failedFields, progressFields } from './history-fields.
 import type { SyncPlan } from './plan.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
-import { DEFAULT_FULL_COPY_SHARE, IncrementalLoad, prepareDiff, type SyncMode } from './incremental.js';
+import { DEFAULT_FULL_COPY_SHARE, IncrementalLoad, incrementalCandidates, loadsIncrementally, prepareDiff, type SyncMode } from './incremental.js';
 import { FullCopy, type TableLoad, type TableResult } from './table-load.js';
 import type { TablePlan } from './plan.js';
 import type { StagedDiff } from '../pg/table-diff.js';
@@ -220,24 +219,15 @@ class SyncRun {
     const replica = this.options.triggerSuppression !== 'disable-triggers' && (await trySkipTriggersWithReplicaRole(target));
     this.triggerSuppression = replica ? 'replica-role' : 'disabled-triggers';
     this.options.onEvent?.({ type: 'trigger-mode', mode: this.triggerSuppression });
-    let candidates: TablePlan[] = [];
-    if (mode !== 'full' && !replica) {
-      if (mode === 'incremental') this.warn('incremental loading needs session_replication_role on the target, which this role may not set; every table is copied in full');
-    } else if (mode !== 'full') {
-      const keyed = plan.tables.filter((t) => t.primaryKey.length > 0);
-      if (mode === 'incremental') {
-        for (const t of plan.tables.filter((x) => x.primaryKey.length === 0)) this.warn(`${t.schema}.${t.name} has no primary key common to both sides; it is copied in full`);
+    const { candidates, fullBecause } = await incrementalCandidates(target, plan, mode, replica);
+    if (mode === 'incremental') {
+      for (const [table, reason] of fullBecause) {
+        if (reason !== 'empty on the target') this.warn(`${table.schema}.${table.name} is copied in full: ${reason}`);
       }
-      const hasRows = await tablesWithRows(target, keyed.map((t) => t.sql));
-      candidates = keyed.filter((_, i) => hasRows[i]);
     }
     const staged = await this.compareDigests(session, candidates);
-    const share = this.options.fullCopyShare ?? DEFAULT_FULL_COPY_SHARE;
-    const incremental = new Map<TablePlan, StagedDiff>();
-    for (const [table, diff] of staged) {
-      const changedShare = (diff.inserts + diff.updates + diff.deletes) / Math.max(1, diff.sourceRows, diff.targetRows);
-      if (mode === 'incremental' || changedShare <= share) incremental.set(table, diff);
-    }
+    const choice = { mode, fullCopyShare: this.options.fullCopyShare ?? DEFAULT_FULL_COPY_SHARE };
+    const incremental = new Map([...staged].filter(([, diff]) => loadsIncrementally(choice, diff)));
     // A table copied in full that an incrementally loaded table still references cannot be TRUNCATEd alone.
     const referenced = new Set(plan.foreignKeys
       .filter((fk) => [...incremental.keys()].some((t) => t.name === fk.table && t.schema === fk.schema))

@@ -67,6 +67,8 @@ export interface ReadTransactionOptions {
   lockTimeoutMs: number;
   /** Quoted names of tables to lock ACCESS SHARE before the snapshot is taken. */
   lockTables: readonly string[];
+  /** False for a preview that stages digests in temporary tables (and rolls back); default true. */
+  readOnly?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
 /** A read-only transaction on the target for dry runs and comparisons; catalog reads wait for table locks, so bound it. */
 export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions): Promise<boolean> {
   const results = await runBatch(client, [
-    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    `BEGIN ISOLATION LEVEL REPEATABLE READ${options.readOnly === false ? '' : ', READ ONLY'}`,
     'SET LOCAL statement_timeout = 0',
     `SET LOCAL lock_timeout = ${ms(options.lockTimeoutMs)}`,
     ...CANONICAL_TEXT,

@@ -115,7 +115,11 @@ describe('archon-sync CLI', () => {
     const lines = jsonLines(result.stdout);
     const events = lines.map((l) => l.event);
     assert.ok(events.includes('plan') && events.includes('completed'));
-    assert.equal(lines.filter((l) => l.event === 'table-end').length, 17);
+    // A target holding other data: auto compares every table's digests first, then copies each in full.
+    assert.equal(lines.filter((l) => l.event === 'table-end' && l.phase === 'compare').length, 17);
+    assert.equal(lines.filter((l) => l.event === 'table-end' && l.phase === 'copy').length, 17);
+    const completed = lines.find((l) => l.event === 'completed') as { tables?: { mode: string }[] } | undefined;
+    assert.ok(completed?.tables?.every((t) => t.mode === 'full'), 'every table changed entirely: copied in full');
     const history = await historyRows(db.remote);
     assert.equal(history.length, 1);
     const row = history[0]!;

@@ -64,7 +64,7 @@ const number = (text: string) => Number(text.replace(/,/g, ''));
 describe('the live display of a whole sync on a terminal', () => {
   test('completes and prints the summary after the bars', () => {
     assert.equal(run.code, 0, run.screen.join('\n'));
-    assert.ok(run.screen.some((l) => /^completed sync_\d{8}_\d{6}: .* rows in .*; row counts verified$/.test(l)), run.screen.join('\n'));
+    assert.ok(run.screen.some((l) => /^completed sync_\d{8}_\d{6}: .* rows copied in .*; row counts verified$/.test(l)), run.screen.join('\n'));
     assert.ok(run.frames.length >= 5, `only ${run.frames.length} frames`);
   });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { ARCHON_TABLES, CopyError, sync, type SyncResult } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
 
@@ -161,6 +162,29 @@ describe('incremental and auto modes through the engine', () => {
     await assertEqual(source, target);
   });
 
+  test('--dry-run in auto mode says per table which mode a sync would use and what it would change, and changes nothing', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 79, 'a'), side(servers.target, 80, 'b')]);
+    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await ownerSql(source.server, source.database, `
+      UPDATE archon_settings SET value = 'previewed' WHERE key = (SELECT min(key) FROM archon_settings);
+      DELETE FROM archon_prompts WHERE prompt_name = (SELECT min(prompt_name) FROM archon_prompts);
+      DELETE FROM archon_llm_pricing`);
+    const before = await Promise.all([fingerprintDatabase(source.server, source.database), fingerprintDatabase(target.server, target.database), rowVersions(target)]);
+    const result = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=json'], { env: { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri } });
+    assert.equal(result.code, 0, result.stderr);
+    const planLine = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event?: string; tables?: { table: string; mode?: string; inserts?: number; updates?: number; deletes?: number; reason?: string }[] }).find((l) => l.event === 'plan');
+    const byTable = Object.fromEntries((planLine?.tables ?? []).map((t) => [t.table, t]));
+    assert.deepEqual([byTable.archon_settings?.mode, byTable.archon_settings?.updates], ['incremental', 1]);
+    assert.deepEqual([byTable.archon_prompts?.mode, byTable.archon_prompts?.deletes], ['incremental', 1]);
+    assert.equal(byTable.archon_llm_pricing?.mode, 'full', 'every row of the table changed');
+    assert.match(byTable.archon_llm_pricing?.reason ?? '', /more than 20 % of its rows changed/);
+    assert.deepEqual([byTable.archon_crawled_pages?.mode, byTable.archon_crawled_pages?.inserts, byTable.archon_crawled_pages?.updates, byTable.archon_crawled_pages?.deletes], ['incremental', 0, 0, 0]);
+    const after = await Promise.all([fingerprintDatabase(source.server, source.database), fingerprintDatabase(target.server, target.database), rowVersions(target)]);
+    assert.deepEqual(after, before);
+    const pretty = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty'], { env: { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri } });
+    assert.match(pretty.stdout, /16 of 17 tables incremental \(2 rows to change\); 1 copied in full/);
+  });
+
   test('a table without a primary key is copied in full within an incremental run, and said so', async () => {
     const [source, target] = await Promise.all([side(servers.source, 77, 'a'), side(servers.target, 78, 'b')]);
     for (const s of [source, target]) await ownerSql(s.server, s.database, 'CREATE TABLE archon_notes (note text, at timestamptz)');
@@ -169,7 +193,7 @@ describe('incremental and auto modes through the engine', () => {
     const tables = [...ARCHON_TABLES, 'archon_notes'];
     const result = await sync({ source: source.uri, target: target.uri, tables, mode: 'incremental', onEvent: (e) => { if (e.type === 'warning') events.push(e.message); } });
     assert.equal(result.tables.find((t) => t.table === 'archon_notes')?.mode, 'full');
-    assert.ok(events.some((m) => m.includes('archon_notes has no primary key')));
+    assert.ok(events.some((m) => m.includes('archon_notes is copied in full: no primary key')));
     const [x, y] = await Promise.all([fingerprintDatabase(source.server, source.database, ['archon_notes']), fingerprintDatabase(target.server, target.database, ['archon_notes'])]);
     assert.deepEqual(y, x);
   });
