@@ -91,6 +91,11 @@ export interface CostTable {
 export interface CostOptions {
   /** `checksum` adds a comparison pass over every row (about half a copy's cost). */
   verify?: 'count' | 'checksum' | undefined;
+  /**
+   * Tables whose per-row digests the `compare` phase reads on both sides before anything is written (an
+   * incremental run's candidates); each costs about what a checksum pass over it does.
+   */
+  diff?: readonly CostTable[] | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -190,11 +195,11 @@ export function buildFraction(method: string, sample: Pick<IndexBuildSample, 'ph
   return undefined;
 }
 
-type ItemKind = 'copy' | 'index' | 'count' | 'compare' | 'commit';
+type ItemKind = 'diff' | 'copy' | 'index' | 'count' | 'compare' | 'commit';
 
 interface WorkItem {
   kind: ItemKind;
-  /** Which calibration applies: 'copy', 'compare', 'count', 'commit', or 'index:<kind>'. */
+  /** Which calibration applies: 'diff', 'copy', 'compare', 'count', 'commit', or 'index:<kind>'. */
   calibration: string;
   method: string;
   estimate: number;
@@ -258,16 +263,24 @@ export class ProgressTracker {
 
   /**
    * Gives the cost model the run's work: call once the plan is known, before the copy. Without it the tracker
-   * still counts, with the row-based percent above and no ETA.
+   * still counts, with the row-based percent above and no ETA. It may be called again when the work becomes
+   * clearer (say, after the compare phase chose each table's load): what is done stays done, in the percent
+   * and in what it taught about the machine's speed; what was still to do is replaced by the new tables.
    */
   setPlan(tables: readonly CostTable[], options: CostOptions = {}): void {
+    const done = this.order.filter((item) => item.state === 'done');
     this.items.clear();
-    this.order = [];
+    this.order = [...done];
+    // The percent shown so far (row-based, before any plan) is where the model's percent goes on from.
+    if (!this.planned) this.shown = Math.max(this.shown, this.lastPercent / 100);
     const add = (key: string, item: Omit<WorkItem, 'state' | 'startedAt' | 'seconds' | 'fraction'>) => {
       const full: WorkItem = { ...item, state: 'pending', startedAt: 0, seconds: 0, fraction: undefined };
       this.items.set(key, full);
       this.order.push(full);
     };
+    for (const table of options.diff ?? []) {
+      add(itemKey('diff', table.name), { kind: 'diff', calibration: 'diff', method: '', estimate: CHECKSUM_RATIO * copySeconds(table) });
+    }
     if (!this.verifyOnly) {
       for (const table of tables) {
         add(itemKey('copy', table.name), { kind: 'copy', calibration: 'copy', method: '', estimate: copySeconds(table) });
@@ -301,7 +314,7 @@ export class ProgressTracker {
   fields(): ProgressFields {
     this.advance();
     const now = this.now();
-    const syncedRows = this.doneRows + (this.comparing ? 0 : this.tableRows);
+    const syncedRows = this.doneRows + (this.counting() ? this.tableRows : 0);
     const elapsed = (now - this.tableStarted) / 1000;
     return {
       phase: this.phase,
@@ -328,7 +341,7 @@ export class ProgressTracker {
     const now = this.now();
     // Work of earlier phases that never started was skipped (or the engine moved on): nothing of it is left.
     const earlier: Record<SyncPhase, ItemKind[]> = {
-      validation: [], compare: [], copy: [], indexing: ['copy'], verification: ['copy', 'index'],
+      validation: [], compare: [], copy: ['diff'], indexing: ['diff', 'copy'], verification: ['diff', 'copy', 'index'],
     };
     for (const item of this.order) {
       if (earlier[phase].includes(item.kind) && item.state !== 'done') this.finish(item, now);
@@ -348,10 +361,8 @@ export class ProgressTracker {
     if (this.phase === 'verification') {
       const count = this.items.get('count');
       if (count?.state === 'running') this.finish(count, now);
-      this.begin(this.items.get(itemKey('compare', table)), now);
-    } else {
-      this.begin(this.items.get(itemKey('copy', table)), now);
     }
+    this.begin(this.items.get(itemKey(this.tableKind(), table)), now);
     this.emit({ type: 'table-start', format, ...this.fields() });
   }
 
@@ -376,7 +387,7 @@ export class ProgressTracker {
     const item = this.currentTableItem();
     if (item) this.finish(item, now);
     this.emit({ type: 'table-end', seconds, ...this.fields() });
-    if (!this.comparing) {
+    if (this.counting()) {
       this.doneRows += rows;
       this.doneBytes += bytes;
     }
@@ -395,13 +406,20 @@ export class ProgressTracker {
     this.tableBytes = 0;
   }
 
-  /** Call just before CREATE INDEX; the step shows the build from here until `indexBuilt`. */
-  indexStarted(table: string, index: string): void {
+  /**
+   * Call just before CREATE INDEX (or when a reading shows the build under way); the step shows the build from
+   * here until `indexBuilt`.
+   * @param startedAt when the build began, if earlier than now: for a build noticed through a monitor reading,
+   *   that reading's `sampledAt`, so the very reading that revealed the build (taken before this call) is not
+   *   dropped as older than the build.
+   */
+  indexStarted(table: string, index: string, startedAt?: number): void {
     const now = this.now();
+    const began = startedAt !== undefined && Number.isFinite(startedAt) ? Math.min(startedAt, now) : now;
     const item = this.items.get(itemKey('index', table, index));
-    this.begin(item, now);
+    this.begin(item, began);
     this.table = table;
-    this.buildStarted = now;
+    this.buildStarted = began;
     this.build = {
       index, table, method: item?.method ?? '',
       position: this.indexesDone + 1,
@@ -470,9 +488,20 @@ export class ProgressTracker {
 
   // ------------------------------------------------------------------------------------------------------
 
+  /** What a table's rows are in this phase: digests read, rows copied, or rows compared. */
+  private tableKind(): ItemKind {
+    if (this.phase === 'compare') return 'diff';
+    return this.phase === 'verification' ? 'compare' : 'copy';
+  }
+
+  /** Whether the current table's rows are synced rows: not while diffing before the copy, nor in a checksum pass after it. */
+  private counting(): boolean {
+    return !this.comparing && this.phase !== 'compare';
+  }
+
   private currentTableItem(): WorkItem | undefined {
     if (!this.table) return undefined;
-    const item = this.items.get(itemKey(this.phase === 'verification' ? 'compare' : 'copy', this.table));
+    const item = this.items.get(itemKey(this.tableKind(), this.table));
     return item?.state === 'running' ? item : undefined;
   }
 
@@ -511,7 +540,8 @@ export class ProgressTracker {
 
   /** Seconds of work left by the model, as of `now`. */
   private remainingSeconds(now: number): number {
-    const machine = this.factor('copy', now, 1);
+    // The copy's pace is the machine's; until the copy has shown it, the diff's (same kind of reading) stands in.
+    const machine = this.factor('copy', now, this.factor('diff', now, 1));
     const factors = new Map<string, number>();
     const factorOf = (calibration: string) => {
       let value = factors.get(calibration);

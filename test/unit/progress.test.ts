@@ -242,13 +242,26 @@ test('the percent never decreases and is never garbage, for a real run\'s order 
     const withSamples = g.next() < 0.7;
     r.tracker.setPhase('validation');
     wait();
-    if (withPlan) r.tracker.setPlan(PLAN, { verify });
+    // An incremental-capable run diffs first; the plan may come before the diff (with it), after it, or both.
+    const diffing = g.next() < 0.5;
+    const planFirst = withPlan && (!diffing || g.next() < 0.5);
+    if (planFirst) r.tracker.setPlan(PLAN, { verify, diff: diffing ? PLAN : undefined });
     else {
       r.tracker.totalRows = PLAN.reduce((s, t) => s + t.sourceRows, 0);
       r.tracker.totalIndexes = PLAN.reduce((s, t) => s + t.indexes.length, 0);
     }
+    if (diffing) {
+      r.tracker.setPhase('compare');
+      for (const t of PLAN) {
+        r.tracker.startTable(t.name, t.sourceRows);
+        wait();
+        r.tracker.tableProgress(Math.floor(t.sourceRows / 2), 10);
+        r.tracker.endTable(t.sourceRows, 20);
+      }
+    }
     wait();
     r.tracker.setPhase('copy');
+    if (withPlan && (!planFirst || g.next() < 0.5)) r.tracker.setPlan(PLAN, { verify });
     for (const t of PLAN) {
       r.tracker.startTable(t.name, t.sourceRows, 'binary');
       for (let k = 0, n = g.int(6); k < n; k++) {
@@ -313,8 +326,8 @@ test('the percent never decreases whatever the order of calls, even nonsensical 
     for (let step = 0; step < 80; step++) {
       r.clock.tick(g.pick([0, 5, 300, 2000, 60_000]));
       const [table, index] = g.pick(indexes);
-      switch (g.int(9)) {
-        case 0: r.tracker.setPhase(g.pick(['validation', 'copy', 'indexing', 'verification'] as const)); break;
+      switch (g.int(11)) {
+        case 0: r.tracker.setPhase(g.pick(['validation', 'compare', 'copy', 'indexing', 'verification'] as const)); break;
         case 1: r.tracker.startTable(g.pick(tables), g.pick([0, 10, 50_000])); break;
         case 2: r.tracker.tableProgress(g.pick([0, 5, 60_000, -1]), g.int(1e6)); break;
         case 3: r.tracker.endTable(g.pick([0, 10, 50_000]), g.int(1e6)); break;
@@ -322,6 +335,7 @@ test('the percent never decreases whatever the order of calls, even nonsensical 
         case 5: r.tracker.indexProgress(sample(r.clock, { table, blocksDone: g.int(100), blocksTotal: g.pick([0, 50, 100]), tuplesDone: g.int(100), tuplesTotal: g.pick([0, 100]), sampledAt: r.clock.now() - g.int(5000) })); break;
         case 6: r.tracker.indexBuilt(table, index, g.pick([0, 0.5, 100])); break;
         case 7: r.tracker.restartCounting(); break;
+        case 9: r.tracker.setPlan(PLAN.slice(g.int(PLAN.length)), { verify: g.pick(['count', 'checksum'] as const), diff: g.next() < 0.5 ? PLAN : undefined }); break;
         default: r.tracker.fields(); break;
       }
     }
@@ -368,4 +382,69 @@ test('verify with a plan gets an ETA and ends at 100 % with its last compared ro
   tracker.endTable(100, 0);
   assert.equal(events.at(-1)?.percent, 100);
   assertClean(events, 'verify with a plan', false);
+});
+
+test('a build noticed through a reading keeps that reading when started at the reading\'s time', () => {
+  const r = recorder();
+  const t: CostTable = { name: 't', sourceRows: 100, sourceBytes: MB, indexes: [{ name: 'a1', method: 'btree' }, { name: 'h', method: 'hnsw' }] };
+  r.tracker.setPlan([t]);
+  r.tracker.setPhase('indexing');
+  r.tracker.indexStarted('t', 'a1');
+  r.clock.tick(400);
+  const revealing = sample(r.clock, { table: 't', position: 1, blocksDone: 7, blocksTotal: 70 });
+  r.clock.tick(30); // the reading's round trip
+  r.tracker.indexBuilt('t', 'a1', 0.4);
+  r.tracker.indexStarted('t', 'h', revealing.sampledAt);
+  r.tracker.indexProgress(revealing);
+  assert.deepEqual([r.tracker.fields().build?.index, r.tracker.fields().build?.blocksDone], ['h', 7]);
+  // A reading of the build before, taken earlier still, is not about this one.
+  r.tracker.indexProgress(sample(r.clock, { table: 't', position: 0, blocksDone: 1, blocksTotal: 70, sampledAt: revealing.sampledAt - 100 }));
+  assert.equal(r.tracker.fields().build?.blocksDone, 7);
+  assert.ok(Math.abs((r.tracker.fields().build?.seconds ?? 0) - 0.03) < 0.001, 'the build is timed from the reading');
+  r.tracker.indexStarted('t', 'h', Number.NaN);
+  assertClean(r.events, 'noticed by a reading');
+});
+
+test('the compare phase (diff before an incremental load) counts no synced rows, and a plan given after it goes on from there', () => {
+  const r = recorder();
+  const tables: CostTable[] = [
+    { name: 'a', sourceRows: 1000, sourceBytes: 10 * MB, indexes: [] },
+    { name: 'b', sourceRows: 1000, sourceBytes: 10 * MB, indexes: [{ name: 'b_hnsw', method: 'hnsw' }] },
+  ];
+  r.tracker.totalRows = 2000;
+  r.tracker.setPhase('compare');
+  for (const t of tables) copy(r, t, 1000);
+  assert.equal(r.last().syncedRows, 0, 'digests read are not rows synced');
+  assert.equal(r.last().percent, 0);
+  // The engine enters the copy phase, then gives the plan of what the diff decided: only b moves.
+  r.tracker.setPhase('copy');
+  assert.equal(r.last().percent, 0, 'no jump to 90 % from rows the diff read');
+  r.tracker.setPlan([tables[1]!], { verify: 'count' });
+  copy(r, tables[1]!, 1000);
+  const afterCopy = r.last().percent;
+  assert.ok(afterCopy >= 55 && afterCopy <= 70, `${afterCopy} % after b's copy, before its HNSW build`);
+  assert.equal(r.last().syncedRows, 1000);
+  r.tracker.complete();
+  assertClean(r.events, 'compare then plan');
+});
+
+test('a plan that includes the diff weighs it, and a second plan after it keeps what was done', () => {
+  const r = recorder();
+  const a: CostTable = { name: 'a', sourceRows: 1000, sourceBytes: 10 * MB, indexes: [] };
+  const b: CostTable = { name: 'b', sourceRows: 1000, sourceBytes: 10 * MB, indexes: [] };
+  r.tracker.setPlan([a, b], { diff: [a, b] });
+  r.tracker.setPhase('compare');
+  copy(r, a, 570);
+  copy(r, b, 570);
+  const afterDiff = r.last().percent;
+  // Diffing reads both tables (0.57 of a copy each), then both would be copied: about 36 %.
+  assert.ok(afterDiff >= 30 && afterDiff <= 42, `${afterDiff} % after the diff`);
+  r.tracker.setPhase('copy');
+  r.tracker.setPlan([{ ...a, sourceRows: 10, sourceBytes: 0.1 * MB }]);
+  assert.ok(r.tracker.fields().percent >= afterDiff);
+  const eta = r.tracker.fields().etaSeconds;
+  assert.ok(eta !== undefined && eta <= 1, `little is left after the diff chose a small load: ETA ${eta}`);
+  copy(r, { ...a, sourceRows: 10 }, 10);
+  r.tracker.complete();
+  assertClean(r.events, 'diff plan');
 });
