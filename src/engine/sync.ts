@@ -225,7 +225,7 @@ class SyncRun {
         if (reason !== 'empty on the target') this.warn(`${table.schema}.${table.name} is copied in full: ${reason}`);
       }
     }
-    const staged = await this.compareDigests(session, candidates);
+    const staged = await this.compareDigests(session, plan, candidates);
     const choice = { mode, fullCopyShare: this.options.fullCopyShare ?? DEFAULT_FULL_COPY_SHARE };
     const incremental = new Map([...staged].filter(([, diff]) => loadsIncrementally(choice, diff)));
     // A table copied in full that an incrementally loaded table still references cannot be TRUNCATEd alone.
@@ -240,9 +240,11 @@ class SyncRun {
   }
 
   /** Locks the candidates against writers and compares every row's digest; nothing is written to them. */
-  private async compareDigests(session: Session, candidates: readonly TablePlan[]): Promise<Map<TablePlan, StagedDiff>> {
+  private async compareDigests(session: Session, plan: SyncPlan, candidates: readonly TablePlan[]): Promise<Map<TablePlan, StagedDiff>> {
     const staged = new Map<TablePlan, StagedDiff>();
     if (candidates.length === 0) return staged;
+    // The comparison in the estimate too, so the percent and ETA move while digests stream.
+    this.tracker.setPlan(plan.tables, { verify: this.options.verify, diff: candidates });
     this.enterPhase('compare');
     await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
     const differ = await prepareDiff(session, candidates);
@@ -311,15 +313,16 @@ class SyncRun {
     let current = -1;
     let currentStarted = 0;
     // Marks the builds before `position` done and starts the one at it (or none past the batch's end).
-    const advanceTo = (position: number) => {
+    const advanceTo = (position: number, at = Date.now()) => {
       while (current < Math.min(position, batch.length)) {
         const done = batch[current];
-        if (done) this.tracker.indexBuilt(table, done.name, (Date.now() - currentStarted) / 1000);
+        if (done) this.tracker.indexBuilt(table, done.name, (at - currentStarted) / 1000);
         current += 1;
         const next = batch[current];
         if (next && current <= position) {
-          currentStarted = Date.now();
-          this.tracker.indexStarted(table, next.name);
+          // A build first seen in a monitor reading started no later than that reading was taken.
+          currentStarted = at;
+          this.tracker.indexStarted(table, next.name, at);
         }
       }
     };
@@ -327,7 +330,7 @@ class SyncRun {
       () => connect(this.options.target, { side: 'target (progress)', connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, applicationName: 'archon-sync-progress' }),
       session.targetPid,
       (sample) => {
-        if (sample.position !== undefined && sample.table === table && sample.position > current) advanceTo(sample.position);
+        if (sample.position !== undefined && sample.table === table && sample.position > current) advanceTo(sample.position, sample.sampledAt);
         this.tracker.indexProgress(sample);
       },
     );

@@ -104,8 +104,9 @@ export function runWhenSeen(
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline && child.exitCode === null) {
           const rows = await options.server.admin(options.database, async (client) => (await client.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND query LIKE $3 AND pid <> pg_backend_pid()
-                AND (state = 'active' OR NOT $4)`,
+            // The main connection names itself 'archon-sync: building index N' while it builds a table's indexes.
+            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND (application_name = $2 OR ($2 = 'archon-sync' AND application_name LIKE 'archon-sync: %'))
+                AND query LIKE $3 AND pid <> pg_backend_pid() AND (state = 'active' OR NOT $4)`,
             [options.database, options.applicationName ?? 'archon-sync', options.queryLike, options.activeOnly ?? true])).rows).catch(() => []);
           if (rows[0]) {
             await whenSeen(child, rows[0].pid);
@@ -133,6 +134,8 @@ export function runDuringCopy(
   return runWhenSeen(args, { ...options, queryLike: `COPY "public"."${table}"%FROM STDIN%` }, whenCopying);
 }
 
+/** A CLI sync for fault scenarios: a full copy unless `extra` names another mode (the faults are about its steps). */
 export function syncArgs(...extra: string[]): string[] {
-  return ['--direction=local-to-remote', '--skip-confirm', '--log-format=json', ...extra];
+  const mode = extra.some((a) => a.startsWith('--mode')) ? [] : ['--mode=full'];
+  return ['--direction=local-to-remote', '--skip-confirm', '--log-format=json', ...mode, ...extra];
 }

@@ -75,6 +75,20 @@ describe('a server lost during checksum verification', () => {
   }
 });
 
+describe('a server lost while an incremental run compares or applies', () => {
+  for (const [when, queryLike] of [['comparing digests', 'COPY pg_temp.%archon_sync_digests_%FROM STDIN%'], ['applying changed rows', 'COPY "public"."archon_crawled_pages"%FROM STDIN%']] as const) {
+    test(`the target backend terminated while ${when}: exit 3, rows and sequences as before, nothing left`, async () => {
+      const before = await targetState();
+      const result = await runWhenSeen(syncArgs('--mode=incremental'), { env, server: servers.target, database: remote, queryLike }, async (_child, pid) => {
+        await servers.target.admin('postgres', (client) => client.query('SELECT pg_terminate_backend($1)', [pid]));
+      });
+      await assertFailure(result, { code: 3, message: /(comparison|copy) for public\.archon_\w+ failed: .*(terminat|connection)/i, target: { server: servers.target, database: remote, before: before.rows }, history: 'failed' });
+      assert.deepEqual(await sequences(servers.target, remote), before.sequences);
+      await assertNothingLeft(servers.source, local);
+    });
+  }
+});
+
 describe('a stalled server', () => {
   test('the source backend stopped (SIGSTOP) mid-copy: exit 3 after --stall-timeout naming the source, target as before', async () => {
     const before = await targetState();
