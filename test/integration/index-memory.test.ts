@@ -54,7 +54,8 @@ test('an HNSW graph that outgrows --maintenance-work-mem is reported with the fl
   const result = await sync({ source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '48MB' });
   const outgrown = result.warnings.filter((w) => w.includes('no longer fits into maintenance_work_mem'));
   assert.ok(outgrown.some((w) => w.startsWith('idx_archon_crawled_pages_embedding_1536')), `no such warning among: ${result.warnings.join(' | ')}`);
-  assert.ok(outgrown.every((w) => w.includes('--maintenance-work-mem (now 48MB)')));
+  // The library names its own option; the CLI words it as --maintenance-work-mem (test/unit/wording.test.ts).
+  assert.ok(outgrown.every((w) => w.includes('maintenanceWorkMem (now 48MB)')));
   const [a, b] = await Promise.all([fingerprintDatabase(sourceServer, source, ARCHON_TABLES), fingerprintDatabase(targetServer, target, ARCHON_TABLES)]);
   assert.deepEqual(b, a);
 });
@@ -65,7 +66,7 @@ test('too little --maintenance-work-mem for an ivfflat build fails in one line t
   const before = await fingerprintDatabase(targetServer, target);
   await assert.rejects(sync({ source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '1MB' }), (error: unknown) => {
     assert.ok(error instanceof CopyError, `expected CopyError, got ${String(error)}`);
-    assert.match(error.message, /memory required is \d+ MB, maintenance_work_mem is 1 MB; raise --maintenance-work-mem above the memory required; the target was rolled back$/);
+    assert.match(error.message, /memory required is \d+ MB, maintenance_work_mem is 1 MB; raise maintenanceWorkMem above the memory required; the target was rolled back$/);
     assert.ok(!error.message.includes('\n'));
     return true;
   });

@@ -52,8 +52,12 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const first = await sync({ source: db.sourceUri, target: db.targetUri });
       assert.equal(first.tables.length, 17);
       await assertEqual(db.source, db.target);
-      const second = await sync({ source: db.sourceUri, target: db.targetUri });
+      const second = await sync({ source: db.sourceUri, target: db.targetUri, mode: 'full' });
       assert.deepEqual(second.tables.map((t) => t.copiedRows), first.tables.map((t) => t.copiedRows));
+      await assertEqual(db.source, db.target);
+      // In the default mode a third run over equal databases moves no row.
+      const third = await sync({ source: db.sourceUri, target: db.targetUri });
+      assert.deepEqual(third.tables.map((t) => [t.mode, t.copiedRows]), first.tables.map(() => ['incremental', 0]));
       await assertEqual(db.source, db.target);
     });
 

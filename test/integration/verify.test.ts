@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sync, verify, VerificationError, ARCHON_TABLES, type TableComparison } from '../../src/index.js';
+import { sync, verify, ValidationError, VerificationError, ARCHON_TABLES, type TableComparison } from '../../src/index.js';
 import { jsonLines, runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
@@ -89,6 +89,24 @@ describe('verify', () => {
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.match(cli.stdout, /archon_prompts: columns only on the target, not compared: only_here/);
     assert.match(cli.stdout, /equal: every row of 17 tables matches/);
+  });
+
+  test('refuses, like sync, when row-level security hides rows from the role on either side, instead of reporting them missing', async () => {
+    const [source, target] = await Promise.all([filledDatabase(servers.source, 16), filledDatabase(servers.target, 16)]);
+    const uris = { source: servers.source.ownerUri(source), target: servers.target.ownerUri(target) };
+    assert.equal((await verify(uris)).equal, true, 'equal twins to start from');
+    for (const [server, database, side] of [[servers.target, target, 'target'], [servers.source, source, 'source']] as const) {
+      await ownerSql(server, database, `ALTER TABLE archon_settings ENABLE ROW LEVEL SECURITY; ALTER TABLE archon_settings FORCE ROW LEVEL SECURITY;
+        CREATE POLICY only_some ON archon_settings USING (key < 'm')`);
+      await assert.rejects(verify(uris), (error: unknown) => {
+        assert.ok(error instanceof ValidationError, String(error));
+        assert.match(error.message, new RegExp(`row-level security hides rows of public\\.archon_settings from role "archon_owner" on the ${side}`));
+        return true;
+      });
+      const cli = await runCli(['verify', '--direction=local-to-remote', '--log-format=json'], { env: { LOCAL_DATABASE_URI: uris.source, REMOTE_DATABASE_URI: uris.target } });
+      assert.equal(cli.code, 3, cli.stderr);
+      await ownerSql(server, database, 'DROP POLICY only_some ON archon_settings; ALTER TABLE archon_settings NO FORCE ROW LEVEL SECURITY; ALTER TABLE archon_settings DISABLE ROW LEVEL SECURITY');
+    }
   });
 
   test('a table without a primary key is compared as a whole', async () => {

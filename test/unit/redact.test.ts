@@ -39,3 +39,16 @@ test('rejects a URI that is not a postgres URI as configuration, without echoing
   assert.throws(() => describeEndpoint('postgresql://u:p@h:99999/db'), ConfigurationError);
   assert.throws(() => describeEndpoint('postgresql://u:p@h/db?sslmode=sometimes'), /unknown sslmode/);
 });
+
+test('a password taken from PGPASSWORD is removed from messages too', async () => {
+  const { describeEndpoint } = await import('../../src/pg/connect.js');
+  const saved = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = 'from-the-environment-7';
+  try {
+    describeEndpoint('postgresql://someone@db.example:5432/archon');
+    assert.equal(redact('FATAL: password from-the-environment-7 rejected'), 'FATAL: password *** rejected');
+  } finally {
+    if (saved === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = saved;
+  }
+});

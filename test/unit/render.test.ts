@@ -38,9 +38,9 @@ function sink(isTTY: boolean) {
 
 function result(overrides: Record<string, unknown> = {}): SyncResult {
   return {
-    syncId: 'sync_20260101_000000', plan: {}, bytes: 10, warnings: [], triggerSuppression: 'replica-role',
-    durations: { validation: 0.1, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
-    tables: [{ table: 'archon_settings', format: 'binary', sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
+    syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role',
+    durations: { validation: 0.1, compare: 0, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
+    tables: [{ table: 'archon_settings', format: 'binary', mode: 'full', inserted: 4, updated: 0, deleted: 0, sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
     ...overrides,
   } as unknown as SyncResult;
 }
