@@ -9,18 +9,13 @@ import {
   settleAbandonedRuns,
   updateHistoryRow,
   type HistoryFields,
+  type HistoryRowStart,
 } from '../pg/history-statements.js';
 
 export type { HistoryFields } from '../pg/history-statements.js';
 
-export interface HistoryStart {
-  syncId: string;
-  direction: string;
-  triggeredBy: string;
-  sourceDb: string;
-  targetDb: string;
-  metadata: Record<string, unknown>;
-}
+/** What the row starts with. */
+export type HistoryStart = HistoryRowStart;
 
 /** `sync_YYYYMMDD_HHMMSS` in UTC, the id format Archon's own script uses. */
 export function newSyncId(date: Date = new Date()): string {

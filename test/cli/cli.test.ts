@@ -6,11 +6,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ARCHON_TABLES } from '../../src/engine/tables.js';
-import { emptyDir, jsonLines, runCli, CLI_PATH, type CliResult } from '../support/cli.js';
+import { emptyDir, jsonLines, runCli, CLI_PATH, type CliResult, errorLine } from '../support/cli.js';
 import { OWNER_PASSWORD } from '../support/cluster.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
+import { historyRows as historyRowsOf } from '../support/history.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -33,16 +34,9 @@ function assertNoPassword(result: CliResult, extra = ''): void {
   }
 }
 
-/** The one-line error the CLI prints on stderr for a failure. */
-function errorLine(result: CliResult): string {
-  const lines = result.stderr.split('\n').filter((l) => l.startsWith('archon-sync:'));
-  assert.equal(lines.length, 1, `expected one error line, got: ${result.stderr}`);
-  return lines[0] ?? '';
-}
 
 async function historyRows(database: string) {
-  return ownerSql(servers.target, database, `SELECT sync_id, status, direction, percent_complete, synced_rows, total_rows, triggered_by,
-      source_db, target_db, error_message, tables_synced, verification_results, error_details, metadata FROM archon_sync_history ORDER BY started_at`);
+  return historyRowsOf(servers.target, database);
 }
 
 describe('archon-sync CLI', () => {

@@ -2,12 +2,12 @@
 // one clear line, nothing written, and a following run that succeeds.
 
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from '../support/cli.js';
-import { freePort, OWNER_PASSWORD, OWNER_ROLE } from '../support/cluster.js';
+import { OWNER_PASSWORD, OWNER_ROLE } from '../support/cluster.js';
 import { filledDatabase } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { startSilentHost, type SilentHost } from '../support/silent-host.js';
 import { assertFailure, assertNothingLeft, snapshot, syncArgs } from './contract.js';
 
 let servers: TestServers;
@@ -28,15 +28,13 @@ async function expectSuccess(env: Record<string, string>, extra: string[] = []):
 }
 
 describe('configuration and connection faults', () => {
-  let silent: Server;
+  let silent: SilentHost;
   let silentPort = 0;
-  const sockets: Socket[] = [];
   before(async () => {
-    silent = createServer((socket) => { sockets.push(socket); });
-    silentPort = await freePort();
-    await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+    silent = await startSilentHost();
+    silentPort = silent.port;
   });
-  after(() => { for (const s of sockets) s.destroy(); silent.close(); });
+  after(() => { silent.close(); });
 
   test('bad arguments and missing configuration exit 1 with one line', async () => {
     const uris = { LOCAL_DATABASE_URI: `postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:1/a`, REMOTE_DATABASE_URI: `postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:2/b` };

@@ -2,11 +2,13 @@
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { runCli, type CliResult, type CliOptions } from '../support/cli.js';
+import { errorLines, runCli, type CliResult, type CliOptions } from '../support/cli.js';
 import { OWNER_PASSWORD } from '../support/cluster.js';
 import { fingerprintTables, type TableFingerprint } from '../support/fingerprint.js';
+import { historyRows } from '../support/history.js';
 import { ALL_TABLES } from '../support/fixtures.js';
-import type { TestServer } from '../support/servers.js';
+import { testServers, type TestServer, type TestServers } from '../support/servers.js';
+import { filledDatabase } from '../support/fixtures.js';
 
 export type Fingerprints = Record<string, TableFingerprint>;
 
@@ -15,10 +17,7 @@ export async function snapshot(server: TestServer, database: string): Promise<Fi
   return server.admin(database, (client) => fingerprintTables(client, ALL_TABLES));
 }
 
-export async function historyRows(server: TestServer, database: string): Promise<Record<string, unknown>[]> {
-  return server.admin(database, async (client) => (await client.query(
-    `SELECT sync_id, status, error_message, percent_complete FROM archon_sync_history ORDER BY started_at, sync_id`)).rows as Record<string, unknown>[]);
-}
+export { historyRows } from '../support/history.js';
 
 /** Every column of every history row as text: error_details and metadata must not carry a password either. */
 async function wholeHistoryText(server: TestServer, database: string): Promise<string> {
@@ -44,9 +43,7 @@ export async function assertNothingLeft(server: TestServer, database: string): P
   }
 }
 
-export function errorLines(result: CliResult): string[] {
-  return result.stderr.split('\n').filter((line) => line.startsWith('archon-sync:'));
-}
+export { errorLines } from '../support/cli.js';
 
 export interface FailureExpectation {
   code: number;
@@ -138,4 +135,25 @@ export function runDuringCopy(
 export function syncArgs(...extra: string[]): string[] {
   const mode = extra.some((a) => a.startsWith('--mode')) ? [] : ['--mode=full'];
   return ['--direction=local-to-remote', '--skip-confirm', '--log-format=json', ...mode, ...extra];
+}
+
+// Big enough that archon_crawled_pages takes a second or two to load, so a fault lands mid-copy.
+const FAULT_SCALE = Number(process.env.ARCHON_SYNC_FAULT_SCALE ?? 0.1);
+
+export interface FaultDatabases {
+  servers: TestServers;
+  local: string;
+  remote: string;
+  /** LOCAL_DATABASE_URI and REMOTE_DATABASE_URI for the CLI: local is the source. */
+  env: Record<string, string>;
+}
+
+/** Two harness servers: a local database filled at the fault scale, a remote one holding other data. */
+export async function faultDatabases(localSeed: number, remoteSeed: number): Promise<FaultDatabases> {
+  const servers = await testServers();
+  const [local, remote] = await Promise.all([
+    filledDatabase(servers.source, localSeed, FAULT_SCALE, 'local'),
+    filledDatabase(servers.target, remoteSeed, undefined, 'remote'),
+  ]);
+  return { servers, local, remote, env: { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) } };
 }

@@ -4,12 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Cluster } from '../support/cluster.js';
-import { filledDatabase } from '../support/fixtures.js';
 import { serverProcesses, signalAll } from '../support/processes.js';
-import { testServers, type TestServer, type TestServers } from '../support/servers.js';
-import { assertFailure, assertNothingLeft, runDuringCopy, runWhenSeen, snapshot, syncArgs, type Fingerprints } from './contract.js';
+import type { TestServer, TestServers } from '../support/servers.js';
+import { assertFailure, assertNothingLeft, faultDatabases, runDuringCopy, runWhenSeen, snapshot, syncArgs, type Fingerprints } from './contract.js';
 
-const FAULT_SCALE = Number(process.env.ARCHON_SYNC_FAULT_SCALE ?? 0.1);
 // Short, so the tests are quick; the default (60 s) is for real links.
 const STALL_ARGS = ['--stall-timeout=3'];
 // A stalled run must end within the stall timeout plus the time to let go of both sides, however it is stuck.
@@ -21,18 +19,13 @@ let remote: string;
 let env: Record<string, string>;
 
 before(async () => {
-  servers = await testServers();
-  [local, remote] = await Promise.all([
-    filledDatabase(servers.source, 301, FAULT_SCALE, 'local'),
-    filledDatabase(servers.target, 302, undefined, 'remote'),
-  ]);
+  ({ servers, local, remote, env } = await faultDatabases(301, 302));
   // The target holds rows the source does not, with ids far past the source's: a sequence set by a failed run
   // and not put back would hand out ids that collide with these.
   await servers.target.asOwner(remote, async (client) => {
     await client.query('UPDATE archon_crawled_pages SET id = id + 20000');
     await client.query(`SELECT setval('archon_crawled_pages_id_seq', (SELECT max(id) FROM archon_crawled_pages))`);
   });
-  env = { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) };
 });
 after(async () => { await servers?.close(); });
 

@@ -9,14 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { chownToPostgres, OWNER_ROLE } from '../support/cluster.js';
-import { filledDatabase } from '../support/fixtures.js';
 import { startPgBouncer } from '../support/pgbouncer.js';
-import { testServers, type TestServers } from '../support/servers.js';
+import type { TestServers } from '../support/servers.js';
 import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
-import { assertFailure, assertNothingLeft, historyRows, runDuringCopy, snapshot, syncArgs } from './contract.js';
-
-// Big enough that archon_crawled_pages takes a second or two to load, so a fault lands mid-copy.
-const FAULT_SCALE = Number(process.env.ARCHON_SYNC_FAULT_SCALE ?? 0.1);
+import { assertFailure, assertNothingLeft, faultDatabases, historyRows, runDuringCopy, snapshot, syncArgs } from './contract.js';
 
 let servers: TestServers;
 let local: string;
@@ -24,12 +20,7 @@ let remote: string;
 let env: Record<string, string>;
 
 before(async () => {
-  servers = await testServers();
-  [local, remote] = await Promise.all([
-    filledDatabase(servers.source, 101, FAULT_SCALE, 'local'),
-    filledDatabase(servers.target, 202, undefined, 'remote'),
-  ]);
-  env = { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) };
+  ({ servers, local, remote, env } = await faultDatabases(101, 202));
 });
 after(async () => { await servers?.close(); });
 

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ConnectionError, plan, sync, ARCHON_TABLES } from '../../src/index.js';
-import { freePort, OWNER_PASSWORD } from '../support/cluster.js';
+import { OWNER_PASSWORD } from '../support/cluster.js';
 import { filledDatabase, fingerprintDatabase } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { startSilentHost, type SilentHost } from '../support/silent-host.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
 
 let servers: TestServers;
@@ -141,16 +141,13 @@ describe('password file', () => {
 });
 
 describe('connection failures', () => {
-  let silent: Server;
+  let silent: SilentHost;
   let silentPort = 0;
-  const sockets: Socket[] = [];
   before(async () => {
-    // Accepts TCP connections and never answers: what a firewall that drops packets looks like to the client.
-    silent = createServer((socket) => { sockets.push(socket); });
-    silentPort = await freePort();
-    await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+    silent = await startSilentHost();
+    silentPort = silent.port;
   });
-  after(() => { for (const s of sockets) s.destroy(); silent.close(); });
+  after(() => { silent.close(); });
 
   const source = () => servers.source.ownerUri('postgres');
 

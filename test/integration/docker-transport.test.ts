@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ARCHON_TABLES, CancelledError, ConfigurationError, ConnectionError, plan, sync } from '../../src/index.js';
 import { classifyDockerFailure } from '../../src/pg/docker-transport.js';
-import { emptyDir, runCli, type CliResult } from '../support/cli.js';
+import { emptyDir, runCli, type CliResult, errorLine } from '../support/cli.js';
 import { freePort, OWNER_PASSWORD } from '../support/cluster.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
@@ -95,12 +95,6 @@ function assertNoPassword(result: CliResult): void {
   }
 }
 
-/** The one `archon-sync:` line of a failed run. */
-function errorLine(result: CliResult): string {
-  const lines = result.stderr.split('\n').filter((line) => line.startsWith('archon-sync:'));
-  assert.equal(lines.length, 1, `expected one error line, got: ${result.stderr}`);
-  return lines[0] ?? '';
-}
 
 async function assertEqual(source: string, target: string): Promise<void> {
   const [a, b] = await Promise.all([

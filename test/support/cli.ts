@@ -1,5 +1,6 @@
 // Runs the built archon-sync CLI as a child process, as users and cron do.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,4 +63,16 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 /** Parses pino JSON lines; throws if any stdout line is not JSON (json mode must print nothing else). */
 export function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The `archon-sync:` lines a run printed on stderr (a failure prints exactly one). */
+export function errorLines(result: CliResult): string[] {
+  return result.stderr.split('\n').filter((line) => line.startsWith('archon-sync:'));
+}
+
+/** The one `archon-sync:` line of a failed run. */
+export function errorLine(result: CliResult): string {
+  const lines = errorLines(result);
+  assert.equal(lines.length, 1, `expected one error line, got: ${result.stderr}`);
+  return lines[0] ?? '';
 }
