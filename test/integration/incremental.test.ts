@@ -63,14 +63,19 @@ async function editEveryTable(s: Side): Promise<void> {
       const uniques = (await client.query<{ cols: string[] }>(`
         SELECT array(SELECT attname::text FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey)) AS cols
           FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.contype = 'u'`, [table])).rows.map((r) => r.cols);
-      const fresh = (c: ColumnFact) => /text|character/.test(c.type) ? `${c.name} || '-new'` : /integer|bigint/.test(c.type) ? `${c.name} + 100000` : c.type === 'date' ? `${c.name} + 1` : undefined;
+      // A suffix that fits: varchar(n) keeps its first n - length(suffix) characters.
+      const withSuffix = (c: ColumnFact, value: string, suffix: string) => {
+        const limit = /\((\d+)\)/.exec(c.type)?.[1];
+        return `${limit ? `left(${value}, ${Math.max(0, Number(limit) - suffix.length)})` : value} || '${suffix}'`;
+      };
+      const fresh = (c: ColumnFact) => /text|character/.test(c.type) ? withSuffix(c, c.name, '-new') : /integer|bigint/.test(c.type) ? `${c.name} + 100000` : c.type === 'date' ? `${c.name} + 1` : undefined;
       const changedUnique = new Set(uniques.map((cols) => cols.find((name) => { const c = columns.find((x) => x.name === name); return c !== undefined && fresh(c) !== undefined; })).filter(Boolean));
       const insertable = columns.filter((c) => !c.generated && !(c.pk && c.hasDefault));
       const values = insertable.map((c) => (c.pk || changedUnique.has(c.name) ? fresh(c) ?? c.name : c.name));
       await client.query(`INSERT INTO ${table} (${insertable.map((c) => c.name).join(', ')}) SELECT ${values.join(', ')} FROM ${table} WHERE ctid = (SELECT min(ctid) FROM ${table})`);
       const plain = columns.find((c) => !c.pk && !c.constrained && !c.generated && /^(text|character varying.*|jsonb)$/.test(c.type));
       assert.ok(plain, `${table} has a plain column to edit`);
-      const edited = plain.type === 'jsonb' ? `coalesce(${plain.name}, '{}') || '{"edited": true}'` : `coalesce(${plain.name}, '') || ' (edited)'`;
+      const edited = plain.type === 'jsonb' ? `coalesce(${plain.name}, '{}') || '{"edited": true}'` : withSuffix(plain, `coalesce(${plain.name}, '')`, ' (edited)');
       await client.query(`UPDATE ${table} SET ${plain.name} = ${edited} WHERE ctid = (SELECT max(ctid) FROM ${table})`);
       // Projects are what the outside tables point at: deleting one is its own test.
       if (table !== 'archon_projects') await client.query(`DELETE FROM ${table} WHERE ctid = (SELECT min(ctid) FROM ${table})`);
