@@ -102,6 +102,11 @@ describe('incremental and auto modes through the engine', () => {
       }
       assert.equal(Object.keys(edited).length, ARCHON_TABLES.length);
       await assertEqual(source, target);
+      // Generated columns are not copied: the target computed them for the rows it was given.
+      const [stale] = await ownerSql(target.server, target.database, `
+        SELECT (SELECT count(*)::int FROM archon_crawled_pages WHERE content_search_vector IS DISTINCT FROM to_tsvector('english', content))
+             + (SELECT count(*)::int FROM archon_code_examples WHERE content_search_vector IS DISTINCT FROM to_tsvector('english', content || ' ' || summary)) AS n`);
+      assert.equal(stale?.n, 0);
 
       const versions = await rowVersions(target);
       const third = await sync({ source: source.uri, target: target.uri, mode: 'incremental', verify: 'checksum' });
