@@ -56,6 +56,9 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Tr
     `SET LOCAL max_parallel_maintenance_workers = ${ms(settings.maxParallelMaintenanceWorkers)}`,
     // Rebuilt indexes go where they were: the database default unless the catalog named a tablespace.
     `SET LOCAL default_tablespace = ''`,
+    // The set-based FK checks and the incremental diff hash (key, digest) of whole tables; at the default 4 MB
+    // a 200,000-row table's join spills to disk.
+    `SET LOCAL work_mem = '64MB'`,
     ...CANONICAL_TEXT,
     `SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked, pg_backend_pid() AS pid, txid_current()::text AS xid`,
   ]);
