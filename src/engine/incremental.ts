@@ -8,9 +8,9 @@ import { readSendFunctions, useDigestSettings, type DiffTableSpec, type SendFunc
 import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
 import type { Session } from './connections.js';
 import type { SyncPlan, TablePlan } from './plan.js';
+import type { LoadContext, TableLoad, TableResult } from './table-load.js';
 
 export type { TablePreview } from './plan.js';
-import type { LoadContext, TableLoad, TableResult } from './table-load.js';
 
 export type SyncMode = 'auto' | 'full' | 'incremental';
 
