@@ -10,13 +10,17 @@ export interface Replacement {
   to: string;
 }
 
+// How long a held-back tail waits for the rest of a pattern. Within a stream the next chunk comes sooner; a
+// message the client waits on an answer to (a SCRAM nonce may end in "C") must go on regardless.
+const HOLD_MS = 10;
+
 /**
  * Replaces every occurrence of each pattern, also across chunk boundaries. Only a chunk's tail that could be the
- * start of a pattern is held back for the next chunk; anything else goes on at once, so a message the client
- * waits on an answer to is never stuck here.
+ * start of a pattern is held back for the next chunk, and for a few milliseconds at most.
  */
 class Rewriter extends Transform {
   private carry = Buffer.alloc(0);
+  private hold: NodeJS.Timeout | undefined;
   private readonly patterns: { from: Buffer; to: Buffer }[];
 
   constructor(replacements: readonly Replacement[], private readonly counter: { replaced: number }) {
@@ -42,6 +46,7 @@ class Rewriter extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    clearTimeout(this.hold);
     const data = Buffer.concat([this.carry, chunk]);
     for (const { from, to } of this.patterns) {
       for (let at = data.indexOf(from); at !== -1; at = data.indexOf(from, at + from.length)) {
@@ -51,10 +56,18 @@ class Rewriter extends Transform {
     }
     const cut = data.length - this.pendingTail(data);
     this.carry = Buffer.from(data.subarray(cut));
+    if (this.carry.length > 0) {
+      this.hold = setTimeout(() => {
+        const held = this.carry;
+        this.carry = Buffer.alloc(0);
+        this.push(held);
+      }, HOLD_MS);
+    }
     callback(null, data.subarray(0, cut));
   }
 
   override _flush(callback: TransformCallback): void {
+    clearTimeout(this.hold);
     callback(null, this.carry);
   }
 }
