@@ -14,8 +14,8 @@ export type { TablePreview } from './plan.js';
 
 export type SyncMode = 'auto' | 'full' | 'incremental';
 
-/** Above this share of changed rows, `auto` copies a table in full: row-by-row HNSW inserts lose to one bulk build. */
-export const DEFAULT_FULL_COPY_SHARE = 0.2;
+/** Above this share of changed rows, `auto` copies a table in full: row-by-row HNSW inserts lose to one bulk build (measured crossover: 30–37 %, docs/BENCHMARKS.md). */
+export const DEFAULT_FULL_COPY_SHARE = 0.35;
 
 export interface ModeChoice {
   mode: SyncMode;

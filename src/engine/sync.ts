@@ -82,7 +82,7 @@ export interface SyncOptions extends ConnectionOptions {
    * changed, incremental otherwise. Every mode ends in the same state.
    */
   mode?: SyncMode | undefined;
-  /** With mode `auto`, the share of changed rows above which a table is copied in full; default 0.2. */
+  /** With mode `auto`, the share of changed rows above which a table is copied in full; default 0.35 (the crossover measured in docs/BENCHMARKS.md). */
   fullCopyShare?: number | undefined;
 }
 
