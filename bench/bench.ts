@@ -211,7 +211,10 @@ async function archonSync(setup: Setup, variant: Variant, logFile: string) {
     REMOTE_DATABASE_URI: through('target', targetUri(setup, variant.direct)),
     ...(variant.container ? { PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH ?? ''}`, FAKE_DOCKER_CONTAINERS: BENCH_CONTAINER } : {}),
   };
-  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', args.cliArgs].join(' ');
+  // Every run starts from an emptied target, where auto copies in full too; naming the mode keeps each comparison a
+  // whole copy against a whole copy (pg_dump, the psql pipes) whatever auto's rules become. --cli-args may override it.
+  const mode = /--mode\b/.test(args.cliArgs) ? '' : '--mode=full';
+  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, args.cliArgs].join(' ');
   const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
