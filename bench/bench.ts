@@ -1,18 +1,21 @@
 // `npm run bench`: archon-sync side by side with the physical limit (psql binary \copy pipes) and pg_dump | pg_restore,
-// on this machine or (--link) with the target behind a slow, distant link.
+// on this machine or (--link) with the target behind a slow, distant link; or (--incremental) its modes against
+// each other after a share of the source's rows changed.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { generateArchonData } from '../schema/generate.js';
 import { ARCHON_TABLES, plan, type SyncPlan } from '../src/index.js';
-import { PG_BIN, startCluster } from '../test/support/cluster.js';
+import { OWNER_ROLE, PG_BIN, startCluster } from '../test/support/cluster.js';
 import { fingerprintTables } from '../test/support/fingerprint.js';
 import { TestServer } from '../test/support/servers.js';
 import { STATEMENT_LOG_SETTINGS, StatementLogMark, type StatementLogExcerpt } from '../test/support/statement-log.js';
+import { startByteMeter } from './byte-meter.js';
+import { applySourceChanges, type TableChanges } from './source-changes.js';
 import { DEFAULT_LINK_DELAY_MS, DEFAULT_LINK_MBIT, startLinkProxy, type LinkProxy, type LinkStats } from './link-proxy.js';
 
 const DEFAULT_TOOLS = 'archon-sync,baseline,pg_dump,archon-sync-quiet';
@@ -33,6 +36,8 @@ const args = await yargs(hideBin(process.argv))
   .option('link', { type: 'boolean', default: false, describe: 'put the target behind a proxy that adds a one-way delay and a rate limit per direction, for every tool; count statements from its log' })
   .option('link-delay-ms', { type: 'number', default: DEFAULT_LINK_DELAY_MS, describe: 'with --link: one-way delay, each direction' })
   .option('link-mbit', { type: 'number', default: DEFAULT_LINK_MBIT, describe: 'with --link: rate of each direction, 10^6 bit/s of payload' })
+  .option('incremental', { type: 'boolean', default: false, describe: 'time --mode=full, incremental and auto after each --shares of the source\'s rows changed (issue 17)' })
+  .option('shares', { type: 'string', default: '0,0.001,0.01,0.1,0.5', describe: 'with --incremental: the changed shares, each a third updates, deletes and inserts' })
   .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
@@ -40,6 +45,7 @@ const args = await yargs(hideBin(process.argv))
   .strict()
   .check((argv) => {
     if (argv.link && argv.mode !== 'compare') throw new Error('--link times tools against each other: use it with --mode compare');
+    if (argv.incremental && (argv.link || argv.mode !== 'compare')) throw new Error('--incremental is a scenario of its own: without --link or --mode memory');
     return true;
   })
   .parseAsync();
@@ -205,7 +211,10 @@ async function archonSync(setup: Setup, variant: Variant, logFile: string) {
     REMOTE_DATABASE_URI: through('target', targetUri(setup, variant.direct)),
     ...(variant.container ? { PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH ?? ''}`, FAKE_DOCKER_CONTAINERS: BENCH_CONTAINER } : {}),
   };
-  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', args.cliArgs].join(' ');
+  // Every run starts from an emptied target, where auto copies in full too; naming the mode keeps each comparison a
+  // whole copy against a whole copy (pg_dump, the psql pipes) whatever auto's rules become. --cli-args may override it.
+  const mode = /--mode\b/.test(args.cliArgs) ? '' : '--mode=full';
+  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, args.cliArgs].join(' ');
   const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
@@ -445,6 +454,179 @@ function boundOverLink(sync: ToolSummary | undefined, direct: ToolSummary | unde
   };
 }
 
+const SYNC_MODES = ['full', 'incremental', 'auto'] as const;
+type ModeName = typeof SYNC_MODES[number];
+
+interface ModeRun {
+  share: number;
+  mode: ModeName;
+  seconds: number;
+  peakRssMb: number;
+  cpuSeconds: number;
+  /** Every byte the source's server sent the CLI, counted by a pass-through meter in front of it. */
+  sourceBytes: number;
+  /** What the CLI's `completed` line reports (COPY bytes moved, digests included). */
+  reportedBytes: number | undefined;
+  /** pg_wal_lsn_diff of the target's pg_current_wal_lsn() after and before the run. */
+  walBytes: number;
+  durations: Record<string, number> | undefined;
+  /** Per table, how it was loaded and what moved (tables with changes or loaded in full). */
+  tables: { table: string; mode: string; inserted: number; updated: number; deleted: number; copiedRows: number }[];
+  verified: boolean;
+  /** The machine's 1-minute load average when the run ended (the other work on it shows here). */
+  loadAverage: number;
+}
+
+/** Replaces `database` with a copy of `template`: the fastest way back to a known state (a file copy, checkpointed). */
+async function restoreDatabase(server: TestServer, database: string, template: string): Promise<void> {
+  await server.admin('postgres', async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${database}" TEMPLATE "${template}" STRATEGY FILE_COPY OWNER ${OWNER_ROLE}`);
+  });
+}
+
+async function walLsn(setup: Setup): Promise<string> {
+  return setup.target.admin(setup.targetDb, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+}
+
+async function walBytesSince(setup: Setup, before: string): Promise<number> {
+  return setup.target.admin(setup.targetDb, async (c) =>
+    Number((await c.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS bytes', [before])).rows[0]?.bytes ?? 0));
+}
+
+/**
+ * Issue 17: after 0 %, 0.1 %, 1 %, 10 % and 50 % of the source's rows changed, each mode from the same target
+ * (a copy of the source before the changes, restored from a template database before every run).
+ */
+async function incrementalScenarios(): Promise<void> {
+  mkdirSync(args.out, { recursive: true });
+  const shares = args.shares.split(',').map(Number);
+  console.log(`preparing scale ${args.scale} for incremental scenarios at shares ${shares.join(', ')} …`);
+  const setup = await prepare(args.scale);
+  const sourceCluster = setup.source.cluster;
+  if (!sourceCluster) throw new Error('the benchmark needs harness-started clusters');
+  console.log(`generated ${Object.values(setup.counts).reduce((a, b) => a + b, 0)} rows (${(setup.sourceBytes / 1048576).toFixed(0)} MB of table data) in ${setup.generateSeconds.toFixed(1)} s`);
+  const meter = await startByteMeter(sourceCluster.port);
+  const sourceBase = `${setup.sourceDb}_base`;
+  const targetBase = `${setup.targetDb}_base`;
+  await setup.source.admin('postgres', (c) => c.query(`CREATE DATABASE "${sourceBase}" TEMPLATE "${setup.sourceDb}" STRATEGY FILE_COPY`));
+
+  const runMode = async (mode: ModeName, logFile: string) => {
+    const sourceUri = new URL(setup.source.ownerUri(setup.sourceDb));
+    sourceUri.port = String(meter.port);
+    const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup) };
+    const bytesBefore = meter.bytesFromServer();
+    const lsnBefore = await walLsn(setup);
+    const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
+    const walBytes = await walBytesSince(setup, lsnBefore);
+    const sourceBytes = meter.bytesFromServer() - bytesBefore;
+    let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
+    for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
+    return { ...timed, walBytes, sourceBytes, completed };
+  };
+
+  // The target starts as a full copy of the unchanged source; every run starts from a copy of that.
+  const first = await runMode('full', join(args.out, 'incremental-initial.log'));
+  if (!(await verified(setup))) throw new Error('the initial full sync left a target that differs from the source');
+  console.log(`initial full sync ${first.seconds.toFixed(1)} s`);
+  await setup.target.admin(setup.targetDb, (c) => c.query('VACUUM ANALYZE'));
+  await setup.target.admin('postgres', (c) => c.query(`CREATE DATABASE "${targetBase}" TEMPLATE "${setup.targetDb}" STRATEGY FILE_COPY`));
+
+  const runs: ModeRun[] = [];
+  const changes: Record<string, TableChanges[]> = {};
+  for (const [index, share] of shares.entries()) {
+    await restoreDatabase(setup.source, setup.sourceDb, sourceBase);
+    changes[share] = await setup.source.admin(setup.sourceDb, (c) => applySourceChanges(c, share));
+    await setup.source.admin(setup.sourceDb, (c) => c.query('VACUUM ANALYZE'));
+    const changed = changes[share].reduce((n, t) => n + t.updated + t.deleted + t.inserted, 0);
+    console.log(`share ${share}: ${changed} rows changed on the source (${changes[share].map((t) => `${t.table} ${t.updated}/${t.deleted}/${t.inserted}`).join(', ')})`);
+    // Rotated from share to share, so no mode always runs first after the source changed.
+    const order = SYNC_MODES.map((_, i) => SYNC_MODES[(i + index) % SYNC_MODES.length] as ModeName);
+    for (const mode of order) {
+      await restoreDatabase(setup.target, setup.targetDb, targetBase);
+      await Promise.all([setup.source.admin(setup.sourceDb, (c) => c.query('CHECKPOINT')), setup.target.admin(setup.targetDb, (c) => c.query('CHECKPOINT'))]);
+      const run = await runMode(mode, join(args.out, `incremental-share${share}-${mode}.log`));
+      const ok = await verified(setup);
+      const result: ModeRun = {
+        share, mode, seconds: run.seconds, peakRssMb: Math.round(run.peakRssMb), cpuSeconds: run.cpuSeconds,
+        sourceBytes: run.sourceBytes, reportedBytes: run.completed.bytes, walBytes: run.walBytes, durations: run.completed.durations,
+        tables: (run.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
+          .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
+        verified: ok,
+        loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
+      };
+      runs.push(result);
+      const full = result.tables.filter((t) => t.mode === 'full').length;
+      console.log(`  ${mode.padEnd(11)} ${run.seconds.toFixed(2)} s  source ${(run.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(run.walBytes / 1e6).toFixed(1)} MB  `
+        + `peak RSS ${result.peakRssMb} MB  ${full} table(s) in full  load ${result.loadAverage}  ${ok ? 'verified' : 'NOT EQUAL'}`);
+      if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
+    }
+    // After every share, so a run cut short still leaves the shares it finished.
+    writeIncrementalReport(setup, shares.slice(0, index + 1), first.seconds, changes, runs, index === shares.length - 1);
+  }
+  await meter.close();
+  setup.source.close();
+  setup.target.close();
+}
+
+function writeIncrementalReport(setup: Setup, shares: number[], initialFullSeconds: number, changes: Record<string, TableChanges[]>, runs: ModeRun[], last: boolean): void {
+  const find = (share: number, mode: ModeName) => runs.find((r) => r.share === share && r.mode === mode);
+  const ratio = (share: number, mode: ModeName) => {
+    const a = find(share, mode);
+    const f = find(share, 'full');
+    return a && f ? a.seconds / f.seconds : undefined;
+  };
+  // Where incremental stops paying: the changed share at which its time equals full's, interpolated linearly
+  // between the two measured shares that bracket it.
+  let crossover: number | undefined;
+  for (let i = 1; i < shares.length; i++) {
+    const [s0, s1] = [shares[i - 1] ?? 0, shares[i] ?? 0];
+    const [r0, r1] = [ratio(s0, 'incremental'), ratio(s1, 'incremental')];
+    if (r0 !== undefined && r1 !== undefined && r0 <= 1 && r1 > 1) { crossover = s0 + ((1 - r0) / (r1 - r0)) * (s1 - s0); break; }
+  }
+  const unchangedBytes = (() => {
+    const incremental = find(0, 'incremental');
+    const full = find(0, 'full');
+    return incremental && full ? incremental.sourceBytes / full.sourceBytes : undefined;
+  })();
+  const autoWorst = Math.max(...shares.map((s) => ratio(s, 'auto') ?? 0));
+  const targets = {
+    unchangedIncremental: { target: 0.05, measured: ratio(0, 'incremental') },
+    unchangedAuto: { target: 0.05, measured: ratio(0, 'auto') },
+    onePercentIncremental: { target: 0.1, measured: ratio(0.01, 'incremental') },
+    onePercentAuto: { target: 0.1, measured: ratio(0.01, 'auto') },
+    autoWorstOverFull: { target: 1.05, measured: autoWorst },
+    unchangedSourceBytesShare: { target: 0.02, measured: unchangedBytes },
+  };
+  const load = loadavg();
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
+    postgres: spawnSync(`${PG_BIN}/postgres`, ['--version'], { encoding: 'utf8' }).stdout.trim(), loadAverageAtEnd: load };
+  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, shares, rows: setup.counts, sourceTableBytes: setup.sourceBytes,
+    machine, initialFullSeconds, changes, crossover, targets, runs };
+  const base = `${new Date().toISOString().slice(0, 10)}-scale${args.scale}-incremental${args.label ? `-${args.label}` : ''}`;
+  const file = join(args.out, `${base}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
+  const table = [
+    '| changed | mode | wall s | × full | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | `
+      + `${r.durations?.compare?.toFixed(2) ?? '–'} | ${r.durations?.copy?.toFixed(2) ?? '–'} | ${r.durations?.indexing?.toFixed(2) ?? '–'} | `
+      + `${mb(r.sourceBytes)} | ${mb(r.walBytes)} | ${r.peakRssMb} | ${r.tables.filter((t) => t.mode === 'full').length} |`),
+  ].join('\n');
+  const verdict = (t: { target: number; measured: number | undefined }) => t.measured === undefined ? 'not measured' : `${t.measured.toFixed(3)} (≤ ${t.target}: ${t.measured <= t.target ? 'met' : 'MISSED'})`;
+  const lines = [
+    `nothing changed, incremental / full: ${verdict(targets.unchangedIncremental)}; auto / full: ${verdict(targets.unchangedAuto)}`,
+    `1 % changed, incremental / full: ${verdict(targets.onePercentIncremental)}; auto / full: ${verdict(targets.onePercentAuto)}`,
+    `auto / full, worst share: ${verdict(targets.autoWorstOverFull)}`,
+    `source bytes, nothing changed, incremental / full: ${verdict(targets.unchangedSourceBytesShare)}`,
+    `crossover (incremental's wall time = full's): ${crossover === undefined ? 'not bracketed by the measured shares' : `${(crossover * 100).toFixed(1)} % of rows changed`}`,
+    `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,
+  ];
+  writeFileSync(join(args.out, `${base}.md`), `${table}\n\n${lines.map((l) => `- ${l}`).join('\n')}\n`);
+  if (last) console.log(`\n${table}\n\n${lines.join('\n')}\nresults: ${file}`);
+}
+
 async function memory(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
   const scales = args.scales.split(',').map(Number);
@@ -476,4 +658,5 @@ async function memory(): Promise<void> {
 }
 
 if (args.mode === 'memory') await memory();
+else if (args.incremental) await incrementalScenarios();
 else await compare();

@@ -1,4 +1,4 @@
-// The benchmark runs end to end at a small scale, on this machine and through the link, and every copy it times is verified equal to the source.
+// The benchmark runs end to end at a small scale, on this machine, through the link and in its incremental scenarios, and every copy it times is verified equal to the source.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -50,6 +50,33 @@ test('npm run bench -- --link puts every tool but archon-sync-direct through the
       if (tool === 'archon-sync-direct') assert.equal(run.link?.bytesToTarget, 0);
       else assert.ok((run.link?.bytesToTarget ?? 0) > 1e6, `${tool}: ${run.link?.bytesToTarget} bytes through the link`);
     }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('npm run bench -- --incremental times every mode after each share of changes and verifies every copy', () => {
+  const out = mkdtempSync(join(tmpdir(), 'archon-sync-bench-'));
+  try {
+    const result = spawnSync(process.execPath, [resolve('dist/bench/bench.js'), '--incremental', '--scale', '0.01', '--shares', '0,0.1', '--out', out],
+      { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    const file = readdirSync(out).find((f) => f.endsWith('-incremental.json'));
+    assert.ok(file, `no -incremental results file in ${readdirSync(out).join(', ')}`);
+    const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
+      runs: { share: number; mode: string; verified: boolean; sourceBytes: number; walBytes: number; tables: { mode: string; inserted: number; updated: number; deleted: number }[] }[];
+    };
+    assert.deepEqual(report.runs.map((r) => `${r.share} ${r.mode}`).sort(),
+      ['0 auto', '0 full', '0 incremental', '0.1 auto', '0.1 full', '0.1 incremental']);
+    assert.ok(report.runs.every((r) => r.verified && r.walBytes > 0 && r.sourceBytes > 0));
+    const run = (share: number, mode: string) => report.runs.find((r) => r.share === share && r.mode === mode);
+    // Nothing changed: no table reloaded, and far fewer bytes read from the source than a full copy reads.
+    assert.equal(run(0, 'incremental')?.tables.length, 0, JSON.stringify(run(0, 'incremental')?.tables));
+    assert.ok((run(0, 'incremental')?.sourceBytes ?? Infinity) < (run(0, 'full')?.sourceBytes ?? 0) / 2);
+    // A tenth changed: incremental moved every kind of change and copied no table in full.
+    const moved = run(0.1, 'incremental')?.tables ?? [];
+    assert.ok(moved.length > 0 && moved.every((t) => t.mode === 'incremental'), JSON.stringify(moved));
+    assert.ok(['inserted', 'updated', 'deleted'].every((kind) => moved.some((t) => t[kind as 'inserted'] > 0)), JSON.stringify(moved));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
