@@ -247,7 +247,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
   const isSelected = (fkSchema: string, table: string) => fkSchema === schema && selectedSet.has(table);
   const externalReferences = target.foreignKeys.filter((fk) => !isSelected(fk.schema, fk.table) && isSelected(fk.refSchema, fk.refTable));
   for (const fk of externalReferences) {
-    warnings.push(`${fk.schema}.${fk.table} (not copied) references ${fk.refTable} through ${fk.name}; its rows are kept and the key is re-checked after loading`);
+    warnings.push(`${fk.schema}.${fk.table} (not copied) references ${fk.refTable} through ${fk.name}; its rows are kept, and checked after loading whenever ${fk.refTable} changed`);
   }
   problems.throwIfAny();
   return {
