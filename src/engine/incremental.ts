@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import type { IndexInfo } from '../pg/catalog.js';
 import { tablesWithRows } from '../pg/target-statements.js';
-import { readSendFunctions, useDigestSettings, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
+import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
 import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
 import type { Session } from './connections.js';
 import type { SyncPlan, TablePlan } from './plan.js';
@@ -57,13 +57,12 @@ export interface Differ {
 }
 
 /**
- * Prepares both sides for diffing `tables` (pinned settings, each side's send functions, the work tables on the
- * target: a few round trips in all) and returns the differ.
+ * Prepares both sides for diffing `tables` (each side's send functions, the work tables on the target: three
+ * round trips in all) and returns the differ.
  */
 export async function prepareDiff(session: Session, tables: readonly TablePlan[]): Promise<Differ> {
   const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
-  await useDigestSettings(session.source);
-  await useDigestSettings(session.target);
+  // No settings to pin: both transactions opened with CANONICAL_TEXT, the digests' settings too.
   const sendFunctions: { source: SendFunctions; target: SendFunctions } = {
     source: await readSendFunctions(session.source, refs),
     target: await readSendFunctions(session.target, refs),

@@ -1,6 +1,7 @@
 // Watches another backend's CREATE INDEX through pg_stat_progress_create_index, from a connection of its own.
 
 import type pg from 'pg';
+import { destroyConnection } from './connect.js';
 
 /** One reading of pg_stat_progress_create_index for the watched backend. */
 export interface IndexBuildSample {
@@ -158,9 +159,8 @@ export class IndexProgressMonitor {
     } finally {
       const ending = client?.end().catch(() => undefined);
       // A server that stopped answering would keep end() waiting; the socket is ours to close.
-      const { connection } = (client ?? {}) as { connection?: { stream?: { destroy(): void } } };
       await Promise.race([ending, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-      connection?.stream?.destroy();
+      if (client) destroyConnection(client);
     }
   }
 

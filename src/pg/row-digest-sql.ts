@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type { TableInfo } from './catalog.js';
 import { quoteIdent, quoteTable } from './quote.js';
+import { CANONICAL_TEXT } from './target-statements.js';
 
 /** What incremental sync needs to know about one table, the same on both sides. */
 export interface DiffTableSpec {
@@ -108,19 +109,10 @@ export function rowDigestSql(spec: DiffTableSpec, sendFunctions: SendFunctions, 
 }
 
 /**
- * Pins, for the caller's transaction, every setting that changes the bytes a digest hashes or the text of a
- * key literal: text output of dates, times, intervals, floats, money and bytea (text-digested columns hold
- * them inside composites and arrays) and the client encoding of textsend and every other text-based send.
- * SET LOCAL, in one message: nothing survives the transaction, so it works through transaction poolers.
+ * Pins, for the caller's transaction, every setting that changes the bytes a digest hashes or the text of a key
+ * literal: the same SET LOCALs every archon-sync transaction opens with (CANONICAL_TEXT), for callers that opened
+ * their own.
  */
 export async function useDigestSettings(client: pg.ClientBase): Promise<void> {
-  await client.query([
-    `SET LOCAL client_encoding = 'UTF8'`,
-    `SET LOCAL TimeZone = 'UTC'`,
-    `SET LOCAL DateStyle = 'ISO, YMD'`,
-    `SET LOCAL IntervalStyle = 'postgres'`,
-    'SET LOCAL extra_float_digits = 1',
-    `SET LOCAL bytea_output = 'hex'`,
-    `SET LOCAL lc_monetary = 'C'`,
-  ].join('; '));
+  await client.query(CANONICAL_TEXT.join('; '));
 }

@@ -19,15 +19,18 @@ const LOCK_OBJECT = 1;
 /**
  * Text output pinned on both sides, so a table copied as text and a digest over text mean the same on two
  * servers whatever their DateStyle, IntervalStyle, TimeZone or extra_float_digits (a `date` under `SQL, DMY`
- * on one side and `MDY` on the other would otherwise swap day and month silently). SET LOCAL: gone at the
+ * on one side and `MDY` on the other would otherwise swap day and month silently), and so do the bytes textsend
+ * and the other text-based send functions hash for incremental digests (client_encoding). SET LOCAL: gone at the
  * transaction's end, and safe behind a transaction pooler.
  */
-const CANONICAL_TEXT = [
+export const CANONICAL_TEXT = [
+  `SET LOCAL client_encoding = 'UTF8'`,
   `SET LOCAL TimeZone = 'UTC'`,
   `SET LOCAL DateStyle = 'ISO, YMD'`,
   `SET LOCAL IntervalStyle = 'postgres'`,
   'SET LOCAL extra_float_digits = 1',
   `SET LOCAL bytea_output = 'hex'`,
+  `SET LOCAL lc_monetary = 'C'`,
 ];
 
 function ms(value: number): number {
