@@ -22,6 +22,10 @@ export interface ServerInfo {
   backendPid: number;
   /** How the connection reaches the server: set by the engine, which knows the port we dialled. */
   pooler: PoolerGuess | undefined;
+  /** `server_version_num`, e.g. 150014. */
+  versionNum: number;
+  /** pg_control_system() and pg_control_checkpoint() may be called: the server's identity can be read (change marks). */
+  identityReadable: boolean;
   extensions: Record<string, { version: string; schema: string }>;
 }
 
@@ -133,7 +137,10 @@ interface ColumnRow {
 }
 
 interface CatalogDocument {
-  server: { version: string; usr: string; db: string; identity: string; ssl: boolean | null; short: string; port: number | null; pid: number };
+  server: {
+    version: string; usr: string; db: string; identity: string; ssl: boolean | null; short: string; port: number | null; pid: number;
+    version_num: number; identity_readable: boolean;
+  };
   extensions: { name: string; version: string; schema: string }[];
   tables: {
     oid: number; schema: string; name: string; kind: string; owner: string; owned_by_us: boolean; rls_active: boolean;
@@ -177,7 +184,9 @@ SELECT json_build_object(
       'identity', pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
                   || '/' || coalesce(inet_server_addr()::text, 'socket'),
       'ssl', (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
-      'short', current_setting('server_version'), 'port', inet_server_port(), 'pid', pg_backend_pid())),
+      'short', current_setting('server_version'), 'port', inet_server_port(), 'pid', pg_backend_pid(),
+      'version_num', current_setting('server_version_num')::int,
+      'identity_readable', has_function_privilege('pg_control_system()', 'EXECUTE') AND has_function_privilege('pg_control_checkpoint()', 'EXECUTE'))),
   'extensions', (SELECT coalesce(json_agg(json_build_object('name', e.extname, 'version', e.extversion, 'schema', n.nspname)), '[]')
                    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace),
   'tables', (SELECT coalesce(json_agg(json_build_object(
@@ -278,6 +287,8 @@ export async function readCatalog(client: pg.ClientBase, schema: string, tables:
       port: server.port,
       backendPid: server.pid,
       pooler: undefined,
+      versionNum: server.version_num,
+      identityReadable: server.identity_readable,
       extensions: Object.fromEntries(doc.extensions.map((e) => [e.name, { version: e.version, schema: e.schema }])),
     },
     tables: new Map(doc.tables.map((t) => [t.name, {

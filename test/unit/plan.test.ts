@@ -8,7 +8,7 @@ import type { Catalog, ColumnInfo, ForeignKeyInfo, IndexInfo, ServerInfo, TableI
 
 function server(identity: string, extensions: string[] = ['vector']): ServerInfo {
   return {
-    version: 'PostgreSQL 15', user: 'owner', database: 'db', identity, ssl: false, versionShort: '15.20', port: 5432, backendPid: 1,
+    version: 'PostgreSQL 15', user: 'owner', database: 'db', identity, ssl: false, versionShort: '15.20', port: 5432, backendPid: 1, versionNum: 150020, identityReadable: true,
     pooler: undefined, extensions: Object.fromEntries(extensions.map((e) => [e, { version: '1', schema: 'public' }])),
   };
 }
