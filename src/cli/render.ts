@@ -240,7 +240,8 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       print(t.toString());
       const checked = result.verify === 'checksum' ? 'every row\'s checksum verified' : 'row counts verified';
       const incremental = result.tables.filter((r) => r.mode === 'incremental').length;
-      const modes = incremental > 0 ? `; ${incremental} of ${result.tables.length} tables incremental (compare ${result.durations.compare.toFixed(1)} s)` : '';
+      const since = result.comparedSince ? `, only rows written since ${result.comparedSince}` : '';
+      const modes = incremental > 0 ? `; ${incremental} of ${result.tables.length} tables incremental (compare ${result.durations.compare.toFixed(1)} s${since})` : '';
       print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows copied in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s${modes}); ${checked}`));
       if (result.plan.skippedTables.length > 0) print(`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`);
       print(triggerWords(result.triggerSuppression));
@@ -349,7 +350,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     summary(result) {
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
-        triggerSuppression: result.triggerSuppression, verify: result.verify,
+        triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null,
         tables: result.tables,
       }, 'completed');
     },

@@ -1,5 +1,6 @@
 // plan(): what a sync would do, read from both databases without changing anything anywhere.
 
+import { historyTableExists } from '../pg/history-statements.js';
 import { beginReadOnly, trySkipTriggersWithReplicaRole } from '../pg/target-statements.js';
 import { Session, selectedTables, type ConnectionOptions } from './connections.js';
 import { DEFAULTS } from './defaults.js';
@@ -8,6 +9,7 @@ import { DEFAULT_FULL_COPY_SHARE, incrementalCandidates, loadsIncrementally, pre
 import type { SyncPlan } from './plan.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
+import { changesSinceLastRun } from './watermark.js';
 
 export interface PlanOptions extends ConnectionOptions {
   /**
@@ -50,7 +52,9 @@ async function preview(session: Session, thePlan: SyncPlan, mode: SyncMode, opti
   const out: Record<string, TablePreview> = {};
   for (const [table, reason] of fullBecause) out[table.name] = { mode: 'full', reason };
   if (candidates.length === 0) return out;
-  const differ = await prepareDiff(session, candidates);
+  // As a sync would: rows neither side wrote since the last committed run need no digest.
+  const { trusted } = (await historyTableExists(session.target)) ? await changesSinceLastRun(session, thePlan, candidates) : {};
+  const differ = await prepareDiff(session, candidates, trusted?.filters);
   const choice = { mode, fullCopyShare: options.fullCopyShare ?? DEFAULT_FULL_COPY_SHARE };
   for (const table of candidates) {
     throwIfAborted(options.signal);

@@ -86,6 +86,11 @@ export class HistoryRecorder {
     }
   }
 
+  /** The row exists and its connection still works: what this run settles will be there for the next one. */
+  get recording(): boolean {
+    return !this.disabled;
+  }
+
   /** Records new progress; returns at once. */
   update(fields: HistoryFields): void {
     if (this.disabled) return;

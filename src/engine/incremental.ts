@@ -9,6 +9,7 @@ import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedD
 import type { Session } from './connections.js';
 import type { SyncPlan, TablePlan } from './plan.js';
 import type { LoadContext, TableLoad, TableResult } from './table-load.js';
+import type { ChangeFilter } from './watermark.js';
 
 export type { TablePreview } from './plan.js';
 
@@ -58,9 +59,9 @@ export interface Differ {
 
 /**
  * Prepares both sides for diffing `tables` (each side's send functions, the work tables on the target: three
- * round trips in all) and returns the differ.
+ * round trips in all) and returns the differ. A table with a change filter has only its changed rows digested.
  */
-export async function prepareDiff(session: Session, tables: readonly TablePlan[]): Promise<Differ> {
+export async function prepareDiff(session: Session, tables: readonly TablePlan[], filters?: ReadonlyMap<string, ChangeFilter>): Promise<Differ> {
   const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
   // No settings to pin: both transactions opened with CANONICAL_TEXT, the digests' settings too.
   const sendFunctions: { source: SendFunctions; target: SendFunctions } = {
@@ -70,7 +71,7 @@ export async function prepareDiff(session: Session, tables: readonly TablePlan[]
   await createDigestTables(session.target, tables.map(diffSpec));
   return {
     diff: (s, table, context) => stageDiff(s.source, s.target, diffSpec(table), {
-      sendFunctions, signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs,
+      sendFunctions, signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs, changedSince: filters?.get(table.sql),
     }),
   };
 }

@@ -38,6 +38,8 @@ import { FullCopy, type TableLoad, type TableResult } from './table-load.js';
 import type { TablePlan } from './plan.js';
 import type { StagedDiff } from '../pg/table-diff.js';
 import { ServerProbe, type Stall } from './watchdog.js';
+import { buildWatermark, changesSinceLastRun, marksReadable, type Marks, type TrustedChanges, type Watermark } from './watermark.js';
+import { readServerMark } from '../pg/change-marks.js';
 
 export type { TableResult } from './table-load.js';
 export type { SyncMode } from './incremental.js';
@@ -93,6 +95,11 @@ export interface SyncResult {
   triggerSuppression: TriggerSuppression;
   /** What was checked before COMMIT. */
   verify: 'count' | 'checksum';
+  /**
+   * The run (sync id) whose watermark told which rows had not changed since: only the others were digested.
+   * Undefined when every row of the compared tables was digested (or nothing was compared).
+   */
+  comparedSince: string | undefined;
   /** Seconds spent in each phase, and in total. */
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;
@@ -118,6 +125,9 @@ class SyncRun {
   private readonly stallTimeoutMs: number;
   /** Foreign keys of outside tables dropped for the load, put back before COMMIT. */
   private setAside: ForeignKeyInfo[] = [];
+  /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
+  private marks: Marks | undefined;
+  private comparedSince: string | undefined;
 
   constructor(private readonly options: SyncOptions) {
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
@@ -169,7 +179,7 @@ class SyncRun {
       table.sequences.map((sequence) => ({ sequence, table: table.sql, sourceLastValue: sequence.sourceLastValue }))));
     this.enterPhase('verification');
     await this.verify(session, plan);
-    await this.commit(session.target);
+    await this.commit(session, plan);
     this.tracker.complete();
     return {
       syncId: this.history?.syncId,
@@ -177,6 +187,7 @@ class SyncRun {
       tables: this.results,
       triggerSuppression: this.triggerSuppression,
       verify: this.options.verify ?? 'count',
+      comparedSince: this.comparedSince,
       durations: this.durations,
       bytes: this.results.reduce((s, t) => s + t.bytes, 0),
       warnings: this.warnings,
@@ -247,7 +258,9 @@ class SyncRun {
     this.tracker.setPlan(plan.tables, { verify: this.options.verify, diff: candidates });
     this.enterPhase('compare');
     await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
-    const differ = await prepareDiff(session, candidates);
+    const trusted = await this.trustedChanges(session, plan, candidates);
+    this.comparedSince = trusted?.sinceSyncId;
+    const differ = await prepareDiff(session, candidates, trusted?.filters);
     for (const table of candidates) {
       throwIfAborted(this.options.signal);
       this.currentTable = `${table.schema}.${table.name}`;
@@ -259,6 +272,18 @@ class SyncRun {
       staged.set(table, diff);
     }
     return staged;
+  }
+
+  /**
+   * What the last committed run between these servers left as its watermark, if it can be trusted here: then
+   * rows neither side rewrote since need no digest. Read after the locks, so no writer of these tables is left
+   * whose rows the marks could miss. Only with a history row of our own (where this run's watermark goes too).
+   */
+  private async trustedChanges(session: Session, plan: SyncPlan, candidates: readonly TablePlan[]): Promise<TrustedChanges | undefined> {
+    if (!this.history?.recording) return undefined;
+    const { marks, trusted } = await changesSinceLastRun(session, plan, candidates);
+    this.marks = marks;
+    return trusted;
   }
 
   /** Locks, silences triggers, sets aside references from outside tables, drops indexes, empties tables: one message. */
@@ -417,13 +442,29 @@ class SyncRun {
     if (differences.length > 0) throw checksumError(differences);
   }
 
-  /** The target transaction id goes into the history row first: if we die right after COMMIT, the next run can tell. */
-  private async commit(target: pg.ClientBase): Promise<void> {
+  /**
+   * The target transaction id goes into the history row first: if we die right after COMMIT, the next run can
+   * tell. With it the watermark: the target's snapshot now, after every write, and the source's.
+   */
+  private async commit(session: Session, plan: SyncPlan): Promise<void> {
     throwIfAborted(this.options.signal);
-    await this.history?.settle({ metadata: { ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid } });
-    await commit(target);
+    const watermark = await this.watermark(session, plan);
+    await this.history?.settle({
+      metadata: {
+        ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
+        ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
+      },
+    });
+    await commit(session.target);
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
+  }
+
+  private async watermark(session: Session, plan: SyncPlan): Promise<Watermark | undefined> {
+    if (!this.history?.recording || !marksReadable(plan.source) || !marksReadable(plan.target)) return undefined;
+    // The source snapshot is the transaction's (repeatable read): read once is read for the run.
+    const [source, target] = await Promise.all([this.marks?.source ?? readServerMark(session.source), readServerMark(session.target)]);
+    return buildWatermark(source, target, this.targetXid, plan.tables);
   }
 
   /** A watchdog saw a side stop: remember why (the socket error that follows would hide it) and let go of that side. */

@@ -36,6 +36,11 @@ export interface StageDiffOptions {
   onRows?: ((rows: number, bytes: number) => void) | undefined;
   /** No digest bytes moving for this long fails with CopyStalledError. */
   stallTimeoutMs?: number | undefined;
+  /**
+   * Per side, an SQL condition over row alias `r` (changedSinceSql) that is false only for rows known to be as the
+   * last committed sync left them: only the others are digested. Without it every row is.
+   */
+  changedSince?: { source: string; target: string } | undefined;
 }
 
 export interface ApplyInsertsOptions {
@@ -108,9 +113,14 @@ function requireReplicaRole(role: unknown, spec: DiffTableSpec): void {
 
 /**
  * Streams the source's (key, digest) for every row into the target's digest table, then computes the diff in
- * ONE target statement: a FULL JOIN of the staged digests with the target table's own, by key, keeping only
- * keys that are missing on a side or whose digests differ. Nothing is written to the real table. Round trips:
- * one COPY pipe and one message.
+ * ONE target statement: a FULL JOIN of the staged digests with the target table, by key, keeping only keys
+ * that are missing on a side or whose digests differ. Nothing is written to the real table. Round trips: one
+ * COPY pipe and one message.
+ *
+ * With `changedSince`, a source row the last sync already saw streams its key with a NULL digest, and reading
+ * its columns is skipped: that is where the time goes (TOASTed text and vectors). The target digests a row only
+ * when the source's row changed. Rows only the target rewrote are checked after (recheckTargetWrites): their
+ * source digests fetched by key, so a rewrite with the same values changes nothing.
  */
 export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, options: StageDiffOptions): Promise<StagedDiff> {
   const names = workNames(spec);
@@ -119,10 +129,14 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
   const text = new Set(spec.textColumns);
   // Binary COPY of a key whose type embeds OIDs would not load; text works for every type.
   const format = spec.key.some((k) => text.has(k)) ? 'text' : 'binary';
+  const changed = options.changedSince;
+  const sourceDigest = changed
+    ? `CASE WHEN ${changed.source} THEN ${rowDigestSql(spec, options.sendFunctions.source, 'r')} END`
+    : rowDigestSql(spec, options.sendFunctions.source, 'r');
   const staged = await copyQuery({
     source,
     target,
-    out: `COPY (SELECT ${keys}, ${rowDigestSql(spec, options.sendFunctions.source, 'r')} FROM ${spec.sql} r) TO STDOUT (FORMAT ${format})`,
+    out: `COPY (SELECT ${keys}, ${sourceDigest} FROM ${spec.sql} r) TO STDOUT (FORMAT ${format})`,
     into: `COPY ${names.digests} (${slots.join(', ')}, digest) FROM STDIN (FORMAT ${format})`,
     format,
     signal: options.signal,
@@ -130,25 +144,35 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
     stallTimeoutMs: options.stallTimeoutMs,
   });
 
-  const targetSide = `(SELECT ${spec.key.map((k, i) => `r.${quoteIdent(k)} AS ${slots[i]}`).join(', ')}, ${rowDigestSql(spec, options.sendFunctions.target, 'r')} AS digest FROM ${spec.sql} r)`;
   const firstSlot = slots[0] ?? '';
-  // Key columns are NOT NULL (primary key), so a NULL key slot means "no row on that side".
+  const firstKey = `r.${quoteIdent(spec.key[0] ?? '')}`;
+  // The target's digest sits in a CASE over the joined row, so it is computed only for rows on both sides.
+  const differs = changed
+    ? `CASE WHEN s.digest IS NULL THEN ${changed.target} ELSE s.digest <> ${rowDigestSql(spec, options.sendFunctions.target, 'r')} END`
+    : `s.digest <> ${rowDigestSql(spec, options.sendFunctions.target, 'r')}`;
+  // Key columns are NOT NULL (primary key), so a NULL key means "no row on that side".
   const diff = `WITH changed AS (
       INSERT INTO ${names.diff} (${slots.join(', ')}, change)
-      SELECT ${slots.map((slot) => `coalesce(s.${slot}, d.${slot})`).join(', ')},
-             CASE WHEN d.${firstSlot} IS NULL THEN 'i' WHEN s.${firstSlot} IS NULL THEN 'd' ELSE 'u' END
-        FROM ${names.digests} s FULL JOIN ${targetSide} d ON ${slots.map((slot) => `s.${slot} = d.${slot}`).join(' AND ')}
-       WHERE s.${firstSlot} IS NULL OR d.${firstSlot} IS NULL OR s.digest <> d.digest
+      SELECT ${slots.map((slot, i) => `coalesce(s.${slot}, r.${quoteIdent(spec.key[i] ?? '')})`).join(', ')},
+             CASE WHEN ${firstKey} IS NULL THEN 'i' WHEN s.${firstSlot} IS NULL THEN 'd' WHEN s.digest IS NULL THEN 'c' ELSE 'u' END
+        FROM ${names.digests} s FULL JOIN ${spec.sql} r ON ${keyMatch(spec, 'r', 's')}
+       WHERE s.${firstSlot} IS NULL OR ${firstKey} IS NULL OR ${differs}
       RETURNING change)
     SELECT count(*) FILTER (WHERE change = 'i')::int AS inserts, count(*) FILTER (WHERE change = 'u')::int AS updates,
-           count(*) FILTER (WHERE change = 'd')::int AS deletes, current_setting('session_replication_role') AS role
+           count(*) FILTER (WHERE change = 'd')::int AS deletes, count(*) FILTER (WHERE change = 'c')::int AS checks,
+           current_setting('session_replication_role') AS role
       FROM changed`;
   // Statistics on the staged digests let the planner hash the smaller side; on the diff, they size the joins
   // of the delete and of the insert cursor. Both are cheap next to the digests themselves.
   const replies = results(await target.query(`ANALYZE ${names.digests}; ${diff}; ANALYZE ${names.diff}`));
-  const counts = replies.find((r) => r.command === 'SELECT')?.rows[0] as { inserts: number; updates: number; deletes: number; role: string } | undefined;
+  const counts = replies.find((r) => r.command === 'SELECT')?.rows[0] as { inserts: number; updates: number; deletes: number; checks: number; role: string } | undefined;
   if (!counts) throw new Error(`the diff of ${spec.sql} returned no counts`);
   requireReplicaRole(counts.role, spec);
+  if (counts.checks > 0) {
+    const rechecked = await recheckTargetWrites(source, target, spec, counts.checks, { ...options, format });
+    counts.updates += rechecked.differing;
+    staged.bytes += rechecked.bytes;
+  }
   return {
     table: spec.sql,
     sourceRows: staged.rows,
@@ -159,6 +183,75 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
     deletes: counts.deletes,
     bytes: staged.bytes,
   };
+}
+
+/**
+ * Walks the diff's keys whose change matches `which` (SQL over alias `d`), in key order, `batchSize` at a time:
+ * a cursor on the target, FETCH between the caller's statements on the same connection, inside the transaction.
+ * Node holds one batch of keys (as text), never the whole list. The last FETCH closes the cursor in the same
+ * message, since `expected` (from the diff's counts) says which one is last.
+ */
+async function eachKeyBatch(target: pg.ClientBase, spec: DiffTableSpec, which: string, expected: number, options: { batchSize: number; signal?: AbortSignal | undefined },
+  work: (batch: string[][]) => Promise<number>): Promise<void> {
+  const names = workNames(spec);
+  const slots = keySlots(spec);
+  const fetch = (fetched: number) => {
+    const statement = `FETCH FORWARD ${options.batchSize} FROM ${names.cursor}`;
+    return fetched + options.batchSize >= expected ? `${statement}; CLOSE ${names.cursor}` : statement;
+  };
+  // Key order: the source reads each batch through its primary-key index in order.
+  const declare = `DECLARE ${names.cursor} NO SCROLL CURSOR FOR
+    SELECT ${slots.map((slot) => `d.${slot}::pg_catalog.text`).join(', ')} FROM ${names.diff} d WHERE ${which} ORDER BY ${slots.map((slot) => `d.${slot}`).join(', ')}`;
+  let message = `${declare}; ${fetch(0)}`;
+  let done = 0;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const replies = results(await target.query({ text: message, rowMode: 'array' }));
+    const batch = (replies.find((r) => r.command === 'FETCH')?.rows ?? []) as string[][];
+    if (batch.length === 0) return;
+    done += await work(batch);
+    if (done >= expected) return;
+    message = fetch(done);
+  }
+}
+
+/**
+ * Rows only the target rewrote since the last sync (change 'c'): the source's row is the one that sync saw, so
+ * its digest was not streamed. Fetches those digests by key, in batches, into the digest table, then keeps in
+ * the diff, as updates, only the rows whose digests differ. Round trips: one FETCH and one COPY pipe per batch,
+ * and one message.
+ */
+async function recheckTargetWrites(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, expected: number,
+  options: StageDiffOptions & { format: 'binary' | 'text' }): Promise<{ differing: number; bytes: number }> {
+  const names = workNames(spec);
+  const slots = keySlots(spec);
+  const keys = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
+  let bytes = 0;
+  await eachKeyBatch(target, spec, `d.change = 'c'`, expected, { batchSize: DEFAULT_INSERT_BATCH_SIZE, signal: options.signal }, async (batch) => {
+    const copied = await copyQuery({
+      source,
+      target,
+      out: `COPY (SELECT ${keys}, ${rowDigestSql(spec, options.sendFunctions.source, 'r')} FROM ${spec.sql} r WHERE ${batchFilter(spec, batch)}) TO STDOUT (FORMAT ${options.format})`,
+      into: `COPY ${names.digests} (${slots.join(', ')}, digest) FROM STDIN (FORMAT ${options.format})`,
+      format: options.format,
+      signal: options.signal,
+      stallTimeoutMs: options.stallTimeoutMs,
+    });
+    if (copied.rows !== batch.length) {
+      throw new CopyError(`${spec.sql}: the source returned ${copied.rows} digests for a batch of ${batch.length} keys (a key did not read back as itself); the target was rolled back`, {
+        table: spec.sql, details: { firstKey: batch[0] },
+      });
+    }
+    bytes += copied.bytes;
+    return copied.rows;
+  });
+  const replies = results(await target.query(
+    `DELETE FROM ${names.diff} d USING ${names.digests} s, ${spec.sql} r
+      WHERE d.change = 'c' AND s.digest IS NOT NULL AND ${slots.map((slot) => `s.${slot} = d.${slot}`).join(' AND ')} AND ${keyMatch(spec, 'r', 'd')}
+        AND s.digest = ${rowDigestSql(spec, options.sendFunctions.target, 'r')};
+     UPDATE ${names.diff} SET change = 'u' WHERE change = 'c'`,
+  ));
+  return { differing: replies[1]?.rowCount ?? 0, bytes };
 }
 
 /**
@@ -206,25 +299,9 @@ export async function applyInserts(source: pg.ClientBase, target: pg.ClientBase,
   const done: AppliedInserts = { rows: 0, bytes: 0, batches: 0 };
   if (expected === 0) return done;
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_INSERT_BATCH_SIZE));
-  const names = workNames(spec);
-  const slots = keySlots(spec);
-  const fetch = (fetched: number) => {
-    const statement = `FETCH FORWARD ${batchSize} FROM ${names.cursor}`;
-    // The last batch is known from the diff's counts, so the cursor closes in the same message.
-    return fetched + batchSize >= expected ? `${statement}; CLOSE ${names.cursor}` : statement;
-  };
-  // Key order: the source reads each batch through its primary-key index in order.
-  const declare = `DECLARE ${names.cursor} NO SCROLL CURSOR FOR
-    SELECT ${slots.map((slot) => `d.${slot}::pg_catalog.text`).join(', ')} FROM ${names.diff} d WHERE d.change <> 'd' ORDER BY ${slots.map((slot) => `d.${slot}`).join(', ')}`;
   const columns = quoteColumns(spec.columns);
   const selected = spec.columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
-
-  let message = `${declare}; ${fetch(0)}`;
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const replies = results(await target.query({ text: message, rowMode: 'array' }));
-    const batch = (replies.find((r) => r.command === 'FETCH')?.rows ?? []) as string[][];
-    if (batch.length === 0) break;
+  await eachKeyBatch(target, spec, `d.change <> 'd'`, expected, { batchSize, signal: options.signal }, async (batch) => {
     const before = { rows: done.rows, bytes: done.bytes };
     const copied = await copyQuery({
       source,
@@ -244,9 +321,8 @@ export async function applyInserts(source: pg.ClientBase, target: pg.ClientBase,
     done.rows += copied.rows;
     done.bytes += copied.bytes;
     done.batches += 1;
-    if (done.rows >= expected) break;
-    message = fetch(done.rows);
-  }
+    return copied.rows;
+  });
   if (done.rows !== expected) {
     throw new CopyError(`${spec.sql}: copied ${done.rows} new and changed rows where the diff expected ${expected}; the target was rolled back`, { table: spec.sql });
   }
