@@ -477,11 +477,16 @@ interface ModeRun {
   loadAverage: number;
 }
 
-/** Replaces `database` with a copy of `template`: the fastest way back to a known state (a file copy, checkpointed). */
+/**
+ * Replaces `database` with a copy of `template`: the fastest way back to a known state (a file copy, checkpointed).
+ * The copy keeps the database's oid, so to archon-sync it is the same database put back as it was, as a restore
+ * from a file-level backup would: its watermarks still apply (a new oid would be another database).
+ */
 async function restoreDatabase(server: TestServer, database: string, template: string): Promise<void> {
   await server.admin('postgres', async (client) => {
+    const oid = (await client.query<{ oid: string }>('SELECT oid::text AS oid FROM pg_database WHERE datname = $1', [database])).rows[0]?.oid;
     await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${database}" TEMPLATE "${template}" STRATEGY FILE_COPY OWNER ${OWNER_ROLE}`);
+    await client.query(`CREATE DATABASE "${database}" TEMPLATE "${template}" STRATEGY FILE_COPY OWNER ${OWNER_ROLE}${oid ? ` OID ${oid}` : ''}`);
   });
 }
 
