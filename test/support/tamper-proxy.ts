@@ -11,8 +11,50 @@ export interface Replacement {
 }
 
 // How long a held-back tail waits for the rest of a pattern. Within a stream the next chunk comes sooner; a
-// message the client waits on an answer to (a SCRAM nonce may end in "C") must go on regardless.
+// message the client waits on an answer to must go on regardless.
 const HOLD_MS = 10;
+
+const PASSWORD_MESSAGE = 0x70; // 'p': password, SASLInitialResponse and SASLResponse
+
+/**
+ * Follows the client's startup and authentication messages, which pass untouched and unsplit: PgBouncer drops a
+ * client whose startup-phase packet arrives in pieces, and a held-back tail (a SCRAM nonce ending in the first
+ * letters of a pattern) would be one. The phase ends at the first typed message that is not a password message.
+ */
+export class StartupPhase {
+  done = false;
+  private untyped = true;
+  private typeSeen = false;
+  private lengthBytes: number[] = [];
+  private remaining = 0;
+
+  /** How many leading bytes of `chunk` still belong to the startup phase. */
+  consume(chunk: Buffer): number {
+    let at = 0;
+    while (at < chunk.length && !this.done) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, chunk.length - at);
+        at += take;
+        this.remaining -= take;
+      } else if (!this.untyped && !this.typeSeen && this.lengthBytes.length === 0) {
+        if (chunk[at] !== PASSWORD_MESSAGE) this.done = true;
+        else { this.typeSeen = true; at += 1; }
+      } else {
+        this.lengthBytes.push(chunk[at] ?? 0);
+        at += 1;
+        if (this.lengthBytes.length === 4) {
+          const length = Buffer.from(this.lengthBytes).readInt32BE(0);
+          this.remaining = length - 4;
+          this.lengthBytes = [];
+          // An SSLRequest (8 bytes) is followed by the real, also untyped, startup message.
+          this.untyped = this.untyped && length === 8;
+          this.typeSeen = false;
+        }
+      }
+    }
+    return at;
+  }
+}
 
 /**
  * Replaces every occurrence of each pattern, also across chunk boundaries. Only a chunk's tail that could be the
@@ -22,6 +64,7 @@ class Rewriter extends Transform {
   private carry = Buffer.alloc(0);
   private hold: NodeJS.Timeout | undefined;
   private readonly patterns: { from: Buffer; to: Buffer }[];
+  private readonly startup = new StartupPhase();
 
   constructor(replacements: readonly Replacement[], private readonly counter: { replaced: number }) {
     super();
@@ -45,8 +88,14 @@ class Rewriter extends Transform {
     return longest;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(input: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     clearTimeout(this.hold);
+    let chunk = input;
+    if (!this.startup.done) {
+      const passed = this.startup.consume(chunk);
+      if (passed > 0) this.push(chunk.subarray(0, passed));
+      chunk = chunk.subarray(passed);
+    }
     const data = Buffer.concat([this.carry, chunk]);
     for (const { from, to } of this.patterns) {
       for (let at = data.indexOf(from); at !== -1; at = data.indexOf(from, at + from.length)) {
