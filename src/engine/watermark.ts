@@ -11,10 +11,14 @@ import type { SyncPlan, TablePlan } from './plan.js';
  * Recorded with a run before its COMMIT (history metadata `watermark`): after it, every target row written by
  * `target.xid` or older than `target.snapshot`'s xmin equals the source row of `source.snapshot` with its key,
  * for the tables listed with the columns their signature names.
+ *
+ * The source must not have restarted since (`startedAt`): a data directory put back from a copy rewinds its
+ * transaction ids, and rows written after that could carry ids older than the snapshot. The target needs no
+ * such check: its history table is put back with its rows, so the watermark it then holds describes them.
  */
 export interface Watermark {
   version: 1;
-  source: { identity: ServerIdentity; snapshot: string };
+  source: { identity: ServerIdentity; snapshot: string; startedAt: string };
   target: { identity: ServerIdentity; xid: string; snapshot: string };
   /** Table (quoted, qualified) → signature of what was compared and copied (key, columns, text-digested columns). */
   tables: Record<string, string>;
@@ -46,7 +50,7 @@ export function marksReadable(server: ServerInfo): boolean {
 export function buildWatermark(source: ServerMark, target: ServerMark, targetXid: string, tables: readonly TablePlan[]): Watermark {
   return {
     version: 1,
-    source: { identity: source.identity, snapshot: source.snapshot },
+    source: { identity: source.identity, snapshot: source.snapshot, startedAt: source.startedAt },
     target: { identity: target.identity, xid: targetXid, snapshot: target.snapshot },
     tables: Object.fromEntries(tables.map((t) => [t.sql, tableSignature(t)])),
   };
@@ -54,16 +58,17 @@ export function buildWatermark(source: ServerMark, target: ServerMark, targetXid
 
 function isWatermark(value: unknown): value is Watermark {
   const w = value as Partial<Watermark> | null;
-  return typeof w === 'object' && w !== null && w.version === 1 && typeof w.source?.snapshot === 'string'
+  return typeof w === 'object' && w !== null && w.version === 1 && typeof w.source?.snapshot === 'string' && typeof w.source.startedAt === 'string'
     && typeof w.target?.snapshot === 'string' && typeof w.target.xid === 'string' && typeof w.tables === 'object' && w.tables !== null;
 }
 
 /**
- * The change filters a watermark allows now, or undefined when it allows none: the snapshots must be from the
- * same servers' pasts (not newer than now) and less than 2^31 transactions old.
+ * The change filters a watermark allows now, or undefined when it allows none: the source must be running since
+ * then, and the snapshots must be from the same servers' pasts (not newer than now) and less than 2^31
+ * transactions old.
  */
 export function filtersFrom(watermark: unknown, now: Marks, tables: readonly TablePlan[]): Map<string, ChangeFilter> | undefined {
-  if (!isWatermark(watermark)) return undefined;
+  if (!isWatermark(watermark) || watermark.source.startedAt !== now.source.startedAt) return undefined;
   let sourceSince: bigint;
   let targetSince: bigint;
   let ownXid: bigint;

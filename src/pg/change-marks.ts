@@ -24,6 +24,11 @@ export interface ServerMark {
   identity: ServerIdentity;
   /** pg_current_snapshot() of the run's transaction, as text (`xmin:xmax:xip,…`, 64-bit ids). */
   snapshot: string;
+  /**
+   * pg_postmaster_start_time(). Putting back a copy of the data directory (a volume snapshot of a local Supabase)
+   * rewinds transaction ids without a new timeline, and always means a restart.
+   */
+  startedAt: string;
 }
 
 /**
@@ -32,15 +37,15 @@ export interface ServerMark {
  * ServerInfo.versionNum and identityReadable first, since a failing statement would end the transaction.
  */
 export async function readServerMark(client: pg.ClientBase): Promise<ServerMark> {
-  const result = await client.query<{ snapshot: string; system: string; timeline: number; database: string }>(
-    `SELECT pg_catalog.pg_current_snapshot()::text AS snapshot,
+  const result = await client.query<{ snapshot: string; system: string; timeline: number; database: string; started_at: string }>(
+    `SELECT pg_catalog.pg_current_snapshot()::text AS snapshot, pg_catalog.pg_postmaster_start_time()::text AS started_at,
             (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) AS system,
             (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()) AS timeline,
             (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AS database`,
   );
   const row = result.rows[0];
   if (!row) throw new Error('reading the server identity returned no row');
-  return { identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot };
+  return { identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot, startedAt: row.started_at };
 }
 
 /** The bounds of a pg_snapshot text: xmin (oldest transaction still running) and xmax (next id to be assigned). */

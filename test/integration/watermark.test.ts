@@ -138,6 +138,22 @@ describe('watermarks', () => {
     assert.equal(recorded?.n, 0, 'a watermark was recorded without the server identity');
   });
 
+  test('after the source restarts (its data directory may have been put back) the next run compares every row, and the one after trusts again', async () => {
+    const cluster = servers.source.cluster;
+    assert.ok(cluster, 'the harness started the source');
+    const [source, target] = await Promise.all([side(servers.source, 101, 'a'), side(servers.target, 102, 'b')]);
+    await run(source, target, { mode: 'full' });
+    cluster.stop();
+    cluster.start();
+    await ownerSql(source.server, source.database, `UPDATE archon_sources SET title = 'after the restart' WHERE source_id = (SELECT min(source_id) FROM archon_sources)`);
+    const afterRestart = await run(source, target, { mode: 'incremental' });
+    assert.equal(afterRestart.comparedSince, undefined);
+    assert.deepEqual(changes(afterRestart), { archon_sources: [0, 1, 0] });
+    const next = await run(source, target, { mode: 'incremental' });
+    assert.equal(next.comparedSince, afterRestart.syncId);
+    await assertEqual(source, target);
+  });
+
   test('the CLI says which run the comparison went by', async () => {
     const [source, target] = await Promise.all([side(servers.source, 99, 'a'), side(servers.target, 100, 'b')]);
     const env = { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri };

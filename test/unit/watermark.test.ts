@@ -12,8 +12,11 @@ function table(name: string, columns = ['id', 'body']): TablePlan {
   return { sql: `public.${name}`, primaryKey: ['id'], columns, textColumns: [] } as unknown as TablePlan;
 }
 
-function marks(source: string, target: string): Marks {
-  return { source: { identity, snapshot: source }, target: { identity: { ...identity, system: '7300000000000000002' }, snapshot: target } };
+function marks(source: string, target: string, sourceStartedAt = '2026-11-26 09:00:00+00'): Marks {
+  return {
+    source: { identity, snapshot: source, startedAt: sourceStartedAt },
+    target: { identity: { ...identity, system: '7300000000000000002' }, snapshot: target, startedAt: '2026-11-20 00:00:00+00' },
+  };
 }
 
 const tables = [table('a'), table('b')];
@@ -39,6 +42,12 @@ test('snapshots from a server\'s future, or more than 2^31 transactions back, ar
   assert.equal(filtersFrom(recorded, marks('1200:1200:', '5001:5001:'), tables), undefined, 'the run\'s own id is not yet assigned');
   assert.equal(filtersFrom(recorded, marks(`${1000n + 2n ** 31n}:${1000n + 2n ** 31n}:`, '5100:5100:'), tables), undefined);
   assert.ok(filtersFrom(recorded, marks(`${999n + 2n ** 31n}:${999n + 2n ** 31n}:`, '5100:5100:'), tables));
+});
+
+test('a source that restarted since is not trusted (its data directory may have been put back); a restarted target is', () => {
+  assert.equal(filtersFrom(recorded, marks('1200:1200:', '5100:5100:', '2026-11-26 10:00:00+00'), tables), undefined);
+  const now = marks('1200:1200:', '5100:5100:');
+  assert.ok(filtersFrom(recorded, { ...now, target: { ...now.target, startedAt: '2026-11-26 10:00:00+00' } }, tables));
 });
 
 test('anything that is not a watermark of this version is ignored, not trusted and not an error', () => {
