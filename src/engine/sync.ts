@@ -63,7 +63,10 @@ export interface SyncOptions extends ConnectionOptions {
   maxParallelMaintenanceWorkers?: number | undefined;
   /** `auto` (default) uses session_replication_role when allowed, else disables user triggers by name. */
   triggerSuppression?: 'auto' | 'disable-triggers' | undefined;
-  /** Record the run in the target's archon_sync_history; default: not recorded. */
+  /**
+   * Record the run in the target's archon_sync_history; default: not recorded. A recorded run also leaves the
+   * watermark that lets the next run between the same databases hash only rows written since.
+   */
   history?: HistoryOptions | false | undefined;
   /**
    * `count` (default): per table, source snapshot rows = rows streamed = target rows. `checksum` also compares
