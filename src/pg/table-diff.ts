@@ -112,6 +112,27 @@ function requireReplicaRole(role: unknown, spec: DiffTableSpec): void {
 }
 
 /**
+ * Streams (key, `digest`) of the source's rows (those matching `where`, both SQL over alias `r`) into the target's
+ * digest table. Keys travel in binary unless a key column's binary form embeds type OIDs: text loads every type.
+ */
+function copyDigests(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, digest: string, where: string | undefined,
+  options: Pick<StageDiffOptions, 'signal' | 'onRows' | 'stallTimeoutMs'>): Promise<CopyTableResult> {
+  const text = new Set(spec.textColumns);
+  const format = spec.key.some((k) => text.has(k)) ? 'text' : 'binary';
+  const keys = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
+  return copyQuery({
+    source,
+    target,
+    out: `COPY (SELECT ${keys}, ${digest} FROM ${spec.sql} r${where ? ` WHERE ${where}` : ''}) TO STDOUT (FORMAT ${format})`,
+    into: `COPY ${workNames(spec).digests} (${keySlots(spec).join(', ')}, digest) FROM STDIN (FORMAT ${format})`,
+    format,
+    signal: options.signal,
+    onRows: options.onRows,
+    stallTimeoutMs: options.stallTimeoutMs,
+  });
+}
+
+/**
  * Streams the source's (key, digest) for every row into the target's digest table, then computes the diff in
  * ONE target statement: a FULL JOIN of the staged digests with the target table, by key, keeping only keys
  * that are missing on a side or whose digests differ. Nothing is written to the real table. Round trips: one
@@ -125,31 +146,15 @@ function requireReplicaRole(role: unknown, spec: DiffTableSpec): void {
 export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, options: StageDiffOptions): Promise<StagedDiff> {
   const names = workNames(spec);
   const slots = keySlots(spec);
-  const keys = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
-  const text = new Set(spec.textColumns);
-  // Binary COPY of a key whose type embeds OIDs would not load; text works for every type.
-  const format = spec.key.some((k) => text.has(k)) ? 'text' : 'binary';
   const changed = options.changedSince;
-  const sourceDigest = changed
-    ? `CASE WHEN ${changed.source} THEN ${rowDigestSql(spec, options.sendFunctions.source, 'r')} END`
-    : rowDigestSql(spec, options.sendFunctions.source, 'r');
-  const staged = await copyQuery({
-    source,
-    target,
-    out: `COPY (SELECT ${keys}, ${sourceDigest} FROM ${spec.sql} r) TO STDOUT (FORMAT ${format})`,
-    into: `COPY ${names.digests} (${slots.join(', ')}, digest) FROM STDIN (FORMAT ${format})`,
-    format,
-    signal: options.signal,
-    onRows: options.onRows,
-    stallTimeoutMs: options.stallTimeoutMs,
-  });
+  const sourceDigest = rowDigestSql(spec, options.sendFunctions.source, 'r');
+  const staged = await copyDigests(source, target, spec, changed ? `CASE WHEN ${changed.source} THEN ${sourceDigest} END` : sourceDigest, undefined, options);
 
   const firstSlot = slots[0] ?? '';
   const firstKey = `r.${quoteIdent(spec.key[0] ?? '')}`;
   // The target's digest sits in a CASE over the joined row, so it is computed only for rows on both sides.
-  const differs = changed
-    ? `CASE WHEN s.digest IS NULL THEN ${changed.target} ELSE s.digest <> ${rowDigestSql(spec, options.sendFunctions.target, 'r')} END`
-    : `s.digest <> ${rowDigestSql(spec, options.sendFunctions.target, 'r')}`;
+  const targetDiffers = `s.digest <> ${rowDigestSql(spec, options.sendFunctions.target, 'r')}`;
+  const differs = changed ? `CASE WHEN s.digest IS NULL THEN ${changed.target} ELSE ${targetDiffers} END` : targetDiffers;
   // Key columns are NOT NULL (primary key), so a NULL key means "no row on that side".
   const diff = `WITH changed AS (
       INSERT INTO ${names.diff} (${slots.join(', ')}, change)
@@ -169,7 +174,7 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
   if (!counts) throw new Error(`the diff of ${spec.sql} returned no counts`);
   requireReplicaRole(counts.role, spec);
   if (counts.checks > 0) {
-    const rechecked = await recheckTargetWrites(source, target, spec, counts.checks, { ...options, format });
+    const rechecked = await recheckTargetWrites(source, target, spec, counts.checks, options);
     counts.updates += rechecked.differing;
     staged.bytes += rechecked.bytes;
   }
@@ -222,21 +227,13 @@ async function eachKeyBatch(target: pg.ClientBase, spec: DiffTableSpec, which: s
  * and one message.
  */
 async function recheckTargetWrites(source: pg.ClientBase, target: pg.ClientBase, spec: DiffTableSpec, expected: number,
-  options: StageDiffOptions & { format: 'binary' | 'text' }): Promise<{ differing: number; bytes: number }> {
+  options: StageDiffOptions): Promise<{ differing: number; bytes: number }> {
   const names = workNames(spec);
   const slots = keySlots(spec);
-  const keys = spec.key.map((k) => `r.${quoteIdent(k)}`).join(', ');
   let bytes = 0;
   await eachKeyBatch(target, spec, `d.change = 'c'`, expected, { batchSize: DEFAULT_INSERT_BATCH_SIZE, signal: options.signal }, async (batch) => {
-    const copied = await copyQuery({
-      source,
-      target,
-      out: `COPY (SELECT ${keys}, ${rowDigestSql(spec, options.sendFunctions.source, 'r')} FROM ${spec.sql} r WHERE ${batchFilter(spec, batch)}) TO STDOUT (FORMAT ${options.format})`,
-      into: `COPY ${names.digests} (${slots.join(', ')}, digest) FROM STDIN (FORMAT ${options.format})`,
-      format: options.format,
-      signal: options.signal,
-      stallTimeoutMs: options.stallTimeoutMs,
-    });
+    const copied = await copyDigests(source, target, spec, rowDigestSql(spec, options.sendFunctions.source, 'r'), batchFilter(spec, batch),
+      { signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
     if (copied.rows !== batch.length) {
       throw new CopyError(`${spec.sql}: the source returned ${copied.rows} digests for a batch of ${batch.length} keys (a key did not read back as itself); the target was rolled back`, {
         table: spec.sql, details: { firstKey: batch[0] },
