@@ -46,7 +46,11 @@ const args = await yargs(hideBin(process.argv))
     describe: 'time --modes after each --shares of the source\'s rows changed (issue 17); with --link the target is behind the link and both servers\' logs are counted (issue 27)',
   })
   .option('shares', { type: 'string', describe: 'with --incremental: the changed shares, each a third updates, deletes and inserts', defaultDescription: '0,0.001,0.01,0.1,0.5; with --link 0,0.01' })
-  .option('modes', { type: 'string', describe: 'with --incremental: the --mode of each timed CLI run', defaultDescription: 'full,incremental,auto; with --link incremental,auto (a full copy through the link takes minutes at scale 1)' })
+  .option('modes', {
+    type: 'string',
+    describe: 'with --incremental: the --mode of each timed CLI run; with --link also e.g. auto-direct, the same run straight at the target (what the link adds is the difference)',
+    defaultDescription: 'full,incremental,auto; with --link incremental,auto (a full copy through the link takes minutes at scale 1)',
+  })
   .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
@@ -493,7 +497,9 @@ function boundOverLink(sync: ToolSummary | undefined, direct: ToolSummary | unde
 }
 
 const SYNC_MODES = ['full', 'incremental', 'auto'] as const;
-type ModeName = typeof SYNC_MODES[number];
+/** A timed run: the CLI's --mode, or with --link that mode straight at the target, bypassing the link. */
+type ModeName = typeof SYNC_MODES[number] | `${typeof SYNC_MODES[number]}-direct`;
+const DIRECT = '-direct';
 
 interface ModeRun {
   share: number;
@@ -569,8 +575,9 @@ async function incrementalScenarios(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
   const shares = (args.shares ?? (args.link ? '0,0.01' : '0,0.001,0.01,0.1,0.5')).split(',').map(Number);
   const modes = (args.modes ?? (args.link ? 'incremental,auto' : SYNC_MODES.join(','))).split(',').map((m) => m.trim());
-  const unknown = modes.filter((m) => !(SYNC_MODES as readonly string[]).includes(m));
-  if (unknown.length || !modes.length) throw new Error(`unknown mode(s) ${unknown.join(', ')}; known: ${SYNC_MODES.join(', ')}`);
+  const known: string[] = [...SYNC_MODES, ...(args.link ? SYNC_MODES.map((m) => `${m}${DIRECT}`) : [])];
+  const unknown = modes.filter((m) => !known.includes(m));
+  if (unknown.length || !modes.length) throw new Error(`unknown mode(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   console.log(`preparing scale ${args.scale} for incremental scenarios at shares ${shares.join(', ')}`
     + `${args.link ? ` with the target behind a link of ${args.linkDelayMs} ms each way and ${args.linkMbit} Mbit/s` : ''} …`);
   // Through the link both servers log their statements: a nightly run's turns are counted on each side.
@@ -587,10 +594,12 @@ async function incrementalScenarios(): Promise<void> {
   const prefix = args.link ? 'link-' : '';
   await setup.source.admin('postgres', (c) => c.query(`CREATE DATABASE "${sourceBase}" TEMPLATE "${setup.sourceDb}" STRATEGY FILE_COPY`));
 
-  const runMode = async (mode: ModeName, logFile: string) => {
+  const runMode = async (kind: ModeName, logFile: string) => {
+    const direct = kind.endsWith(DIRECT);
+    const mode = direct ? kind.slice(0, -DIRECT.length) : kind;
     const sourceUri = new URL(setup.source.ownerUri(setup.sourceDb));
     sourceUri.port = String(meter.port);
-    const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup) };
+    const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup, direct) };
     const bytesBefore = meter.bytesFromServer();
     const lsnBefore = await walLsn(setup);
     const linkBefore = setup.link?.stats();
@@ -598,7 +607,7 @@ async function incrementalScenarios(): Promise<void> {
     const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
     // Every connection the CLI opened, whatever its name (the plan's, the sync's, history, probe, progress).
     const traffic: RunTraffic | undefined = marks && linkBefore
-      ? { target: linkTraffic(setup, false, linkBefore, marks.target, true), source: serverTraffic(marks.source, true) } : undefined;
+      ? { target: linkTraffic(setup, direct, linkBefore, marks.target, true), source: serverTraffic(marks.source, true) } : undefined;
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
     let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
@@ -691,7 +700,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
   })();
   const autoWorst = Math.max(...shares.map((s) => ratio(s, 'auto') ?? 0));
   // The nightly run is the CLI's default mode, auto, where it was timed.
-  const nightly: ModeName = modes.includes('auto') ? 'auto' : modes[0] ?? 'auto';
+  const nightly: ModeName = modes.includes('auto') ? 'auto' : modes.find((m) => !m.endsWith(DIRECT)) ?? modes[0] ?? 'auto';
   const linkTargets = setup.link ? {
     // Issue 27, through the link; the 1 % figure is the baseline its later work must halve.
     nightlyMode: nightly,
@@ -751,6 +760,12 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
       ...shares.flatMap((share) => modes.map((mode) => {
         const times = own(share, mode).map((r) => r.seconds);
         return `${(share * 100).toString()} % changed, ${mode}: median ${s2(seconds(share, mode))} s over ${times.length} run(s)${times.length > 1 ? ` (${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)})` : ''}`;
+      })),
+      ...shares.flatMap((share) => modes.filter((m) => m.endsWith(DIRECT)).map((directMode) => {
+        const through = directMode.slice(0, -DIRECT.length) as ModeName;
+        const [a, b] = [seconds(share, through), seconds(share, directMode)];
+        return `${(share * 100).toString()} % changed, what the link adds to ${through} (medians, through it − without it): `
+          + `${a !== undefined && b !== undefined ? `${(a - b).toFixed(2)} s` : 'not measured'}`;
       })),
       `nothing changed, ${nightly}, wall s: ${verdict(linkTargets.unchangedWallSeconds, 2)}; statements on the target: ${verdict(linkTargets.unchangedTargetStatements, 0)}; `
         + `on the source: ${verdict(linkTargets.unchangedSourceStatements, 0)}`,
