@@ -1,6 +1,6 @@
 // `npm run bench`: archon-sync side by side with the physical limit (psql binary \copy pipes) and pg_dump | pg_restore,
 // on this machine or (--link) with the target behind a slow, distant link; or (--incremental) its modes against
-// each other after a share of the source's rows changed.
+// each other after a share of the source's rows changed, on this machine or (--link --incremental) through the link.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { ARCHON_TABLES, plan, type SyncPlan } from '../src/index.js';
 import { OWNER_ROLE, PG_BIN, startCluster } from '../test/support/cluster.js';
 import { fingerprintTables } from '../test/support/fingerprint.js';
 import { TestServer } from '../test/support/servers.js';
-import { STATEMENT_LOG_SETTINGS, StatementLogMark, type StatementLogExcerpt } from '../test/support/statement-log.js';
+import { byConnectionName, describeTraffic, STATEMENT_LOG_SETTINGS, StatementLogMark, trafficOf, type StatementLogExcerpt } from '../test/support/statement-log.js';
 import { startByteMeter } from './byte-meter.js';
 import { applySourceChanges, type TableChanges } from './source-changes.js';
 import { DEFAULT_LINK_DELAY_MS, DEFAULT_LINK_MBIT, startLinkProxy, type LinkProxy, type LinkStats } from './link-proxy.js';
@@ -24,7 +24,12 @@ const DEFAULT_LINK_TOOLS = 'archon-sync,baseline,pg_dump,archon-sync-direct';
 
 const args = await yargs(hideBin(process.argv))
   .option('scale', { type: 'number', default: 1, describe: 'data scale; 1 ≈ 50,000 archon_crawled_pages rows' })
-  .option('runs', { type: 'number', default: 3, describe: 'runs of archon-sync and baseline (the ratio with the tightest target), alternating; with --link of archon-sync and archon-sync-direct' })
+  .option('runs', {
+    type: 'number',
+    describe: 'runs of archon-sync and baseline (the ratio with the tightest target), alternating; with --link of archon-sync and archon-sync-direct; '
+      + 'with --incremental of each mode after each share',
+    defaultDescription: '3; with --incremental 1',
+  })
   .option('other-runs', { type: 'number', default: 1, describe: 'runs of every other tool (pg_dump is far slower; the variants measure one cost each)' })
   .option('mode', { choices: ['compare', 'memory'] as const, default: 'compare' as const, describe: 'compare tools, or peak RSS of archon-sync at two scales' })
   .option('scales', { type: 'string', default: '1,4', describe: 'memory mode: the two scales' })
@@ -36,8 +41,16 @@ const args = await yargs(hideBin(process.argv))
   .option('link', { type: 'boolean', default: false, describe: 'put the target behind a proxy that adds a one-way delay and a rate limit per direction, for every tool; count statements from its log' })
   .option('link-delay-ms', { type: 'number', default: DEFAULT_LINK_DELAY_MS, describe: 'with --link: one-way delay, each direction' })
   .option('link-mbit', { type: 'number', default: DEFAULT_LINK_MBIT, describe: 'with --link: rate of each direction, 10^6 bit/s of payload' })
-  .option('incremental', { type: 'boolean', default: false, describe: 'time --mode=full, incremental and auto after each --shares of the source\'s rows changed (issue 17)' })
-  .option('shares', { type: 'string', default: '0,0.001,0.01,0.1,0.5', describe: 'with --incremental: the changed shares, each a third updates, deletes and inserts' })
+  .option('incremental', {
+    type: 'boolean', default: false,
+    describe: 'time --modes after each --shares of the source\'s rows changed (issue 17); with --link the target is behind the link and both servers\' logs are counted (issue 27)',
+  })
+  .option('shares', { type: 'string', describe: 'with --incremental: the changed shares, each a third updates, deletes and inserts', defaultDescription: '0,0.001,0.01,0.1,0.5; with --link 0,0.01' })
+  .option('modes', {
+    type: 'string',
+    describe: 'with --incremental: the --mode of each timed CLI run; with --link also e.g. auto-direct, the same run straight at the target (what the link adds is the difference)',
+    defaultDescription: 'full,incremental,auto; with --link incremental,auto (a full copy through the link takes minutes at scale 1)',
+  })
   .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
@@ -45,10 +58,12 @@ const args = await yargs(hideBin(process.argv))
   .strict()
   .check((argv) => {
     if (argv.link && argv.mode !== 'compare') throw new Error('--link times tools against each other: use it with --mode compare');
-    if (argv.incremental && (argv.link || argv.mode !== 'compare')) throw new Error('--incremental is a scenario of its own: without --link or --mode memory');
+    if (argv.incremental && argv.mode !== 'compare') throw new Error('--incremental is a scenario of its own: without --mode memory');
     return true;
   })
   .parseAsync();
+
+const RUNS = args.runs ?? (args.incremental ? 1 : 3);
 
 interface RunResult {
   tool: string;
@@ -64,18 +79,31 @@ interface RunResult {
   link?: LinkTraffic | undefined;
 }
 
-interface LinkTraffic {
-  /** Whether this run went through the link (archon-sync-direct does not). */
-  throughLink: boolean;
-  bytesToTarget: number;
-  bytesFromTarget: number;
-  /** Statements per application_name in the target's log during the run (each a round trip; see statement-log.ts). */
+/** What a tool's connections sent one server during a run, from its log (see statement-log.ts). */
+interface ServerTraffic {
+  /**
+   * Statements per application_name (each a round trip), by the name each connection started with: every
+   * connection that sets one is the tool's, whatever the name; the harness's own clients set none.
+   */
   statements: Record<string, number>;
   /** Connections per application_name (each the TCP handshake plus authentication's turns). */
   connections: Record<string, number>;
   /** Both summed over the tool's own applications. */
   totalStatements: number;
   totalConnections: number;
+  /** Statement kinds (statementKind), most frequent first: where the statements go. */
+  kinds?: [kind: string, count: number][];
+  /** Per connection opened during the run, in order: its name and its statements (the CLI's plan and sync share a name). */
+  byConnection?: { application: string; statements: number }[];
+}
+
+interface LinkTraffic extends ServerTraffic {
+  /** Whether this run went through the link (archon-sync-direct does not). */
+  throughLink: boolean;
+  bytesToTarget: number;
+  bytesFromTarget: number;
+  /** TCP connections the link accepted (a failed attempt, e.g. a TLS fallback, shows here and not in the log). */
+  linkConnections: number;
 }
 
 const CLI = resolve(args.cli);
@@ -118,10 +146,11 @@ function quoteShell(value: string): string {
 /** pg_restore reaches the target over TCP (through the link) as the superuser, which needs a password there. */
 const SUPERUSER_PASSWORD = 'bench-superuser-pw';
 
-async function prepare(scale: number, withLink = false) {
+async function prepare(scale: number, withLink = false, logSource = false) {
   const [sourceCluster, targetCluster] = await Promise.all([
-    startCluster('bench-source'),
-    // Only the target's log is read (the link is in front of it); every statement it gets is one line there.
+    // The source's log is read only where its statements are counted too (--link --incremental).
+    startCluster('bench-source', logSource ? { settings: { ...STATEMENT_LOG_SETTINGS } } : {}),
+    // The target's log is read with --link (it is behind the link); every statement it gets is one line there.
     startCluster('bench-target', withLink ? { settings: { ...STATEMENT_LOG_SETTINGS } } : {}),
   ]);
   const source = new TestServer('source', sourceCluster, new URL('postgresql://unused'));
@@ -270,10 +299,9 @@ async function pgDumpRestore(setup: Setup) {
   return timeCommand(`${dump} | ${restore}`, setup.link ? { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD } : process.env);
 }
 
-/** What one run sent through the link and to the target, from the proxy's counters and the target's log. */
-function linkTraffic(setup: Setup, direct: boolean, before: LinkStats, mark: StatementLogMark): LinkTraffic {
-  const after = setup.link?.stats() ?? before;
-  const excerpt: StatementLogExcerpt = mark.read();
+/** What the tool's connections sent a server since `mark`; with `kinds`, which kinds of statement too. */
+function serverTraffic(mark: StatementLogMark, kinds = false): ServerTraffic {
+  const excerpt: StatementLogExcerpt = byConnectionName(mark.read());
   const statements: Record<string, number> = {};
   const connections: Record<string, number> = {};
   // The harness's own clients (reset, verification) set no application_name; every other one is the tool's.
@@ -281,13 +309,27 @@ function linkTraffic(setup: Setup, direct: boolean, before: LinkStats, mark: Sta
   for (const c of excerpt.connections) if (c.application) connections[c.application] = (connections[c.application] ?? 0) + 1;
   const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
   return {
-    throughLink: !direct,
-    bytesToTarget: after.bytesToServer - before.bytesToServer,
-    bytesFromTarget: after.bytesToClient - before.bytesToClient,
     statements,
     connections,
     totalStatements: sum(statements),
     totalConnections: sum(connections),
+    ...(kinds ? {
+      kinds: trafficOf(excerpt, (name) => name !== '').kinds,
+      byConnection: excerpt.connections.filter((c) => c.application)
+        .map((c) => ({ application: c.application, statements: excerpt.statements.filter((s) => s.pid === c.pid).length })),
+    } : {}),
+  };
+}
+
+/** What one run sent through the link and to the target, from the proxy's counters and the target's log. */
+function linkTraffic(setup: Setup, direct: boolean, before: LinkStats, mark: StatementLogMark, kinds = false): LinkTraffic {
+  const after = setup.link?.stats() ?? before;
+  return {
+    throughLink: !direct,
+    bytesToTarget: after.bytesToServer - before.bytesToServer,
+    bytesFromTarget: after.bytesToClient - before.bytesToClient,
+    linkConnections: after.connections - before.connections,
+    ...serverTraffic(mark, kinds),
   };
 }
 
@@ -308,10 +350,10 @@ async function compare(): Promise<void> {
   if (unknown.length) throw new Error(`unknown tool(s) ${unknown.join(', ')}; known: ${[...Object.keys(VARIANTS), 'baseline', 'pg_dump'].join(', ')}`);
   const prefix = [args.link ? 'link' : '', args.label].filter(Boolean).join('-');
   const results: RunResult[] = [];
-  for (let run = 1; run <= Math.max(args.runs, args.otherRuns); run++) {
+  for (let run = 1; run <= Math.max(RUNS, args.otherRuns); run++) {
     // Rotated each run, so no tool always goes first (after generation) or always follows the same one.
     const order = tools.map((_, i) => tools[(i + run - 1) % tools.length] as string)
-      .filter((tool) => run <= ((args.link ? REPEATED_LINK_TOOLS : REPEATED_TOOLS).includes(tool) ? args.runs : args.otherRuns));
+      .filter((tool) => run <= ((args.link ? REPEATED_LINK_TOOLS : REPEATED_TOOLS).includes(tool) ? RUNS : args.otherRuns));
     for (const tool of order) {
       await resetTarget(setup);
       const logFile = join(args.out, `${prefix ? `${prefix}-` : ''}${tool}-run${run}.log`);
@@ -390,7 +432,7 @@ async function compare(): Promise<void> {
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
     postgres: spawnSync(`${PG_BIN}/postgres`, ['--version'], { encoding: 'utf8' }).stdout.trim() };
   const link = setup.link ? { delayMs: setup.link.delayMs, mbitPerSecond: setup.link.mbitPerSecond, ...linkBound } : undefined;
-  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, runs: args.runs, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, link, summary, ratios, results };
+  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, runs: RUNS, otherRuns: args.otherRuns, tools, rows: setup.counts, sourceBytes: setup.sourceBytes, machine, link, summary, ratios, results };
   const stamp = new Date().toISOString().slice(0, 10);
   const base = `${stamp}-scale${args.scale}${prefix ? `-${prefix}` : ''}`;
   const file = join(args.out, `${base}.json`);
@@ -455,11 +497,15 @@ function boundOverLink(sync: ToolSummary | undefined, direct: ToolSummary | unde
 }
 
 const SYNC_MODES = ['full', 'incremental', 'auto'] as const;
-type ModeName = typeof SYNC_MODES[number];
+/** A timed run: the CLI's --mode, or with --link that mode straight at the target, bypassing the link. */
+type ModeName = typeof SYNC_MODES[number] | `${typeof SYNC_MODES[number]}-direct`;
+const DIRECT = '-direct';
 
 interface ModeRun {
   share: number;
   mode: ModeName;
+  /** 1 … --runs: which repetition of this mode at this share. */
+  run: number;
   seconds: number;
   peakRssMb: number;
   cpuSeconds: number;
@@ -475,6 +521,13 @@ interface ModeRun {
   verified: boolean;
   /** The machine's 1-minute load average when the run ended (the other work on it shows here). */
   loadAverage: number;
+  /** With --link: what the CLI's connections sent each server (from its log) and what crossed the link. */
+  traffic?: RunTraffic | undefined;
+}
+
+interface RunTraffic {
+  target: LinkTraffic;
+  source: ServerTraffic;
 }
 
 /**
@@ -499,43 +552,76 @@ async function walBytesSince(setup: Setup, before: string): Promise<number> {
     Number((await c.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS bytes', [before])).rows[0]?.bytes ?? 0));
 }
 
+function describeRunTraffic(traffic: RunTraffic): string {
+  const apps = (t: ServerTraffic) => Object.entries(t.statements).map(([app, n]) => `${app} ${n}`).join(', ') || 'none';
+  return `target: ${traffic.target.totalStatements} statements (${apps(traffic.target)}) on ${traffic.target.totalConnections} connection(s), `
+    + `${(traffic.target.bytesToTarget / 1e6).toFixed(2)} MB to it through the link, ${(traffic.target.bytesFromTarget / 1e6).toFixed(2)} MB back; `
+    + `source: ${traffic.source.totalStatements} statements (${apps(traffic.source)}) on ${traffic.source.totalConnections} connection(s)`;
+}
+
+/** The CLI process alone, node start and module loading included: the median of three `--version` runs. */
+async function cliStartSeconds(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) times.push((await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --version`)).seconds);
+  return median(times);
+}
+
 /**
  * Issue 17: after 0 %, 0.1 %, 1 %, 10 % and 50 % of the source's rows changed, each mode from the same target
  * (a copy of the source before the changes, restored from a template database before every run).
+ * Issue 27 (--link): the same with the target behind the link, statements counted from both servers' logs.
  */
 async function incrementalScenarios(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
-  const shares = args.shares.split(',').map(Number);
-  console.log(`preparing scale ${args.scale} for incremental scenarios at shares ${shares.join(', ')} …`);
-  const setup = await prepare(args.scale);
+  const shares = (args.shares ?? (args.link ? '0,0.01' : '0,0.001,0.01,0.1,0.5')).split(',').map(Number);
+  const modes = (args.modes ?? (args.link ? 'incremental,auto' : SYNC_MODES.join(','))).split(',').map((m) => m.trim());
+  const known: string[] = [...SYNC_MODES, ...(args.link ? SYNC_MODES.map((m) => `${m}${DIRECT}`) : [])];
+  const unknown = modes.filter((m) => !known.includes(m));
+  if (unknown.length || !modes.length) throw new Error(`unknown mode(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  console.log(`preparing scale ${args.scale} for incremental scenarios at shares ${shares.join(', ')}`
+    + `${args.link ? ` with the target behind a link of ${args.linkDelayMs} ms each way and ${args.linkMbit} Mbit/s` : ''} …`);
+  // Through the link both servers log their statements: a nightly run's turns are counted on each side.
+  const setup = await prepare(args.scale, args.link, args.link);
   const sourceCluster = setup.source.cluster;
-  if (!sourceCluster) throw new Error('the benchmark needs harness-started clusters');
+  const targetCluster = setup.target.cluster;
+  if (!sourceCluster || !targetCluster) throw new Error('the benchmark needs harness-started clusters');
   console.log(`generated ${Object.values(setup.counts).reduce((a, b) => a + b, 0)} rows (${(setup.sourceBytes / 1048576).toFixed(0)} MB of table data) in ${setup.generateSeconds.toFixed(1)} s`);
+  const startSeconds = await cliStartSeconds();
+  console.log(`the CLI process alone (node start, modules, --version): ${startSeconds.toFixed(2)} s`);
   const meter = await startByteMeter(sourceCluster.port);
   const sourceBase = `${setup.sourceDb}_base`;
   const targetBase = `${setup.targetDb}_base`;
+  const prefix = args.link ? 'link-' : '';
   await setup.source.admin('postgres', (c) => c.query(`CREATE DATABASE "${sourceBase}" TEMPLATE "${setup.sourceDb}" STRATEGY FILE_COPY`));
 
-  const runMode = async (mode: ModeName, logFile: string) => {
+  const runMode = async (kind: ModeName, logFile: string) => {
+    const direct = kind.endsWith(DIRECT);
+    const mode = direct ? kind.slice(0, -DIRECT.length) : kind;
     const sourceUri = new URL(setup.source.ownerUri(setup.sourceDb));
     sourceUri.port = String(meter.port);
-    const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup) };
+    const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup, direct) };
     const bytesBefore = meter.bytesFromServer();
     const lsnBefore = await walLsn(setup);
+    const linkBefore = setup.link?.stats();
+    const marks = setup.link ? { target: StatementLogMark.now(targetCluster), source: StatementLogMark.now(sourceCluster) } : undefined;
     const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
+    // Every connection the CLI opened, whatever its name (the plan's, the sync's, history, probe, progress).
+    const traffic: RunTraffic | undefined = marks && linkBefore
+      ? { target: linkTraffic(setup, direct, linkBefore, marks.target, true), source: serverTraffic(marks.source, true) } : undefined;
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
     let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
     for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
-    return { ...timed, walBytes, sourceBytes, completed };
+    return { ...timed, walBytes, sourceBytes, completed, traffic };
   };
 
-  // The target starts as a full copy of the unchanged source; every run starts from a copy of that.
-  const first = await runMode('full', join(args.out, 'incremental-initial.log'));
+  // The target starts as a full copy of the unchanged source (through the link with --link); every run starts from a copy of that.
+  const first = await runMode('full', join(args.out, `${prefix}incremental-initial.log`));
   if (!(await verified(setup))) throw new Error('the initial full sync left a target that differs from the source');
-  console.log(`initial full sync ${first.seconds.toFixed(1)} s`);
+  console.log(`initial full sync ${first.seconds.toFixed(1)} s${first.traffic ? `\n      ${describeRunTraffic(first.traffic)}` : ''}`);
   await setup.target.admin(setup.targetDb, (c) => c.query('VACUUM ANALYZE'));
   await setup.target.admin('postgres', (c) => c.query(`CREATE DATABASE "${targetBase}" TEMPLATE "${setup.targetDb}" STRATEGY FILE_COPY`));
+  const initial = { seconds: first.seconds, durations: first.completed.durations, traffic: first.traffic };
 
   const runs: ModeRun[] = [];
   const changes: Record<string, TableChanges[]> = {};
@@ -545,41 +631,59 @@ async function incrementalScenarios(): Promise<void> {
     await setup.source.admin(setup.sourceDb, (c) => c.query('VACUUM ANALYZE'));
     const changed = changes[share].reduce((n, t) => n + t.updated + t.deleted + t.inserted, 0);
     console.log(`share ${share}: ${changed} rows changed on the source (${changes[share].map((t) => `${t.table} ${t.updated}/${t.deleted}/${t.inserted}`).join(', ')})`);
-    // Rotated from share to share, so no mode always runs first after the source changed.
-    const order = SYNC_MODES.map((_, i) => SYNC_MODES[(i + index) % SYNC_MODES.length] as ModeName);
-    for (const mode of order) {
-      await restoreDatabase(setup.target, setup.targetDb, targetBase);
-      await Promise.all([setup.source.admin(setup.sourceDb, (c) => c.query('CHECKPOINT')), setup.target.admin(setup.targetDb, (c) => c.query('CHECKPOINT'))]);
-      const run = await runMode(mode, join(args.out, `incremental-share${share}-${mode}.log`));
-      const ok = await verified(setup);
-      const result: ModeRun = {
-        share, mode, seconds: run.seconds, peakRssMb: Math.round(run.peakRssMb), cpuSeconds: run.cpuSeconds,
-        sourceBytes: run.sourceBytes, reportedBytes: run.completed.bytes, walBytes: run.walBytes, durations: run.completed.durations,
-        tables: (run.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
-          .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
-        verified: ok,
-        loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
-      };
-      runs.push(result);
-      const full = result.tables.filter((t) => t.mode === 'full').length;
-      console.log(`  ${mode.padEnd(11)} ${run.seconds.toFixed(2)} s  source ${(run.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(run.walBytes / 1e6).toFixed(1)} MB  `
-        + `peak RSS ${result.peakRssMb} MB  ${full} table(s) in full  load ${result.loadAverage}  ${ok ? 'verified' : 'NOT EQUAL'}`);
-      if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
+    for (let run = 1; run <= RUNS; run++) {
+      // Rotated from share to share and run to run, so no mode always runs first after the source changed.
+      const order = modes.map((_, i) => modes[(i + index + run - 1) % modes.length] as ModeName);
+      for (const mode of order) {
+        await restoreDatabase(setup.target, setup.targetDb, targetBase);
+        await Promise.all([setup.source.admin(setup.sourceDb, (c) => c.query('CHECKPOINT')), setup.target.admin(setup.targetDb, (c) => c.query('CHECKPOINT'))]);
+        const result = await runMode(mode, join(args.out, `${prefix}incremental-share${share}-${mode}${RUNS > 1 ? `-run${run}` : ''}.log`));
+        const ok = await verified(setup);
+        const modeRun: ModeRun = {
+          share, mode, run, seconds: result.seconds, peakRssMb: Math.round(result.peakRssMb), cpuSeconds: result.cpuSeconds,
+          sourceBytes: result.sourceBytes, reportedBytes: result.completed.bytes, walBytes: result.walBytes, durations: result.completed.durations,
+          tables: (result.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
+            .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
+          verified: ok,
+          loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
+          ...(result.traffic ? { traffic: result.traffic } : {}),
+        };
+        runs.push(modeRun);
+        const full = modeRun.tables.filter((t) => t.mode === 'full').length;
+        console.log(`  ${mode.padEnd(11)} ${RUNS > 1 ? `run ${run} ` : ''}${result.seconds.toFixed(2)} s  source ${(result.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(result.walBytes / 1e6).toFixed(1)} MB  `
+          + `peak RSS ${modeRun.peakRssMb} MB  ${full} table(s) in full  load ${modeRun.loadAverage}  ${ok ? 'verified' : 'NOT EQUAL'}`
+          + (result.traffic ? `\n      ${describeRunTraffic(result.traffic)}` : ''));
+        if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
+      }
     }
     // After every share, so a run cut short still leaves the shares it finished.
-    writeIncrementalReport(setup, shares.slice(0, index + 1), first.seconds, changes, runs, index === shares.length - 1);
+    writeIncrementalReport(setup, shares.slice(0, index + 1), modes as ModeName[], initial, startSeconds, changes, runs, index === shares.length - 1);
   }
   await meter.close();
+  await setup.link?.close();
   setup.source.close();
   setup.target.close();
 }
 
-function writeIncrementalReport(setup: Setup, shares: number[], initialFullSeconds: number, changes: Record<string, TableChanges[]>, runs: ModeRun[], last: boolean): void {
-  const find = (share: number, mode: ModeName) => runs.find((r) => r.share === share && r.mode === mode);
+interface InitialSync {
+  seconds: number;
+  durations: Record<string, number> | undefined;
+  traffic: RunTraffic | undefined;
+}
+
+function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[], initial: InitialSync, startSeconds: number,
+  changes: Record<string, TableChanges[]>, runs: ModeRun[], last: boolean): void {
+  const own = (share: number, mode: ModeName) => runs.filter((r) => r.share === share && r.mode === mode);
+  /** The median over the runs of `mode` at `share` (one run unless --runs), or undefined when it did not run. */
+  const medianOf = (share: number, mode: ModeName, pick: (r: ModeRun) => number | undefined) => {
+    const values = own(share, mode).map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const seconds = (share: number, mode: ModeName) => medianOf(share, mode, (r) => r.seconds);
   const ratio = (share: number, mode: ModeName) => {
-    const a = find(share, mode);
-    const f = find(share, 'full');
-    return a && f ? a.seconds / f.seconds : undefined;
+    const a = seconds(share, mode);
+    const f = seconds(share, 'full');
+    return a !== undefined && f !== undefined ? a / f : undefined;
   };
   // Where incremental stops paying: the changed share at which its time equals full's, interpolated linearly
   // between the two measured shares that bracket it.
@@ -590,11 +694,21 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
     if (r0 !== undefined && r1 !== undefined && r0 <= 1 && r1 > 1) { crossover = s0 + ((1 - r0) / (r1 - r0)) * (s1 - s0); break; }
   }
   const unchangedBytes = (() => {
-    const incremental = find(0, 'incremental');
-    const full = find(0, 'full');
-    return incremental && full ? incremental.sourceBytes / full.sourceBytes : undefined;
+    const incremental = medianOf(0, 'incremental', (r) => r.sourceBytes);
+    const full = medianOf(0, 'full', (r) => r.sourceBytes);
+    return incremental !== undefined && full !== undefined ? incremental / full : undefined;
   })();
   const autoWorst = Math.max(...shares.map((s) => ratio(s, 'auto') ?? 0));
+  // The nightly run is the CLI's default mode, auto, where it was timed.
+  const nightly: ModeName = modes.includes('auto') ? 'auto' : modes.find((m) => !m.endsWith(DIRECT)) ?? modes[0] ?? 'auto';
+  const linkTargets = setup.link ? {
+    // Issue 27, through the link; the 1 % figure is the baseline its later work must halve.
+    nightlyMode: nightly,
+    unchangedWallSeconds: { target: 1.5, measured: seconds(0, nightly) },
+    unchangedTargetStatements: { target: 15, measured: medianOf(0, nightly, (r) => r.traffic?.target.totalStatements) },
+    unchangedSourceStatements: { target: 8, measured: medianOf(0, nightly, (r) => r.traffic?.source.totalStatements) },
+    onePercentWallSeconds: { measured: seconds(0.01, nightly) },
+  } : undefined;
   const targets = {
     unchangedIncremental: { target: 0.05, measured: ratio(0, 'incremental') },
     unchangedAuto: { target: 0.05, measured: ratio(0, 'auto') },
@@ -606,21 +720,71 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
   const load = loadavg();
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
     postgres: spawnSync(`${PG_BIN}/postgres`, ['--version'], { encoding: 'utf8' }).stdout.trim(), loadAverageAtEnd: load };
-  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, shares, rows: setup.counts, sourceTableBytes: setup.sourceBytes,
-    machine, initialFullSeconds, changes, crossover, targets, runs };
-  const base = `${new Date().toISOString().slice(0, 10)}-scale${args.scale}-incremental${args.label ? `-${args.label}` : ''}`;
+  const link = setup.link ? { delayMs: setup.link.delayMs, mbitPerSecond: setup.link.mbitPerSecond } : undefined;
+  const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, shares, modes, runsPerMode: RUNS, rows: setup.counts,
+    sourceTableBytes: setup.sourceBytes, machine, ...(link ? { link, cliStartSeconds: startSeconds } : {}), initialFullSeconds: initial.seconds,
+    ...(link ? { initial } : {}), changes, ...(linkTargets ? { targets: linkTargets } : { crossover, targets }), runs };
+  const base = `${new Date().toISOString().slice(0, 10)}-scale${args.scale}-${setup.link ? 'link-' : ''}incremental${args.label ? `-${args.label}` : ''}`;
   const file = join(args.out, `${base}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
-  const table = [
+  const s2 = (value: number | undefined) => value?.toFixed(2) ?? '–';
+  const verdict = (t: { target: number; measured: number | undefined }, digits = 3) => t.measured === undefined ? 'not measured'
+    : `${t.measured.toFixed(digits)} (≤ ${t.target}: ${t.measured <= t.target ? 'met' : 'MISSED'})`;
+  let table: string;
+  let lines: string[];
+  if (setup.link && linkTargets) {
+    const perApp = (t: ServerTraffic | undefined) => Object.entries(t?.statements ?? {}).map(([app, n]) => `${app.replace(/^archon-sync-?/, '') || 'sync'} ${n}`).join(', ');
+    table = [
+      '| changed | mode | run | wall s | outside sync() s | validation s | compare s | copy s | index s | statements on the target | statements on the source | connections target / source | MB to / from the target | load |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      ...runs.map((r) => {
+        const t = r.traffic;
+        return `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.run} | ${r.seconds.toFixed(2)} | ${s2(r.durations?.total === undefined ? undefined : r.seconds - r.durations.total)} | `
+          + `${s2(r.durations?.validation)} | ${s2(r.durations?.compare)} | ${s2(r.durations?.copy)} | ${s2(r.durations?.indexing)} | `
+          + `${t?.target.totalStatements ?? '–'} (${perApp(t?.target)}) | ${t?.source.totalStatements ?? '–'} (${perApp(t?.source)}) | `
+          + `${t?.target.totalConnections ?? '–'} / ${t?.source.totalConnections ?? '–'} | ${t ? `${mb(t.target.bytesToTarget)} / ${mb(t.target.bytesFromTarget)}` : '–'} | ${r.loadAverage} |`;
+      }),
+    ].join('\n');
+    const kindsOf = (share: number) => {
+      const run = own(share, nightly)[0]?.traffic;
+      if (!run) return [];
+      const as = (t: ServerTraffic) => ({ statements: t.totalStatements, connections: t.totalConnections, kinds: t.kinds ?? [] });
+      const connections = (t: ServerTraffic) => `  per connection, in order: ${(t.byConnection ?? []).map((c) => `${c.application} ${c.statements}`).join(', ')}`;
+      return [`${(share * 100).toString()} % changed, ${nightly}, run 1:`, ...describeTraffic('  target', as(run.target), 25), connections(run.target),
+        ...describeTraffic('  source', as(run.source), 25), connections(run.source)];
+    };
+    lines = [
+      `link: ${setup.link.delayMs} ms each way, ${setup.link.mbitPerSecond} Mbit/s each direction; the CLI process alone (node start, --version): ${startSeconds.toFixed(2)} s`,
+      `initial full sync through the link: ${initial.seconds.toFixed(2)} s${initial.traffic ? ` (${describeRunTraffic(initial.traffic)})` : ''}`,
+      ...shares.flatMap((share) => modes.map((mode) => {
+        const times = own(share, mode).map((r) => r.seconds);
+        return `${(share * 100).toString()} % changed, ${mode}: median ${s2(seconds(share, mode))} s over ${times.length} run(s)${times.length > 1 ? ` (${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)})` : ''}`;
+      })),
+      ...shares.flatMap((share) => modes.filter((m) => m.endsWith(DIRECT)).map((directMode) => {
+        const through = directMode.slice(0, -DIRECT.length) as ModeName;
+        const [a, b] = [seconds(share, through), seconds(share, directMode)];
+        return `${(share * 100).toString()} % changed, what the link adds to ${through} (medians, through it − without it): `
+          + `${a !== undefined && b !== undefined ? `${(a - b).toFixed(2)} s` : 'not measured'}`;
+      })),
+      `nothing changed, ${nightly}, wall s: ${verdict(linkTargets.unchangedWallSeconds, 2)}; statements on the target: ${verdict(linkTargets.unchangedTargetStatements, 0)}; `
+        + `on the source: ${verdict(linkTargets.unchangedSourceStatements, 0)}`,
+      `1 % changed, ${nightly}, wall s: ${s2(linkTargets.onePercentWallSeconds.measured)} (issue 27: later work ≤ 0.5 × the baseline before it)`,
+      `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,
+    ];
+    const kinds = shares.flatMap(kindsOf);
+    writeFileSync(join(args.out, `${base}.md`), `${table}\n\n${lines.map((l) => `- ${l}`).join('\n')}\n\nStatements by kind (archon-sync's connections, from the servers' logs):\n\n\`\`\`\n${kinds.join('\n')}\n\`\`\`\n`);
+    if (last) console.log(`\n${table}\n\n${lines.join('\n')}\n\n${kinds.join('\n')}\nresults: ${file}`);
+    return;
+  }
+  table = [
     '| changed | mode | wall s | × full | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | `
       + `${r.durations?.compare?.toFixed(2) ?? '–'} | ${r.durations?.copy?.toFixed(2) ?? '–'} | ${r.durations?.indexing?.toFixed(2) ?? '–'} | `
       + `${mb(r.sourceBytes)} | ${mb(r.walBytes)} | ${r.peakRssMb} | ${r.tables.filter((t) => t.mode === 'full').length} |`),
   ].join('\n');
-  const verdict = (t: { target: number; measured: number | undefined }) => t.measured === undefined ? 'not measured' : `${t.measured.toFixed(3)} (≤ ${t.target}: ${t.measured <= t.target ? 'met' : 'MISSED'})`;
-  const lines = [
+  lines = [
     `nothing changed, incremental / full: ${verdict(targets.unchangedIncremental)}; auto / full: ${verdict(targets.unchangedAuto)}`,
     `1 % changed, incremental / full: ${verdict(targets.onePercentIncremental)}; auto / full: ${verdict(targets.onePercentAuto)}`,
     `auto / full, worst share: ${verdict(targets.autoWorstOverFull)}`,

@@ -81,3 +81,38 @@ test('npm run bench -- --incremental times every mode after each share of change
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('npm run bench -- --link --incremental times the CLI through the link and counts every connection\'s statements on both servers', () => {
+  const out = mkdtempSync(join(tmpdir(), 'archon-sync-bench-'));
+  try {
+    // A short, fast link and one mode, through it and around it: this checks the wiring (proxy, both logs, restored targets), not the timings.
+    const result = spawnSync(process.execPath, [resolve('dist/bench/bench.js'), '--link', '--incremental', '--link-delay-ms', '2', '--link-mbit', '1000',
+      '--scale', '0.01', '--shares', '0,0.1', '--modes', 'auto,auto-direct', '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    const file = readdirSync(out).find((f) => f.endsWith('-link-incremental.json'));
+    assert.ok(file, `no -link-incremental results file in ${readdirSync(out).join(', ')}`);
+    interface Side { totalStatements: number; connections: Record<string, number>; kinds: [string, number][] }
+    const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
+      link: { delayMs: number };
+      runs: { share: number; mode: string; verified: boolean; tables: unknown[]; traffic: { target: Side & { bytesToTarget: number; linkConnections: number }; source: Side } }[];
+    };
+    assert.equal(report.link.delayMs, 2);
+    assert.deepEqual(report.runs.map((r) => `${r.share} ${r.mode}`).sort(), ['0 auto', '0 auto-direct', '0.1 auto', '0.1 auto-direct']);
+    for (const run of report.runs) {
+      assert.ok(run.verified, `${run.share}: not verified`);
+      const { target, source } = run.traffic;
+      // The CLI's plan and its sync each connect to both servers; every table's digests cross each side.
+      for (const [side, traffic] of [['target', target], ['source', source]] as const) {
+        assert.ok((traffic.connections['archon-sync'] ?? 0) >= 2, `${side}: ${JSON.stringify(traffic.connections)}`);
+        const copies = traffic.kinds.filter(([kind]) => kind.startsWith('COPY')).reduce((n, [, count]) => n + count, 0);
+        assert.ok(copies >= 17 && traffic.totalStatements > copies, `${side}: ${JSON.stringify(traffic.kinds)}`);
+      }
+      if (run.mode === 'auto') assert.ok(target.bytesToTarget > 0 && target.linkConnections >= 3, JSON.stringify(target));
+      else assert.deepEqual([target.bytesToTarget, target.linkConnections], [0, 0]);
+      // Each run started from the same restored target, so the unchanged source moved nothing and the changed one did.
+      assert.equal(run.tables.length > 0, run.share > 0, JSON.stringify(run.tables));
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

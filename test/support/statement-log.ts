@@ -135,6 +135,16 @@ export function trafficOf(excerpt: StatementLogExcerpt, application: string | ((
   };
 }
 
+/**
+ * The excerpt with every statement named by its connection's application_name, as the client gave it at startup,
+ * where the excerpt holds that connection's start: a connection that renamed itself for a while (an index build's
+ * `SET LOCAL application_name`) is still counted under the name it connected with.
+ */
+export function byConnectionName(excerpt: StatementLogExcerpt): StatementLogExcerpt {
+  const names = new Map(excerpt.connections.map((c) => [c.pid, c.application]));
+  return { ...excerpt, statements: excerpt.statements.map((s) => ({ ...s, application: names.get(s.pid) ?? s.application })) };
+}
+
 /** Statement counts per application_name (the empty string: clients that set none, like the harness's own). */
 export function statementsByApplication(excerpt: StatementLogExcerpt): Record<string, number> {
   const counts: Record<string, number> = {};

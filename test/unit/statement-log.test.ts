@@ -1,7 +1,7 @@
 // Counting statements from a server log: one per simple query or Execute, multi-line texts kept whole, per application.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseStatementLog, statementKind, statementsByApplication, trafficOf } from '../support/statement-log.js';
+import { byConnectionName, parseStatementLog, statementKind, statementsByApplication, trafficOf } from '../support/statement-log.js';
 
 // As PostgreSQL 15 writes it with STATEMENT_LOG_SETTINGS (continuation lines start with a tab).
 const LOG = [
@@ -51,4 +51,16 @@ test('groups statements by kind, naming no object', () => {
     'SAVEPOINT archon_sync_index; CREATE INDEX idx_b ON u (b); CREATE INDEX idx_c ON u (c);\n RELEASE SAVEPOINT archon_sync_index;',
   ]) assert.equal(statementKind(batch), '[batch] SAVEPOINT archon_sync_index; CREATE INDEX …; RELEASE SAVEPOINT archon_sync_index');
   assert.equal(statementKind("DO $body$ BEGIN PERFORM 1; PERFORM 'a;b'; END $body$; SELECT 1"), '[batch] DO $…$; SELECT N');
+});
+
+test('names a statement by the application_name its connection started with, where the excerpt holds that start', () => {
+  const renamed = [
+    LOG,
+    "2026-11-26 09:16:09.600 UTC [8953] <archon-sync: building index 0> LOG:  statement: CREATE INDEX idx_a ON t (a)",
+    "2026-11-26 09:16:09.700 UTC [7000] <archon-sync> LOG:  statement: SELECT 2",
+    '',
+  ].join('\n');
+  assert.deepEqual(statementsByApplication(parseStatementLog(renamed))['archon-sync: building index 0'], 1);
+  // 8953 connected as archon-sync; 7000 connected before the excerpt, so it keeps the name its lines carry.
+  assert.deepEqual(statementsByApplication(byConnectionName(parseStatementLog(renamed))), { 'archon-sync': 10, 'archon-sync-history': 1, '': 1 });
 });
