@@ -10,6 +10,8 @@ export interface PtyOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   timeoutMs?: number;
+  /** What a person types, written to the terminal at once (the pty holds it until the CLI reads); then input ends. */
+  input?: string;
   /** Terminal size the CLI sees (stty inside the pty); default 120 × 40. */
   columns?: number;
   rows?: number;
@@ -75,7 +77,7 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
       const raw = Buffer.concat(chunks).toString('utf8') + stderr;
       resolve({ code, signal, raw, ...replay(raw) });
     });
-    child.stdin.end();
+    child.stdin.end(options.input);
   });
 }
 
