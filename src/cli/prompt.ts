@@ -8,9 +8,14 @@ import { createInterface } from 'node:readline/promises';
  */
 export async function askToConfirm(question: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal?: AbortSignal): Promise<boolean> {
   const rl = createInterface({ input, output, terminal: true });
-  const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
+  let answered = false;
+  const closed = new Promise<string>((resolve) => rl.once('close', () => {
+    // Ended without an answer (Ctrl-D): what follows starts on a line of its own.
+    if (!answered) output.write('\n');
+    resolve('');
+  }));
   try {
-    const answer = await Promise.race([rl.question(question, signal ? { signal } : {}), closed]);
+    const answer = await Promise.race([rl.question(question, signal ? { signal } : {}).then((text) => { answered = true; return text; }), closed]);
     return answer.trim().toLowerCase() === 'yes';
   } catch {
     return false;

@@ -12,6 +12,11 @@ export interface PtyOptions {
   timeoutMs?: number;
   /** What a person types, written to the terminal at once (the pty holds it until the CLI reads); then input ends. */
   input?: string;
+  /**
+   * What a person types once the screen shows `when` (a prompt): keys like Ctrl-D mean what they mean only to a
+   * program reading the terminal at that moment. Input stays open until then.
+   */
+  answer?: { when: RegExp; keys: string };
   /** Terminal size the CLI sees (stty inside the pty); default 120 × 40. */
   columns?: number;
   rows?: number;
@@ -68,7 +73,14 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
     });
     const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    let answered = false;
+    child.stdout.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (options.answer && !answered && options.answer.when.test(Buffer.concat(chunks).toString('utf8'))) {
+        answered = true;
+        child.stdin.end(options.answer.keys);
+      }
+    });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000);
     child.on('error', reject);
@@ -77,7 +89,7 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
       const raw = Buffer.concat(chunks).toString('utf8') + stderr;
       resolve({ code, signal, raw, ...replay(raw) });
     });
-    child.stdin.end(options.input);
+    if (!options.answer) child.stdin.end(options.input);
   });
 }
 
