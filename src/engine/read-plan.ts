@@ -15,7 +15,7 @@ import { buildPlan } from './plan.js';
  * the port the server reports (not the one we dialled) and Supabase's pooler host names and ports.
  */
 export function guessPooler(endpoint: Endpoint, server: ServerInfo): PoolerGuess {
-  const supavisor = /\.pooler\.supabase\.com$/i.test(endpoint.host);
+  const supavisor = endpoint.host.toLowerCase().endsWith('.pooler.supabase.com');
   if (endpoint.port === 6543 && (supavisor || server.port !== 6543)) return 'transaction pooler';
   if (supavisor) return 'session pooler';
   if (!endpoint.socket && server.port !== null && server.port !== endpoint.port) return 'pooler or proxy';
