@@ -231,7 +231,9 @@ export interface TableResult {
   sourceRows: number;
   /** Rows that travelled from the source (all of them in a full copy). */
   copiedRows: number;
+  /** Rows on the target after the load (counted before COMMIT). */
   targetRows: number;
+  /** Rows the load inserted, updated and deleted: a full copy inserts every source row and deletes every row the target had. */
   inserted: number;
   updated: number;
   deleted: number;
@@ -241,7 +243,8 @@ export interface TableResult {
 
 export interface SyncResult {
   syncId: string | undefined;
-  plan: SyncPlan;
+  /** The plan with the decisions the run followed (what its confirmation hook was shown). */
+  plan: PreviewedPlan;
   tables: TableResult[];
   triggerSuppression: TriggerSuppression;
   /** What was checked before COMMIT. */

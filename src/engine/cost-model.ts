@@ -81,7 +81,7 @@ export function estimateIndexSeconds(table: CostTable, method: string, definitio
   return cost.fixed + cost.ratio * copySeconds(table);
 }
 
-export function clamp01(x: number): number {
+function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
 }
 
