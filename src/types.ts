@@ -90,8 +90,11 @@ export interface SyncOptions extends ConnectionOptions {
   wording?: Wording | undefined;
 }
 
-/** Receives the plan with every table's decision (`plan.preview`); resolves whether the run may go on. */
-export type ConfirmHook = (plan: PreviewedPlan) => boolean | Promise<boolean>;
+/**
+ * Receives the plan with every table's decision (`plan.preview`); resolves whether the run may go on. `signal`
+ * aborts when the run cannot go on anyway while it waits (the caller aborted, a server was lost or stalled).
+ */
+export type ConfirmHook = (plan: PreviewedPlan, context: { signal: AbortSignal }) => boolean | Promise<boolean>;
 
 /** The options plan() takes: a sync's, without its mode (`preview` says which), its confirmation or its checks. */
 export interface PlanOptions extends Omit<SyncOptions, 'mode' | 'confirm' | 'verify' | 'sampleLimit'> {

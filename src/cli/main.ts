@@ -157,10 +157,11 @@ async function runSync(args: SyncArgs): Promise<number> {
       const result = await sync({
         ...options,
         // Called once, between the comparison and the first write: the plan is read once, by the run itself.
-        confirm: async (planned) => {
+        confirm: async (planned, asking) => {
           renderer.plan(header, planned, false);
           if (args['skip-confirm']) return true;
-          return askToConfirm(question(planned, targetDb, targetLabel), process.stdin, process.stderr, signal);
+          // The run's signal: a server lost (or Ctrl-C) while the question waits ends the question too.
+          return askToConfirm(question(planned, targetDb, targetLabel), process.stdin, process.stderr, asking.signal);
         },
       });
       renderer.summary(result);

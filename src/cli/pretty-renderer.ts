@@ -41,7 +41,8 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
   const startBars = () => {
     bars = new cliProgress.MultiBar({
       stream: err,
-      clearOnComplete: false,
+      // Stopping clears the two lines; stopBars() draws their last state itself where it should stay.
+      clearOnComplete: true,
       hideCursor: true,
       fps: 10,
       // A line logged above the bars overwrites them; cli-progress redraws only changed lines unless forced.
@@ -52,11 +53,14 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     bars.create(100, 0, { line: () => (latest ? stepLine(latest, color, lastIndex) : '') });
   };
 
-  const stopBars = () => {
+  /** Stops the live lines; `keep` leaves their last state on screen (a summary, an error), else they vanish (a plan takes their place). */
+  const stopBars = (keep = true) => {
+    if (!bars) return;
     // One last draw flushes lines logged above the bars since the previous tick (stop() alone drops them).
-    bars?.update();
-    bars?.stop();
+    bars.update();
+    bars.stop();
     bars = undefined;
+    if (keep && latest) err.write(`${overallLine(latest, elapsed(), color)}\n${stepLine(latest, color, lastIndex)}\n`);
   };
 
   const warningLine = (text: string) => paint(color, 33, `warning: ${text}`);
@@ -81,7 +85,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
   return {
     plan(header, plan, dryRun) {
       // The plan replaces the live lines: the prompt, if any, comes right under it.
-      stopBars();
+      stopBars(false);
       for (const line of planLines(header, plan, dryRun, color)) print(line);
       for (const text of held ?? []) print(warningLine(text));
       held = undefined;

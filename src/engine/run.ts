@@ -68,6 +68,8 @@ export class Run {
   /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
+  /** Aborted when the run fails: a confirmation still being asked is then moot. */
+  private readonly ended = new AbortController();
 
   constructor(private readonly options: ResolvedOptions, private readonly stopAt: StopAt) {
     this.tracker = new ProgressTracker((event) => {
@@ -95,6 +97,7 @@ export class Run {
       else await session.release();
       return outcome;
     } catch (error) {
+      this.ended.abort();
       if (error instanceof Stalled) await this.stalled(session, error);
       const typed = asSyncError(error, {
         step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide: session.lostSide(),
@@ -239,7 +242,8 @@ export class Run {
   private async confirm(plan: PreviewedPlan): Promise<void> {
     const hook = this.options.confirm;
     if (!hook) return;
-    const confirmed = await hook(plan);
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.ended.signal]) : this.ended.signal;
+    const confirmed = await hook(plan, { signal });
     throwIfAborted(this.options.signal);
     if (confirmed !== true) throw new CancelledError('not confirmed; nothing was changed', { failure: 'not-confirmed' });
   }

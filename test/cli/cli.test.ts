@@ -243,6 +243,27 @@ describe('archon-sync CLI', () => {
     assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
   });
 
+  test('a server lost while the prompt waits ends the run (exit 3) instead of waiting for an answer', async () => {
+    const db = await pair(28, 29);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    const started = Date.now();
+    const result = await runCliInPty(['--direction=local-to-remote', '--log-format=pretty'], {
+      env: db.env, timeoutMs: 60_000,
+      answer: {
+        when: /to continue: /,
+        act: async () => {
+          await servers.target.admin('postgres', (client) => client.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'archon-sync'`, [db.remote]));
+        },
+      },
+    });
+    assert.equal(result.code, 3, result.screen.join('\n'));
+    assert.match(result.raw, /archon-sync:.*(terminat|connection)/);
+    assert.ok(Date.now() - started < 45_000, 'the run waited for an answer that could change nothing');
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+    assert.equal((await historyRows(db.remote)).at(-1)?.status, 'failed');
+  });
+
   test('the README\'s cron line keeps the JSON log pure JSON, and the failure line goes to the mail', async () => {
     const readme = readFileSync(resolve('README.md'), 'utf8');
     const line = /```cron\n(.+)\n```/.exec(readme)?.[1] ?? '';

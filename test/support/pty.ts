@@ -16,7 +16,13 @@ export interface PtyOptions {
    * What a person types once the screen shows `when` (a prompt): keys like Ctrl-D mean what they mean only to a
    * program reading the terminal at that moment. Input stays open until then.
    */
-  answer?: { when: RegExp; keys: string };
+  answer?: {
+    when: RegExp;
+    /** Keys to type, after which input ends; without them the question is left waiting, as by a person who walked away. */
+    keys?: string;
+    /** Something to do meanwhile (a server lost while the question waits). */
+    act?: () => Promise<void>;
+  };
   /** Terminal size the CLI sees (stty inside the pty); default 120 × 40. */
   columns?: number;
   rows?: number;
@@ -76,9 +82,12 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
     let answered = false;
     child.stdout.on('data', (d: Buffer) => {
       chunks.push(d);
-      if (options.answer && !answered && options.answer.when.test(Buffer.concat(chunks).toString('utf8'))) {
+      const answer = options.answer;
+      if (answer && !answered && answer.when.test(Buffer.concat(chunks).toString('utf8'))) {
         answered = true;
-        child.stdin.end(options.answer.keys);
+        void (answer.act?.() ?? Promise.resolve()).then(() => {
+          if (answer.keys !== undefined) child.stdin.end(answer.keys);
+        }, reject);
       }
     });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
