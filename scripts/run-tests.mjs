@@ -3,6 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+// A test that hangs must not hang CI. Node 20's runner applies --test-timeout to each test file as a whole, so the
+// limit sits above the slowest file: faults/mid-copy took 7.3 min on 2 cores under a load average of 10 (2.5 min
+// when idle). When it fires, scripts/test-timeout-reporter.mjs names the test that was running, on stderr.
+const FILE_TIMEOUT_MS = 12 * 60_000;
+
 function findTests(dir) {
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry);
@@ -18,5 +23,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.ARCHON_SYNC_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const timeout = process.env.ARCHON_SYNC_TEST_TIMEOUT_MS ?? String(FILE_TIMEOUT_MS);
+const result = spawnSync(process.execPath, [
+  '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`,
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=./scripts/test-timeout-reporter.mjs', '--test-reporter-destination=stderr',
+  ...files,
+], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

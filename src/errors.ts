@@ -1,4 +1,7 @@
-// Typed errors of archon-sync: each has a stable `code`; the CLI maps codes to exit codes in one place.
+// Typed errors of archon-sync: each has a stable `code` and, where known, the failure's cause as a type; the CLI
+// maps them to exit codes in one place and words their advice itself.
+
+import { adviceIn, LIBRARY_WORDING, wordPhrase, type Advice, type AdvisedOption, type Phrase, type Wording } from './advice.js';
 
 export type ArchonSyncErrorCode =
   | 'CONFIGURATION'
@@ -8,6 +11,55 @@ export type ArchonSyncErrorCode =
   | 'VERIFICATION'
   | 'CANCELLED';
 
+/** Why something failed, set where it happened (never read back from a message). */
+export type FailureCause =
+  /** A connection ended, or its socket failed, while the run still needed it. */
+  | 'lost-connection'
+  /** No data moved, or a server did not answer a probe, for stallTimeoutMs. */
+  | 'stall'
+  /** A lock was not granted within lockTimeoutMs (SQLSTATE 55P03). */
+  | 'lock-timeout'
+  /** The server's disk is full (53100). */
+  | 'out-of-disk'
+  /** A parallel operation found too little dynamic shared memory: a container's small /dev/shm (53100 from dsm). */
+  | 'shared-memory'
+  /** The server ran out of memory, or an index build needs more maintenance_work_mem than it may use. */
+  | 'out-of-memory'
+  /** A configured limit such as temp_file_limit was reached (53400). */
+  | 'resource-limit'
+  /** The role lacks a privilege it needs (42501). */
+  | 'permission'
+  /** The server ended our session, crashed, or is starting up or shutting down (57P01–57P03). */
+  | 'server-shutdown'
+  /** A row points at a key that does not exist (23503, or the set-based check before COMMIT). */
+  | 'foreign-key'
+  /** Another archon-sync run holds the target. */
+  | 'another-run'
+  /** The two schemas cannot be copied between as they are. */
+  | 'schema-mismatch'
+  /** Source and target are the same database. */
+  | 'same-database'
+  /** An option or URI is not valid. */
+  | 'invalid-option'
+  /** No server answered within the connect timeout. */
+  | 'connect-timeout'
+  /** Refused, unresolvable, unreachable, or no socket there. */
+  | 'unreachable'
+  /** The server rejected the login (password, pg_hba). */
+  | 'authentication'
+  /** TLS could not be set up as the URI asks. */
+  | 'tls'
+  /** The database named in the URI does not exist. */
+  | 'no-database'
+  /** The archon_sync_history table does not exist where it was asked for. */
+  | 'no-history-table'
+  /** Row counts or row contents differ after loading. */
+  | 'mismatch'
+  /** The caller aborted (AbortSignal, a signal). */
+  | 'aborted'
+  /** The confirmation hook declined, or nobody answered. */
+  | 'not-confirmed';
+
 export interface ErrorContext {
   /** The table the error is about, schema-qualified when known. */
   table?: string | undefined;
@@ -15,8 +67,10 @@ export interface ErrorContext {
   constraint?: string | undefined;
   /** Machine-readable details (for logs and the history row). */
   details?: Record<string, unknown> | undefined;
-  /** The library option the message's advice is about (e.g. `lockTimeoutMs`), so a front end can name its own flag. */
-  option?: string | undefined;
+  /** Why it failed, as a type. */
+  failure?: FailureCause | undefined;
+  /** Every problem found, when the message names the first and counts the rest. */
+  problems?: readonly Phrase[] | undefined;
   cause?: unknown;
 }
 
@@ -26,15 +80,37 @@ export abstract class ArchonSyncError extends Error {
   readonly table: string | undefined;
   readonly constraint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
-  readonly option: string | undefined;
+  /** Why it failed, set where it happened. */
+  readonly failure: FailureCause | undefined;
+  /** The message with its advice as data, for a front end to word its own way (describe()). */
+  readonly phrase: Phrase;
+  /** What the message advises, in order: options to change, tables to leave out, a table to create. */
+  readonly advice: readonly Advice[];
+  /** Every problem found when the message names only the first (validation), each with its advice as data. */
+  readonly problems: readonly Phrase[];
 
-  constructor(message: string, context: ErrorContext = {}) {
-    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+  constructor(message: string | Phrase, context: ErrorContext = {}) {
+    const text = typeof message === 'string' ? [message] : message;
+    super(wordPhrase(text, LIBRARY_WORDING), context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
     this.table = context.table;
     this.constraint = context.constraint;
     this.details = context.details;
-    this.option = context.option;
+    this.failure = context.failure;
+    this.phrase = text;
+    this.advice = adviceIn(text);
+    this.problems = context.problems ?? [];
+  }
+
+  /** The library option the advice names first, if any (e.g. `lockTimeoutMs`). */
+  get option(): AdvisedOption | undefined {
+    for (const advice of this.advice) if (advice.kind === 'option') return advice.option;
+    return undefined;
+  }
+
+  /** The message in another front end's words (the CLI's flags instead of option names). */
+  describe(wording: Wording): string {
+    return wordPhrase(this.phrase, wording);
   }
 }
 
@@ -63,7 +139,7 @@ export class VerificationError extends ArchonSyncError {
   readonly code = 'VERIFICATION' as const;
 }
 
-/** The caller aborted (AbortSignal, SIGINT, a declined prompt); the target was rolled back. */
+/** The caller aborted (AbortSignal, SIGINT, a declined confirmation); the target was rolled back. */
 export class CancelledError extends ArchonSyncError {
   readonly code = 'CANCELLED' as const;
 }

@@ -1,6 +1,6 @@
 // Error → exit code: the only place the CLI decides how a run ends.
 
-import { isArchonSyncError } from '../errors.js';
+import { isArchonSyncError, type ArchonSyncErrorCode } from '../index.js';
 
 export const EXIT = {
   ok: 0,
@@ -11,19 +11,21 @@ export const EXIT = {
   cancelled: 5,
 } as const;
 
-export function exitCodeFor(error: unknown): number {
-  if (!isArchonSyncError(error)) return EXIT.copy;
-  switch (error.code) {
-    case 'CONFIGURATION':
-      return EXIT.arguments;
-    case 'CONNECTION':
-      return EXIT.connection;
-    case 'VALIDATION':
-    case 'COPY':
-      return EXIT.copy;
-    case 'VERIFICATION':
-      return EXIT.verification;
-    case 'CANCELLED':
-      return EXIT.cancelled;
-  }
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * By the error's class. Its cause (error.failure) refines the advice, not the code: a connection lost mid-run is a
+ * failed copy (3, rolled back), one that never opened is 2; a declined prompt and a signal are both cancellations.
+ */
+const EXIT_FOR_CODE: Record<ArchonSyncErrorCode, ExitCode> = {
+  CONFIGURATION: EXIT.arguments,
+  CONNECTION: EXIT.connection,
+  VALIDATION: EXIT.copy,
+  COPY: EXIT.copy,
+  VERIFICATION: EXIT.verification,
+  CANCELLED: EXIT.cancelled,
+};
+
+export function exitCodeFor(error: unknown): ExitCode {
+  return isArchonSyncError(error) ? EXIT_FOR_CODE[error.code] : EXIT.copy;
 }

@@ -6,13 +6,15 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
-  ARCHON_TABLES, CancelledError, ConfigurationError, DEFAULTS, describeEndpoint, history, initHistory, newSyncId, plan as planSync, redact,
-  sync, verify,
+  ARCHON_TABLES, ConfigurationError, DEFAULTS, describeEndpoint, history, initHistory, newSyncId, plan, redact, sync, verify,
+  type PreviewedPlan, type SyncOptions, type Wording,
 } from '../index.js';
 import { DIRECTIONS, loadEndpoints, resolveDirection, type Direction, type Endpoints } from './config.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { confirmOverwrite } from './prompt.js';
-import { jsonRenderer, prettyRenderer, rememberPlanWarnings, type Renderer } from './render.js';
+import { jsonRenderer } from './json-renderer.js';
+import { prettyRenderer } from './pretty-renderer.js';
+import { askToConfirm } from './prompt.js';
+import { errorLine, type Renderer } from './renderer.js';
 import { abortOnSignals } from './signals.js';
 import { cliWording } from './wording.js';
 
@@ -21,6 +23,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 interface CommonArgs {
   'env-file': string;
   'log-format': 'pretty' | 'json';
+  json: boolean;
   quiet: boolean;
   'connect-timeout': number;
 }
@@ -43,12 +46,23 @@ interface SyncArgs extends CommonArgs {
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
+
+/**
+ * The crontab line --help and the README show: the JSON log gets stdout alone, so it stays JSON; the one-line
+ * error on stderr goes to a file of its own, which the mail sends when the run fails.
+ */
+const CRON_EXAMPLE = '15 3 * * * cd /srv/archon && archon-sync --direction=local-to-remote --skip-confirm --json >> /var/log/archon-sync.log 2> /var/log/archon-sync.err || mail -s "archon-sync failed" ops@example.com < /var/log/archon-sync.err';
 const debug = process.env.DEBUG !== undefined && process.env.DEBUG !== '';
 
-function makeRenderer(args: CommonArgs): Renderer {
-  if (args['log-format'] === 'json') return jsonRenderer();
+/** `--json` is `--log-format=json`, on every command. */
+function jsonOutput(args: CommonArgs): boolean {
+  return args.json || args['log-format'] === 'json';
+}
+
+function makeRenderer(args: CommonArgs, wording: Wording, holdWarningsForPlan = false): Renderer {
+  if (jsonOutput(args)) return jsonRenderer(undefined, undefined, wording);
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  return prettyRenderer({ out: process.stdout, err: process.stderr, color, quiet: args.quiet, debug });
+  return prettyRenderer({ out: process.stdout, err: process.stderr, color, quiet: args.quiet, debug, wording, holdWarningsForPlan });
 }
 
 function endpointsFrom(args: CommonArgs): Endpoints {
@@ -56,18 +70,17 @@ function endpointsFrom(args: CommonArgs): Endpoints {
 }
 
 /**
- * Every command the same way: a renderer, the work, one stderr line on failure (whatever the log format, so
- * cron mails and people both see it) and the exit code that error maps to.
+ * Every command the same way: a renderer, the work, one stderr line on failure (whatever the log format, so a
+ * person or cron's mail sees it; the JSON log on stdout stays JSON) and the exit code that error maps to.
  */
-async function runCommand(args: CommonArgs, work: (renderer: Renderer) => Promise<number>): Promise<number> {
-  const renderer = makeRenderer(args);
+async function runCommand(args: CommonArgs, options: { wording?: Wording; holdWarningsForPlan?: boolean }, work: (renderer: Renderer, wording: Wording) => Promise<number>): Promise<number> {
+  const wording = options.wording ?? cliWording();
+  const renderer = makeRenderer(args, wording, options.holdWarningsForPlan);
   try {
-    return await work(renderer);
+    return await work(renderer, wording);
   } catch (error) {
     renderer.error(error);
-    if (args['log-format'] === 'json') {
-      process.stderr.write(`archon-sync: ${cliWording(redact(error instanceof Error ? error.message : String(error)))}\n`);
-    }
+    if (jsonOutput(args)) process.stderr.write(`archon-sync: ${errorLine(error, wording)}\n`);
     return exitCodeFor(error);
   } finally {
     renderer.close();
@@ -98,43 +111,58 @@ function selectTables(args: { tables: string[] | undefined; exclude: string[] | 
   return tables;
 }
 
+/** What a signal's first arrival says: Ctrl-C is how a person sends SIGINT; SIGTERM comes from a supervisor. */
+function cancelling(signal: NodeJS.Signals): string {
+  return `received ${signal}: cancelling, the target is being rolled back (${signal === 'SIGINT' ? 'press Ctrl-C again' : 'send SIGTERM again'} to exit at once)`;
+}
+
+/** The question under the plan: what answering yes does to the target, in its totals. */
+function question(planned: PreviewedPlan, targetDb: string, targetLabel: string): string {
+  const { totals } = planned.preview;
+  const fmt = new Intl.NumberFormat('en-US');
+  return `This makes ${totals.tables} tables in the ${targetDb} database ${targetLabel} equal to the source: ${fmt.format(totals.inserts)} rows inserted, `
+    + `${fmt.format(totals.updates)} updated, ${fmt.format(totals.deletes)} deleted (${totals.fullTables} tables emptied and copied in full). Type "yes" to continue: `;
+}
+
 async function runSync(args: SyncArgs): Promise<number> {
-  return runCommand(args, async (renderer) => {
-    const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpointsFrom(args));
+  const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpointsFrom(args));
+  return runCommand(args, { wording: cliWording(targetDb), holdWarningsForPlan: true }, async (renderer, wording) => {
     const tables = selectTables(args);
     const sourceLabel = describeEndpoint(source, 'source').label;
     const targetLabel = describeEndpoint(target, 'target').label;
     if (!args['dry-run'] && !args['skip-confirm'] && !stdinIsTty) {
       throw new ConfigurationError('refusing to overwrite the target without confirmation: no terminal to ask on; add --skip-confirm (e.g. in cron)');
     }
-    return withSignals(renderer, (signal) => `received ${signal}: cancelling, the target is being rolled back (press Ctrl-C again to exit at once)`, async (signal) => {
-      const connection = {
-        source, target, tables, signal,
+    const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
+    return withSignals(renderer, cancelling, async (signal) => {
+      const options: SyncOptions = {
+        source, target, tables, signal, wording,
+        onEvent: (event) => renderer.event(event),
         connectTimeoutMs: args['connect-timeout'] * 1000,
         lockTimeoutMs: args['lock-timeout'] * 1000,
         stallTimeoutMs: args['stall-timeout'] * 1000,
-      };
-      const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
-      const thePlan = await planSync({ ...connection, preview: args['dry-run'] && args.mode !== 'full' ? args.mode : undefined });
-      rememberPlanWarnings(thePlan);
-      renderer.plan(header, thePlan, args['dry-run']);
-      if (args['dry-run']) return EXIT.ok;
-      if (!args['skip-confirm']) {
-        const ok = await confirmOverwrite(
-          `This makes ${thePlan.tables.length} tables in the ${targetDb} database ${targetLabel} equal to the source: rows only there are deleted, changed rows overwritten. Type "yes" to continue: `,
-          process.stdin, process.stderr,
-        );
-        if (!ok) throw new CancelledError('not confirmed; nothing was changed');
-      }
-      const result = await sync({
-        ...connection,
-        onEvent: (event) => renderer.event(event),
         maintenanceWorkMem: args['maintenance-work-mem'],
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
         verify: args.verify,
         sampleLimit: args.sample,
         mode: args.mode,
+      };
+      if (args['dry-run']) {
+        // The run's own steps up to its first write, then a rollback: what a sync would do now, exactly.
+        const { verify: _verify, sampleLimit: _sample, mode, ...planOptions } = options;
+        renderer.plan(header, await plan({ ...planOptions, preview: mode }), true);
+        return EXIT.ok;
+      }
+      const result = await sync({
+        ...options,
+        // Called once, between the comparison and the first write: the plan is read once, by the run itself.
+        confirm: async (planned, asking) => {
+          renderer.plan(header, planned, false);
+          if (args['skip-confirm']) return true;
+          // The run's signal: a server lost (or Ctrl-C) while the question waits ends the question too.
+          return askToConfirm(question(planned, targetDb, targetLabel), process.stdin, process.stderr, asking.signal);
+        },
       });
       renderer.summary(result);
       return EXIT.ok;
@@ -152,7 +180,7 @@ interface VerifyArgs extends CommonArgs {
 }
 
 async function runVerify(args: VerifyArgs): Promise<number> {
-  return runCommand(args, async (renderer) => {
+  return runCommand(args, {}, async (renderer) => {
     const { source, target, sourceDb, targetDb } = resolveDirection(args.direction, endpointsFrom(args));
     const header = {
       direction: args.direction,
@@ -175,7 +203,6 @@ interface HistoryArgs extends CommonArgs {
   direction: Direction | undefined;
   database: 'local' | 'remote' | undefined;
   limit: number;
-  json: boolean;
 }
 
 function historyDatabase(args: { direction: Direction | undefined; database: 'local' | 'remote' | undefined }): 'local' | 'remote' {
@@ -185,24 +212,19 @@ function historyDatabase(args: { direction: Direction | undefined; database: 'lo
 }
 
 async function runHistory(args: HistoryArgs): Promise<number> {
-  return runCommand(args, async (renderer) => {
-    const database = historyDatabase(args);
-    const rows = await history({ database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000 })
-      .catch((error: unknown) => {
-        if (error instanceof ConfigurationError && error.details?.reason === 'no-history-table') {
-          throw new ConfigurationError(`the ${database} database has no archon_sync_history table; create it with \`archon-sync init-history --database ${database}\``);
-        }
-        throw error;
-      });
-    if (args.json || args['log-format'] === 'json') process.stdout.write(`${JSON.stringify(rows)}\n`);
+  const database = historyDatabase(args);
+  return runCommand(args, { wording: cliWording(database) }, async (renderer) => {
+    const rows = await history({ database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000 });
+    // Machine output is the rows themselves, one JSON array, as --json means on every command: stdout is JSON.
+    if (jsonOutput(args)) process.stdout.write(`${JSON.stringify(rows)}\n`);
     else renderer.history(rows);
     return EXIT.ok;
   });
 }
 
 async function runInitHistory(args: HistoryArgs): Promise<number> {
-  return runCommand(args, async (renderer) => {
-    const database = historyDatabase(args);
+  const database = historyDatabase(args);
+  return runCommand(args, { wording: cliWording(database) }, async (renderer) => {
     const uri = endpointsFrom(args)[database];
     await initHistory({ database: uri, connectTimeoutMs: args['connect-timeout'] * 1000 });
     renderer.info(`archon_sync_history is ready in the ${database} database ${describeEndpoint(uri).label}`);
@@ -214,6 +236,7 @@ function commonOptions<T>(y: Argv<T>) {
   return y
     .option('env-file', { type: 'string', default: '.env', describe: 'file with LOCAL_DATABASE_URI / REMOTE_DATABASE_URI (the environment wins)' })
     .option('log-format', { choices: ['pretty', 'json'] as const, default: process.stdout.isTTY ? 'pretty' as const : 'json' as const, defaultDescription: 'pretty on a terminal, json otherwise', describe: 'pretty for people, JSON lines (pino) for cron and log collectors' })
+    .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout and nothing else there: the same as --log-format=json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' })
     .option('connect-timeout', { type: 'number', default: DEFAULTS.connectTimeoutMs / 1000, describe: 'seconds to wait for each connection (connect_timeout in a URI wins)' });
 }
@@ -250,8 +273,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('history', 'show recent runs from archon_sync_history', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
       .option('database', { choices: ['local', 'remote'] as const, describe: 'which database to read', defaultDescription: 'the direction\'s target, else remote' })
-      .option('limit', { type: 'number', default: 20, describe: 'how many runs' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+      .option('limit', { type: 'number', default: 20, describe: 'how many runs' }),
     async (args) => { exitCode = await runHistory(args); })
     .command('init-history', 'create the archon_sync_history table (idempotent)', (y) => commonOptions(y)
       .option('database', { choices: ['local', 'remote'] as const, describe: 'where to create it', defaultDescription: 'remote' })
@@ -267,7 +289,7 @@ export async function main(argv: string[]): Promise<number> {
       '',
       'Examples:',
       '  archon-sync --direction=remote-to-local                 # by hand: shows the plan, asks for "yes"',
-      '  15 3 * * * cd /srv/archon && archon-sync --direction=local-to-remote --skip-confirm --log-format=json >> /var/log/archon-sync.log 2>&1 || echo "archon-sync failed: $?" | mail -s archon-sync ops',
+      `  ${CRON_EXAMPLE}`,
     ].join('\n'))
     .version(VERSION)
     .help()
@@ -281,7 +303,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (error) {
-    process.stderr.write(`archon-sync: ${cliWording(redact(error instanceof Error ? error.message : String(error)))} (see archon-sync --help)\n`);
+    process.stderr.write(`archon-sync: ${errorLine(error, cliWording())} (see archon-sync --help)\n`);
     return exitCodeFor(error);
   }
   return exitCode;

@@ -2,11 +2,23 @@
 
 import { createInterface } from 'node:readline/promises';
 
-export async function confirmOverwrite(question: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<boolean> {
+/**
+ * Resolves true only for "yes". End of input (Ctrl-D) and an abort (Ctrl-C while asking) are a no: the run then
+ * ends as cancelled, never as a failure.
+ */
+export async function askToConfirm(question: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal?: AbortSignal): Promise<boolean> {
   const rl = createInterface({ input, output, terminal: true });
+  let answered = false;
+  const closed = new Promise<string>((resolve) => rl.once('close', () => {
+    // Ended without an answer (Ctrl-D): what follows starts on a line of its own.
+    if (!answered) output.write('\n');
+    resolve('');
+  }));
   try {
-    const answer = await rl.question(question);
+    const answer = await Promise.race([rl.question(question, signal ? { signal } : {}).then((text) => { answered = true; return text; }), closed]);
     return answer.trim().toLowerCase() === 'yes';
+  } catch {
+    return false;
   } finally {
     rl.close();
   }

@@ -1,20 +1,29 @@
 // The library words its advice with option names (lockTimeoutMs); on the command line the same advice names flags.
 
-const FLAG_FOR_OPTION: Record<string, string> = {
+import type { AdvisedOption, Wording } from '../index.js';
+
+const FLAG_FOR_OPTION: Record<AdvisedOption, string> = {
   lockTimeoutMs: '--lock-timeout',
-  maintenanceWorkMem: '--maintenance-work-mem',
-  maxParallelMaintenanceWorkers: '--parallel-maintenance-workers',
   stallTimeoutMs: '--stall-timeout',
   connectTimeoutMs: '--connect-timeout',
+  maintenanceWorkMem: '--maintenance-work-mem',
+  maxParallelMaintenanceWorkers: '--parallel-maintenance-workers',
+  sampleLimit: '--sample',
+  mode: '--mode',
+  verify: '--verify',
+  tables: '--tables',
+  // Not settable from the command line; named as the library does, should one ever be reported.
+  fullCopyShare: 'fullCopyShare',
+  triggerSuppression: 'triggerSuppression',
+  schema: 'schema',
 };
 
-const OPTION_NAMES = new RegExp(`\\b(${Object.keys(FLAG_FOR_OPTION).join('|')})\\b`, 'g');
-
-/** Rewrites a library message for a command-line user: option names become the flags that set them. */
-export function cliWording(message: string): string {
-  return message
-    .replace(OPTION_NAMES, (name) => FLAG_FOR_OPTION[name] ?? name)
-    .replace('point the two URIs at different databases', 'check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI')
-    .replace('leave it out of the selection', 'leave it out with --exclude')
-    .replace('create it first (init-history)', 'create it with `archon-sync init-history`');
+/** The CLI's words; `database` (local or remote) completes the init-history command where it is known. */
+export function cliWording(database?: 'local' | 'remote'): Wording {
+  return {
+    option: (option) => FLAG_FOR_OPTION[option],
+    initHistory: `\`archon-sync init-history${database ? ` --database ${database}` : ''}\``,
+    excludeTable: 'leave it out with --exclude',
+    checkUris: 'check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI',
+  };
 }

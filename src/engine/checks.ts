@@ -1,15 +1,12 @@
 // The checks before COMMIT: row counts always, every row's digest on request; any difference rolls back.
 
 import { VerificationError } from '../errors.js';
-import { compareTable, specFromPlan, type TableComparison } from './compare.js';
+import type { SyncPlan, TableComparison, TablePlan, TableResult } from '../types.js';
+import { compareTable, specFromPlan } from './compare.js';
 import type { Session } from './connections.js';
-import type { ProgressTracker } from './events.js';
-import type { SyncPlan, TablePlan } from './plan.js';
+import type { ProgressTracker } from './progress-tracker.js';
 import { throwIfAborted } from './refusals.js';
-import type { Stall } from './watchdog.js';
-import type { TableResult } from './table-load.js';
-
-export type { TableComparison } from './compare.js';
+import type { Stalled } from '../pg/stall-watch.js';
 
 /** Source snapshot rows = rows streamed = target rows, per table; the error names the first that differs. */
 export function countMismatchError(plan: SyncPlan, results: readonly TableResult[]): VerificationError | undefined {
@@ -52,7 +49,7 @@ export interface CompareTablesOptions {
   tracker: ProgressTracker;
   onTable: (qualified: string) => void;
   onResult: (result: TableComparison) => void;
-  onStall: (stall: Stall) => Promise<void>;
+  onStall: (stall: Stalled) => Promise<void>;
 }
 
 /** Compares every planned table's rows, source snapshot against the target's uncommitted state. */
@@ -66,7 +63,7 @@ export async function compareTables(session: Session, tables: readonly TablePlan
       sampleLimit: options.sampleLimit,
       onProgress: (compared) => options.tracker.tableProgress(compared, 0),
       stallTimeoutMs: options.stallTimeoutMs,
-      onStall: (side, idleMs) => void options.onStall({ side, kind: 'data', seconds: Math.round(idleMs / 1000) }),
+      onStall: (stall) => void options.onStall(stall),
       guard: (work) => session.guard(work),
     });
     options.tracker.endTable(result.sourceRows, 0);

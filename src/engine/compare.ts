@@ -3,6 +3,8 @@
 import type pg from 'pg';
 import type { Catalog } from '../pg/catalog.js';
 import { aggregateDigest, streamRowDigests, type RowDigest } from '../pg/row-digests.js';
+import { StallWatch, Stalled, type Side } from '../pg/stall-watch.js';
+import type { KeySample, TableComparison } from '../types.js';
 
 /** What to compare for one table. */
 export interface TableSpec {
@@ -18,26 +20,7 @@ export interface TableSpec {
   targetOnlyColumns: string[];
 }
 
-export interface KeySample {
-  count: number;
-  /** The first few keys, as `column=value` (joined with `, ` for composite keys). */
-  keys: string[];
-}
 
-export interface TableComparison {
-  table: string;
-  /** `keyed`: row by row on the primary key; `aggregate`: one digest of the whole table; `missing`: absent on a side. */
-  method: 'keyed' | 'aggregate' | 'missing';
-  equal: boolean;
-  sourceRows: number;
-  targetRows: number;
-  onlyOnSource: KeySample;
-  onlyOnTarget: KeySample;
-  differing: KeySample;
-  sourceOnlyColumns: string[];
-  targetOnlyColumns: string[];
-  missingOn?: 'source' | 'target' | undefined;
-}
 
 function emptySample(): KeySample {
   return { count: 0, keys: [] };
@@ -101,7 +84,7 @@ export interface CompareOptions {
   onProgress?: ((comparedRows: number) => void) | undefined;
   /** No row arriving from a side for this long calls onStall (0: never). */
   stallTimeoutMs?: number | undefined;
-  onStall?: ((side: 'source' | 'target', idleMs: number) => void) | undefined;
+  onStall?: ((stall: Stalled) => void) | undefined;
   /** Wraps every wait for a row, so a lost connection rejects it (a cursor does not always hear of it). */
   guard?: (<T>(work: Promise<T>) => Promise<T>) | undefined;
 }
@@ -126,22 +109,13 @@ export async function compareTable(source: pg.ClientBase, target: pg.ClientBase,
   const left = streamRowDigests(source, spec.sql, spec.key, spec.columns)[Symbol.asyncIterator]();
   const right = streamRowDigests(target, spec.sql, spec.key, spec.columns)[Symbol.asyncIterator]();
   // Which side we wait for, so a stall can be blamed on the right server.
-  let waitingOn: 'source' | 'target' = 'source';
-  let lastRow = Date.now();
-  const stallTimeoutMs = options.stallTimeoutMs ?? 0;
-  const watch = stallTimeoutMs > 0 ? setInterval(() => {
-    const idle = Date.now() - lastRow;
-    if (idle >= stallTimeoutMs) {
-      clearInterval(watch);
-      options.onStall?.(waitingOn, idle);
-    }
-  }, Math.max(100, Math.min(1_000, stallTimeoutMs / 4))) : undefined;
-  watch?.unref();
-  const next = async (side: 'source' | 'target'): Promise<IteratorResult<RowDigest>> => {
+  let waitingOn: Side = 'source';
+  const watch = new StallWatch(options.stallTimeoutMs ?? 0, (idleMs) => options.onStall?.(new Stalled(waitingOn, 'data', idleMs)));
+  const next = async (side: Side): Promise<IteratorResult<RowDigest>> => {
     waitingOn = side;
     const pending = (side === 'source' ? left : right).next();
     const row = await (options.guard ? options.guard(pending) : pending);
-    lastRow = Date.now();
+    watch.touch();
     return row;
   };
   try {
@@ -174,7 +148,7 @@ export async function compareTable(source: pg.ClientBase, target: pg.ClientBase,
     const equal = base.onlyOnSource.count === 0 && base.onlyOnTarget.count === 0 && base.differing.count === 0;
     return { ...base, method: 'keyed', equal, sourceRows, targetRows };
   } finally {
-    clearInterval(watch);
+    watch.stop();
     // On a failure the other side's cursor is still open mid-result; closing it lets that connection roll back
     // instead of waiting behind it. Not awaited: a side that is gone never answers the close.
     void left.return?.().catch(() => undefined);

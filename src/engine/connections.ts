@@ -1,44 +1,18 @@
 // The two connections of a run (source snapshot, target transaction): opening, cancelling, and letting go.
 
 import type pg from 'pg';
-import { ConfigurationError } from '../errors.js';
-import { cancelBackend, connect, describeEndpoint, destroyConnection, terminateBackend } from '../pg/connect.js';
-import { rollback } from '../pg/target-statements.js';
-import { DEFAULTS } from './defaults.js';
-import { ARCHON_TABLES, HISTORY_TABLE } from './tables.js';
+import { cancelBackend, terminateBackend } from '../pg/backend-signals.js';
+import { connect, connectionLoss, ConnectionLost, destroyConnection } from '../pg/connect.js';
+import type { Side } from '../pg/stall-watch.js';
+import { rollback } from '../pg/transactions.js';
+import type { ResolvedOptions } from './options.js';
 
-export interface ConnectionOptions {
-  /** Source database URI (libpq style; sslmode and friends are honoured). */
-  source: string;
-  /** Target database URI. */
-  target: string;
-  /** Tables to copy (unqualified names in `schema`); default: the 17 Archon tables. */
-  tables?: readonly string[] | undefined;
-  /** Schema of the tables; default `public`. */
-  schema?: string | undefined;
-  /** Connect timeout unless the URI sets connect_timeout; default 10 s. */
-  connectTimeoutMs?: number | undefined;
-  /** Aborting cancels the server-side work, rolls the target back and rejects with CancelledError. */
-  signal?: AbortSignal | undefined;
-  /** How long to wait for each table lock (target tables, and source tables before the snapshot); default 10 s. */
-  lockTimeoutMs?: number | undefined;
-}
-
-export type Side = 'source' | 'target';
+export type { Side } from '../pg/stall-watch.js';
 
 // How long a side gets to roll back on its own before its socket is closed and its backend ended.
 const ROLLBACK_GRACE_MS = 3_000;
 // How long an abort waits for the servers to cancel before closing the connections itself.
 const CANCEL_GRACE_MS = 3_000;
-
-export function selectedTables(options: ConnectionOptions): string[] {
-  const tables = options.tables ?? ARCHON_TABLES;
-  if (tables.length === 0) throw new ConfigurationError('no tables selected; name at least one table to copy');
-  if (tables.includes(HISTORY_TABLE)) {
-    throw new ConfigurationError(`${HISTORY_TABLE} is archon-sync's own run log in the target and is never copied; leave it out of the selection`);
-  }
-  return [...tables];
-}
 
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
@@ -54,7 +28,7 @@ export class Session {
   readonly lost: Promise<never>;
 
   private constructor(
-    private readonly options: ConnectionOptions,
+    private readonly options: ResolvedOptions,
     readonly source: pg.Client,
     readonly target: pg.Client,
   ) {
@@ -62,15 +36,20 @@ export class Session {
     // fetches); whatever the run awaits is raced against this, so a lost side always ends the step.
     this.lost = new Promise<never>((_, reject) => {
       for (const side of ['source', 'target'] as const) {
-        let last: unknown;
         const client = this.client(side);
-        client.on('error', (error) => { last = error; });
         client.on('end', () => {
-          if (!this.closing) reject(last instanceof Error ? last : new Error(`Connection terminated: the ${side} connection ended`));
+          if (!this.closing) reject(new ConnectionLost(side, connectionLoss(client)?.error));
         });
       }
     });
     this.lost.catch(() => undefined);
+  }
+
+  /** The first side whose connection has ended, as its own 'end' event said. */
+  lostSide(): Side | undefined {
+    if (connectionLoss(this.source)) return 'source';
+    if (connectionLoss(this.target)) return 'target';
+    return undefined;
   }
 
   /** `work`, or the error of whichever connection is lost first. */
@@ -78,11 +57,9 @@ export class Session {
     return Promise.race([work, this.lost]);
   }
 
-  /** Connects to both sides in parallel; if one fails the other is closed. URIs are checked before any connection. */
-  static async open(options: ConnectionOptions): Promise<Session> {
-    describeEndpoint(options.source, 'source');
-    describeEndpoint(options.target, 'target');
-    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  /** Connects to both sides in parallel; if one fails the other is closed. */
+  static async open(options: ResolvedOptions): Promise<Session> {
+    const { connectTimeoutMs } = options;
     const [source, target] = await Promise.allSettled([
       connect(options.source, { side: 'source', connectTimeoutMs }),
       connect(options.target, { side: 'target', connectTimeoutMs }),

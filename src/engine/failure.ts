@@ -1,45 +1,48 @@
-// Turns whatever a step threw (a server error, a lost socket, an abort) into the typed error the caller sees.
+// Turns whatever a step threw (a server error, a lost connection, a stall, an abort) into the typed error the caller
+// sees: the cause comes from where the failure happened, the advice from the cause.
 
 import pg from 'pg';
-import { ArchonSyncError, CancelledError, CopyError } from '../errors.js';
+import { optionNamed, phrase, type Phrase } from '../advice.js';
+import { ArchonSyncError, CancelledError, CopyError, type FailureCause } from '../errors.js';
+import { ConnectionLost } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
-import { isSharedMemoryExhausted } from '../pg/target-statements.js';
+import { causeOfServerError } from '../pg/server-errors.js';
+import type { Side, Stalled } from '../pg/stall-watch.js';
 
 export const CANCELLED_MESSAGE = 'cancelled; the target was rolled back and is unchanged';
 
-interface Hint {
-  text: string;
-  /** The library option the advice is about, so a front end can name its own flag for it. */
-  option?: string;
+// Socket errors that mean the connection is gone, whatever the step was doing with it.
+const LOST_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Advice for a cause, worded for any caller (a front end names its own flags for the options). */
+const ADVICE: Partial<Record<FailureCause, Phrase>> = {
+  'lock-timeout': phrase`another session holds a lock on it; retry when it is idle or raise ${optionNamed('lockTimeoutMs')}`,
+  'out-of-disk': phrase`the target is out of disk space; free space there and retry`,
+  'shared-memory': phrase`the server's shared memory (/dev/shm; 64 MB in a container by default) is too small for a parallel operation; give the container a larger shm_size (e.g. 1g)`,
+  'resource-limit': phrase`the target hit a configured limit (temp_file_limit?); raise it or lower ${optionNamed('maintenanceWorkMem')}`,
+  permission: phrase`the role lacks a privilege it needs; connect as the tables' owner`,
+  'foreign-key': phrase`a row points at a key that does not exist`,
+  'lost-connection': phrase`the connection to a server was lost; nothing was committed on the target, retry`,
+};
+
+/** Out of memory: a server that ran out, or an index build that needs more maintenance_work_mem than it may use. */
+function memoryAdvice(error: unknown): Phrase {
+  return error instanceof pg.DatabaseError && error.code === '54000'
+    ? phrase`raise ${optionNamed('maintenanceWorkMem')} above the memory required`
+    : phrase`the target ran out of memory; lower ${optionNamed('maintenanceWorkMem')} and retry`;
 }
 
-// Advice by SQLSTATE; worded for any caller (library options by their library names).
-const HINTS: Record<string, Hint> = {
-  '55P03': { text: 'another session holds a lock on it; retry when it is idle or raise lockTimeoutMs', option: 'lockTimeoutMs' },
-  '53100': { text: 'the target is out of disk space; free space there and retry' },
-  '53200': { text: 'the target ran out of memory; lower maintenanceWorkMem and retry', option: 'maintenanceWorkMem' },
-  '53400': { text: 'the target hit a configured limit (temp_file_limit?); raise it or lower maintenanceWorkMem', option: 'maintenanceWorkMem' },
-  '57P01': { text: 'the server ended our connection (restart or pg_terminate_backend); nothing was committed, retry' },
-  '57P02': { text: 'the server crashed; nothing was committed, retry when it is back' },
-  '57P03': { text: 'the server is starting up or shutting down; retry when it is up' },
-  '42501': { text: 'the role lacks a privilege it needs; connect as the tables\' owner' },
-  '23503': { text: 'a row points at a key that does not exist' },
-};
+function shutdownAdvice(error: unknown): Phrase {
+  const code = error instanceof pg.DatabaseError ? error.code : undefined;
+  if (code === '57P02') return phrase`the server crashed; nothing was committed, retry when it is back`;
+  if (code === '57P03') return phrase`the server is starting up or shutting down; retry when it is up`;
+  return phrase`the server ended our connection (restart or pg_terminate_backend); nothing was committed, retry`;
+}
 
-// Same SQLSTATE as a full disk, but the cause is a container's small /dev/shm under a parallel plan or build.
-const SHARED_MEMORY_HINT: Hint = {
-  text: 'the server\'s shared memory (/dev/shm; 64 MB in a container by default) is too small for a parallel operation; give the container a larger shm_size (e.g. 1g)',
-};
-// pgvector's ivfflat build refuses outright when its k-means sample does not fit.
-const IVFFLAT_MEMORY_HINT: Hint = { text: 'raise maintenanceWorkMem above the memory required', option: 'maintenanceWorkMem' };
-const LOST_CONNECTION_HINT: Hint = { text: 'the connection to a server was lost; nothing was committed on the target, retry' };
-
-function hintFor(error: unknown, message: string): Hint | undefined {
-  if (isSharedMemoryExhausted(error)) return SHARED_MEMORY_HINT;
-  if (/memory required is .*maintenance_work_mem is/.test(message)) return IVFFLAT_MEMORY_HINT;
-  if (error instanceof pg.DatabaseError && error.code) return HINTS[error.code];
-  if (/Connection terminated|ECONNRESET|EPIPE|connection.*(closed|lost)/i.test(message)) return LOST_CONNECTION_HINT;
-  return undefined;
+function adviceFor(cause: FailureCause | undefined, error: unknown): Phrase | undefined {
+  if (cause === 'out-of-memory') return memoryAdvice(error);
+  if (cause === 'server-shutdown') return shutdownAdvice(error);
+  return cause ? ADVICE[cause] : undefined;
 }
 
 export interface FailureContext {
@@ -48,25 +51,48 @@ export interface FailureContext {
   /** The table it was working on, schema-qualified. */
   table?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Set when a watchdog ended the step: the real reason, which the socket error would hide. */
+  /** Set when a watch ended the step: the real reason, which the socket error it caused would hide. */
   stall?: ArchonSyncError | undefined;
+  /** A side whose connection has ended, as its own events said. */
+  lostSide?: Side | undefined;
+  /** What became of the target: `the target was rolled back` unless the step wrote nothing. */
+  outcome?: string | undefined;
+}
+
+/** Why `error` happened, from the facts its source left: the error's type, its SQLSTATE, its socket code, the session. */
+function causeOf(error: unknown, context: FailureContext): FailureCause | undefined {
+  if (error instanceof ConnectionLost) return 'lost-connection';
+  const server = causeOfServerError(error);
+  if (server) return server;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && LOST_SOCKET_CODES.has(code)) return 'lost-connection';
+  return context.lostSide ? 'lost-connection' : undefined;
 }
 
 /** The typed, one-line error for anything thrown during a step; already-typed errors pass through. */
 export function asSyncError(error: unknown, context: FailureContext): ArchonSyncError {
   if (context.stall) return context.stall;
-  if (context.signal?.aborted) return new CancelledError(CANCELLED_MESSAGE, { cause: error, table: context.table });
+  if (context.signal?.aborted) return new CancelledError(CANCELLED_MESSAGE, { cause: error, table: context.table, failure: 'aborted' });
   if (error instanceof ArchonSyncError) return error;
   const database = error instanceof pg.DatabaseError ? error : undefined;
+  const cause = causeOf(error, context);
   const message = redact(error instanceof Error ? error.message : String(error));
-  const hint = hintFor(error, message);
   const detail = database?.detail ? ` (${redact(database.detail)})` : '';
   const where = context.table ? ` for ${context.table}` : '';
-  return new CopyError(`${context.step}${where} failed: ${message}${detail}${hint ? `; ${hint.text}` : ''}; the target was rolled back`, {
+  const advice = adviceFor(cause, error);
+  const outcome = context.outcome ?? 'the target was rolled back';
+  return new CopyError(phrase`${context.step}${where} failed: ${message}${detail}${advice ? phrase`; ${advice}` : ''}; ${outcome}`, {
     cause: error,
+    failure: cause,
     table: context.table ?? database?.table,
     constraint: database?.constraint,
-    option: hint?.option,
-    details: { step: context.step, sqlstate: database?.code, detail: database?.detail ? redact(database.detail) : undefined },
+    details: { step: context.step, sqlstate: database?.code, detail: database?.detail ? redact(database.detail) : undefined, ...(context.lostSide ? { lostSide: context.lostSide } : {}) },
+  });
+}
+
+/** The one error every stall becomes: which side stopped, in which step, and the option that sets the limit. */
+export function stallError(stall: Stalled, step: string, table: string | undefined, outcome = 'the target was rolled back'): CopyError {
+  return new CopyError(phrase`${step}${table ? ` of ${table}` : ''} failed: ${stall.message} (${optionNamed('stallTimeoutMs')}); ${outcome}`, {
+    table, failure: 'stall', details: { step, stalledSide: stall.side, stall: stall.kind },
   });
 }

@@ -1,24 +1,17 @@
 // The history commands' engine side: read recent runs, create the table; the CLI only renders.
 
 import { readFileSync } from 'node:fs';
+import { INIT_HISTORY, phrase } from '../advice.js';
 import { ConfigurationError } from '../errors.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
 import { historyTableExists, readHistory, type HistoryRow } from '../pg/history-statements.js';
-import { DEFAULTS } from './defaults.js';
+import type { HistoryQuery } from '../types.js';
+import { resolveConnectTimeout } from './options.js';
 import { HISTORY_TABLE } from './tables.js';
 
-export type { HistoryRow } from '../pg/history-statements.js';
-
-export interface HistoryQuery {
-  /** URI of the database holding the table. */
-  database: string;
-  limit: number;
-  direction?: string | undefined;
-  connectTimeoutMs?: number | undefined;
-}
 
 async function withConnection<T>(uri: string, connectTimeoutMs: number | undefined, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
-  const client = await connect(uri, { side: 'history', connectTimeoutMs: connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, applicationName: 'archon-sync-history' });
+  const client = await connect(uri, { side: 'history', connectTimeoutMs: resolveConnectTimeout(connectTimeoutMs), applicationName: 'archon-sync-history' });
   try {
     return await work(client);
   } finally {
@@ -30,7 +23,7 @@ async function withConnection<T>(uri: string, connectTimeoutMs: number | undefin
 export async function history(query: HistoryQuery): Promise<HistoryRow[]> {
   return withConnection(query.database, query.connectTimeoutMs, async (client) => {
     if (!(await historyTableExists(client))) {
-      throw new ConfigurationError(`${describeEndpoint(query.database).label} has no ${HISTORY_TABLE} table; create it first (init-history)`, { details: { reason: 'no-history-table' } });
+      throw new ConfigurationError(phrase`${describeEndpoint(query.database).label} has no ${HISTORY_TABLE} table; create it with ${INIT_HISTORY}`, { failure: 'no-history-table' });
     }
     return readHistory(client, query.limit, query.direction);
   });

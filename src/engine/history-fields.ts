@@ -1,10 +1,9 @@
 // What goes into the history row: progress while running, and the final state of a completed or failed run.
 
+import type { Wording } from '../advice.js';
 import type { ArchonSyncError } from '../errors.js';
 import type { HistoryFields } from '../pg/history-statements.js';
-import type { TableComparison } from './compare.js';
-import type { ProgressFields } from './events.js';
-import type { TableResult } from './table-load.js';
+import type { ProgressFields, TableComparison, TableResult } from '../types.js';
 
 export function progressFields(event: ProgressFields): HistoryFields {
   return {
@@ -58,13 +57,17 @@ export function completedFields(result: CompletedRun, checksums: readonly TableC
   };
 }
 
-export function failedFields(error: ArchonSyncError, tables: readonly TableResult[], started: number, checksums: readonly TableComparison[]): HistoryFields {
+/** The failed run's row; `wording` names options as the caller does (the CLI: its flags), as its own error line does. */
+export function failedFields(error: ArchonSyncError, tables: readonly TableResult[], started: number, checksums: readonly TableComparison[], wording: Wording): HistoryFields {
   return {
     status: error.code === 'CANCELLED' ? 'cancelled' : 'failed',
     completed_at: new Date(),
     duration_seconds: Math.round((Date.now() - started) / 1000),
-    error_message: error.message,
-    error_details: { code: error.code, table: error.table ?? null, constraint: error.constraint ?? null, ...(error.details ?? {}) },
+    error_message: error.describe(wording),
+    error_details: {
+      code: error.code, failure: error.failure ?? null, table: error.table ?? null, constraint: error.constraint ?? null,
+      ...(error.advice.length > 0 ? { advice: error.advice } : {}), ...(error.details ?? {}),
+    },
     tables_synced: tablesSynced(tables),
     verification_results: verificationResults(tables, checksums),
   };

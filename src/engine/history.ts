@@ -1,6 +1,7 @@
 // The run's row in the target's archon_sync_history, written on its own autocommit connection, never slowing the copy.
 
 import type pg from 'pg';
+import { INIT_HISTORY, phrase, type Phrase } from '../advice.js';
 import { destroyConnection } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
 import {
@@ -57,7 +58,7 @@ export class HistoryRecorder {
     private readonly client: pg.Client | undefined,
     /** The id actually written (a suffix is added when another run took the same second). */
     readonly syncId: string,
-    private readonly warn: (message: string) => void,
+    private readonly warn: (message: Phrase) => void,
   ) {
     this.disabled = client === undefined;
   }
@@ -66,13 +67,13 @@ export class HistoryRecorder {
    * Connects and inserts the `running` row; on any problem warns once and returns a recorder that does nothing.
    * Call it only while holding the sync lock (it settles rows of dead runs).
    */
-  static async start(connectHistory: () => Promise<pg.Client>, start: HistoryStart, warn: (message: string) => void): Promise<HistoryRecorder> {
+  static async start(connectHistory: () => Promise<pg.Client>, start: HistoryStart, warn: (message: Phrase) => void): Promise<HistoryRecorder> {
     let client: pg.Client | undefined;
     try {
       client = await connectHistory();
       const history = client;
       if (!(await withinTimeout(historyTableExists(history)))) {
-        warn('the target has no archon_sync_history table, so this run is not recorded; create it with `archon-sync init-history`');
+        warn(phrase`the target has no archon_sync_history table, so this run is not recorded; create it with ${INIT_HISTORY}`);
         await history.end().catch(() => undefined);
         return new HistoryRecorder(undefined, start.syncId, warn);
       }
@@ -80,7 +81,7 @@ export class HistoryRecorder {
       await withinTimeout(settleAbandonedRuns(history, syncId));
       return new HistoryRecorder(history, syncId, warn);
     } catch (error) {
-      warn(`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`);
+      warn([`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`]);
       if (client) destroyConnection(client);
       return new HistoryRecorder(undefined, start.syncId, warn);
     }
@@ -120,7 +121,7 @@ export class HistoryRecorder {
   private fail(error: unknown): void {
     if (this.disabled) return;
     this.disabled = true;
-    this.warn(`archon_sync_history can no longer be updated (${redact((error as Error).message)}); the sync goes on`);
+    this.warn([`archon_sync_history can no longer be updated (${redact((error as Error).message)}); the sync goes on`]);
     if (this.client) destroyConnection(this.client);
   }
 

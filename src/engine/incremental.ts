@@ -1,52 +1,13 @@
 // The incremental way of loading a table: digests compared under a lock that blocks writers, not readers;
 // only the rows that differ are deleted and copied, and indexes stay in place.
 
-import type pg from 'pg';
 import type { IndexInfo } from '../pg/catalog.js';
-import { tablesWithRows } from '../pg/target-statements.js';
 import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
 import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
+import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
-import type { SyncPlan, TablePlan } from './plan.js';
-import type { LoadContext, TableLoad, TableResult } from './table-load.js';
+import type { LoadContext, TableLoad } from './table-load.js';
 import type { ChangeFilter } from './watermark.js';
-
-export type { TablePreview } from './plan.js';
-
-export type SyncMode = 'auto' | 'full' | 'incremental';
-
-/** Above this share of changed rows, `auto` copies a table in full: row-by-row HNSW inserts lose to one bulk build (measured crossover: 30–37 %, docs/BENCHMARKS.md). */
-export const DEFAULT_FULL_COPY_SHARE = 0.35;
-
-export interface ModeChoice {
-  mode: SyncMode;
-  fullCopyShare: number;
-}
-
-/** Auto's verdict once the diff is known: full when the changed share exceeds the threshold. */
-export function loadsIncrementally(choice: ModeChoice, diff: StagedDiff): boolean {
-  if (choice.mode === 'incremental') return true;
-  const changed = diff.inserts + diff.updates + diff.deletes;
-  return changed / Math.max(1, diff.sourceRows, diff.targetRows) <= choice.fullCopyShare;
-}
-
-/**
- * The tables whose digests are worth comparing, and why each other one is copied in full. Incremental needs the
- * replica role (deleting an old row version with FK triggers active would cascade to unchanged children) and a
- * primary key common to both sides; an empty target table is loaded in full (a bulk load and one index build).
- */
-export async function incrementalCandidates(target: pg.ClientBase, plan: SyncPlan, mode: SyncMode, replica: boolean): Promise<{ candidates: TablePlan[]; fullBecause: Map<TablePlan, string> }> {
-  const fullBecause = new Map<TablePlan, string>();
-  if (mode === 'full' || !replica) {
-    for (const table of plan.tables) fullBecause.set(table, mode === 'full' ? 'mode full' : 'the role may not set session_replication_role');
-    return { candidates: [], fullBecause };
-  }
-  const keyed = plan.tables.filter((t) => t.primaryKey.length > 0);
-  for (const table of plan.tables.filter((t) => t.primaryKey.length === 0)) fullBecause.set(table, 'no primary key common to both sides');
-  const hasRows = await tablesWithRows(target, keyed.map((t) => t.sql));
-  keyed.forEach((table, i) => { if (!hasRows[i]) fullBecause.set(table, 'empty on the target'); });
-  return { candidates: keyed.filter((_, i) => hasRows[i]), fullBecause };
-}
 
 export function diffSpec(table: TablePlan): DiffTableSpec {
   return { sql: table.sql, key: table.primaryKey, columns: table.columns, format: table.format, textColumns: table.textColumns };
@@ -90,6 +51,10 @@ export class IncrementalLoad implements TableLoad {
 
   get changed(): boolean {
     return this.staged.inserts + this.staged.updates + this.staged.deletes > 0;
+  }
+
+  get rowsToCopy(): number {
+    return this.staged.inserts + this.staged.updates;
   }
 
   indexesToDrop(): IndexInfo[] {

@@ -1,70 +1,17 @@
 // Builds the copy plan from the two catalogs: what to copy, in which order, how, and what would go wrong.
 
+import { CHECK_URIS, EXCLUDE_TABLE, phrase, wordPhrase, type Phrase } from '../advice.js';
 import { ConfigurationError, ValidationError } from '../errors.js';
-import type { Catalog, ColumnInfo, ForeignKeyInfo, IndexInfo, SequenceInfo, ServerInfo, TableInfo, TriggerInfo } from '../pg/catalog.js';
+import type { Catalog, ColumnInfo, TableInfo } from '../pg/catalog.js';
+import type { CopyFormat, SyncPlan, TablePlan } from '../types.js';
 import { orderByForeignKeys } from './order.js';
 
-export type CopyFormat = 'binary' | 'text';
+export type { CopyFormat, SequencePlan, SyncPlan, TablePlan, TablePreview } from '../types.js';
 
-export interface TablePlan {
-  schema: string;
-  name: string;
-  /** Quoted, schema-qualified name for SQL. */
-  sql: string;
-  /** Columns copied, matched by name; generated columns are left out and recomputed by the target. */
-  columns: string[];
-  format: CopyFormat;
-  /** Why the table travels as text, when it does. */
-  formatReason: string | undefined;
-  /** Columns whose binary form embeds type OIDs on either side: compared through their text form. */
-  textColumns: string[];
-  /** Rows in the source snapshot. */
-  sourceRows: number;
-  /** Target indexes dropped before loading and re-created after it (those that back no constraint). */
-  indexes: IndexInfo[];
-  /** Estimated bytes of the source table (pg_table_size): what a full copy moves, roughly. */
-  sourceBytes: number;
-  /** Target sequences the table's columns own or draw from, moved past every id after loading. */
-  sequences: SequencePlan[];
-  /** Target columns the source lacks: they get their default (or NULL). */
-  targetOnlyColumns: string[];
-  /** The target's primary-key columns (what checksum verification matches rows on). */
-  primaryKey: string[];
-}
 
-/** What a run would do to one table: its mode and, when its rows were compared, how many it would move. */
-export interface TablePreview {
-  mode: 'full' | 'incremental';
-  /** Why the table is copied in full, when it is. */
-  reason?: string | undefined;
-  inserts?: number | undefined;
-  updates?: number | undefined;
-  deletes?: number | undefined;
-}
 
-export interface SequencePlan extends SequenceInfo {
-  /** The matching source sequence's last value (null: never called or unreadable): ids are never reused. */
-  sourceLastValue: number | null;
-}
 
-export interface SyncPlan {
-  schema: string;
-  tables: TablePlan[];
-  /** Selected tables that exist on neither side (an older Archon schema): nothing to copy, nothing lost. */
-  skippedTables: string[];
-  /** With plan({ preview }), per table: the mode a sync would use and the rows it would change. */
-  preview?: Record<string, TablePreview> | undefined;
-  totalRows: number;
-  source: ServerInfo;
-  target: ServerInfo;
-  /** Target FKs from tables outside the selection into it: set aside during the load, put back validated. */
-  externalReferences: ForeignKeyInfo[];
-  /** Target FKs whose referencing table is selected: checked after the load when FK triggers were skipped. */
-  foreignKeys: ForeignKeyInfo[];
-  /** Enabled user triggers on the selected target tables; none may fire while we load. */
-  triggers: TriggerInfo[];
-  warnings: string[];
-}
+
 
 export interface PlanInput {
   schema: string;
@@ -84,17 +31,19 @@ function baseTypeName(type: string): string {
 }
 
 class Problems {
-  readonly list: { message: string; table?: string | undefined }[] = [];
-  add(message: string, table?: string): void {
-    this.list.push({ message, table });
+  readonly list: { message: Phrase; table?: string | undefined }[] = [];
+  add(message: string | Phrase, table?: string): void {
+    this.list.push({ message: typeof message === 'string' ? [message] : message, table });
   }
   throwIfAny(): void {
     const first = this.list[0];
     if (!first) return;
     const more = this.list.length > 1 ? ` (and ${this.list.length - 1} more problem${this.list.length > 2 ? 's' : ''})` : '';
-    throw new ValidationError(`${first.message}${more}`, {
+    throw new ValidationError([...first.message, more], {
       table: first.table,
-      details: { problems: this.list.map((p) => p.message) },
+      failure: 'schema-mismatch',
+      problems: this.list.map((p) => p.message),
+      details: { problems: this.list.map((p) => wordPhrase(p.message)) },
     });
   }
 }
@@ -178,7 +127,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
   const warnings: string[] = [];
   const { schema, source, target } = input;
   if (source.server.identity === target.server.identity) {
-    throw new ConfigurationError(`source and target are the same database (${target.server.database}); point the two URIs at different databases`);
+    throw new ConfigurationError(phrase`source and target are the same database (${target.server.database}); ${CHECK_URIS}`, { failure: 'same-database' });
   }
   checkExtensions(input, problems);
 
@@ -192,7 +141,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
     const onTarget = target.tables.has(name);
     const missingOn = onSource && !onTarget ? 'target' : onTarget && !onSource ? 'source' : undefined;
     if (missingOn) {
-      problems.add(`table ${schema}.${name} does not exist on the ${missingOn} (only on the ${missingOn === 'source' ? 'target' : 'source'}); create it there (apply Archon's migrations) or leave it out of the selection`, `${schema}.${name}`);
+      problems.add(phrase`table ${schema}.${name} does not exist on the ${missingOn} (only on the ${missingOn === 'source' ? 'target' : 'source'}); create it there (apply Archon's migrations) or ${EXCLUDE_TABLE}`, `${schema}.${name}`);
     }
   }
 
@@ -246,9 +195,6 @@ export function buildPlan(input: PlanInput): SyncPlan {
 
   const isSelected = (fkSchema: string, table: string) => fkSchema === schema && selectedSet.has(table);
   const externalReferences = target.foreignKeys.filter((fk) => !isSelected(fk.schema, fk.table) && isSelected(fk.refSchema, fk.refTable));
-  for (const fk of externalReferences) {
-    warnings.push(`${fk.schema}.${fk.table} (not copied) references ${fk.refTable} through ${fk.name}; its rows are kept, and checked after loading whenever ${fk.refTable} changed`);
-  }
   problems.throwIfAny();
   return {
     schema,

@@ -2,19 +2,20 @@
 
 import type pg from 'pg';
 import { readCatalog, countRows, type PoolerGuess, type ServerInfo } from '../pg/catalog.js';
-import { describeEndpoint, type Endpoint } from '../pg/connect.js';
 import { quoteTable } from '../pg/quote.js';
-import { beginSourceSnapshot, existingTables, isUndefinedTable, rollback } from '../pg/target-statements.js';
-import type { ConnectionOptions, Session } from './connections.js';
-import { DEFAULTS } from './defaults.js';
-import { buildPlan, type SyncPlan } from './plan.js';
+import { beginSourceSnapshot, existingTables, isUndefinedTable, rollback } from '../pg/transactions.js';
+import type { Endpoint } from '../pg/uri.js';
+import type { SyncPlan } from '../types.js';
+import type { Session } from './connections.js';
+import type { ResolvedOptions } from './options.js';
+import { buildPlan } from './plan.js';
 
 /**
  * Guesses what the connection goes through. PgBouncer and Supavisor forward queries, so the only outside signs are
  * the port the server reports (not the one we dialled) and Supabase's pooler host names and ports.
  */
 export function guessPooler(endpoint: Endpoint, server: ServerInfo): PoolerGuess {
-  const supavisor = /\.pooler\.supabase\.com$/i.test(endpoint.host);
+  const supavisor = endpoint.host.toLowerCase().endsWith('.pooler.supabase.com');
   if (endpoint.port === 6543 && (supavisor || server.port !== 6543)) return 'transaction pooler';
   if (supavisor) return 'session pooler';
   if (!endpoint.socket && server.port !== null && server.port !== endpoint.port) return 'pooler or proxy';
@@ -42,14 +43,14 @@ export async function openSourceSnapshot(source: pg.ClientBase, schema: string, 
  * Starts the source snapshot, reads both catalogs (the target's in whatever transaction the caller opened),
  * counts the source rows and returns the plan.
  */
-export async function readPlan(session: Session, options: ConnectionOptions, tables: readonly string[]): Promise<SyncPlan> {
-  const schema = options.schema ?? DEFAULTS.schema;
-  await openSourceSnapshot(session.source, schema, tables, options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs);
+export async function readPlan(session: Session, options: ResolvedOptions): Promise<SyncPlan> {
+  const { schema, tables } = options;
+  await openSourceSnapshot(session.source, schema, tables, options.lockTimeoutMs);
   const sourceCatalog = await readCatalog(session.source, schema, tables);
   session.sourcePid = sourceCatalog.server.backendPid;
   const targetCatalog = await readCatalog(session.target, schema, tables);
-  sourceCatalog.server.pooler = guessPooler(describeEndpoint(options.source), sourceCatalog.server);
-  targetCatalog.server.pooler = guessPooler(describeEndpoint(options.target), targetCatalog.server);
+  sourceCatalog.server.pooler = guessPooler(options.sourceEndpoint, sourceCatalog.server);
+  targetCatalog.server.pooler = guessPooler(options.targetEndpoint, targetCatalog.server);
   const present = tables.filter((name) => sourceCatalog.tables.has(name));
   const counts = await countRows(session.source, present.map((name) => sourceCatalog.tables.get(name)?.sql ?? ''));
   const sourceRows = new Map(present.map((name, i) => [name, counts[i] ?? 0]));

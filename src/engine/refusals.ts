@@ -12,10 +12,10 @@ export async function refuseIfAnotherRun(target: pg.ClientBase, lockIsFree: bool
   const running = await findRunningSyncId(target).catch(() => undefined);
   throw new ValidationError(
     `another archon-sync run${running ? ` (${running})` : ''} is writing to this target; wait for it to finish and retry`,
-    { details: { runningSyncId: running } },
+    { failure: 'another-run', details: { runningSyncId: running } },
   );
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CancelledError(CANCELLED_MESSAGE);
+  if (signal?.aborted) throw new CancelledError(CANCELLED_MESSAGE, { failure: 'aborted' });
 }

@@ -2,25 +2,9 @@
 
 import type { IndexInfo } from '../pg/catalog.js';
 import { copyTable } from '../pg/copy.js';
-import { deleteAllStatement } from '../pg/target-statements.js';
+import { deleteAllStatement } from '../pg/ddl.js';
+import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
-import type { TablePlan } from './plan.js';
-
-export interface TableResult {
-  table: string;
-  format: 'binary' | 'text';
-  /** How the table was loaded. */
-  mode: 'full' | 'incremental';
-  sourceRows: number;
-  /** Rows that travelled from the source (all of them in a full copy). */
-  copiedRows: number;
-  targetRows: number;
-  inserted: number;
-  updated: number;
-  deleted: number;
-  bytes: number;
-  seconds: number;
-}
 
 export interface LoadContext {
   session: Session;
@@ -41,6 +25,8 @@ export interface TableLoad {
   prepareStatements(): string[];
   /** Whether the load can change the table (it may skip constraint checks when not). */
   readonly changed: boolean;
+  /** Rows that travel from the source: what the step bar counts for this table. */
+  readonly rowsToCopy: number;
   /** Runs before any table loads, children first: where a load removes rows that new ones would collide with. */
   removeStale?(session: Session): Promise<void>;
   /** Moves the rows; returns the counts the summary and the checks use. */
@@ -63,7 +49,16 @@ export class FullCopy implements TableLoad {
    * @param emptyBy `truncate` (with the other full tables, in one statement), or `delete` for a table that tables
    *   loaded incrementally still reference: TRUNCATE refuses a table another table's foreign key points at.
    */
-  constructor(readonly table: TablePlan, private readonly emptyBy: 'truncate' | 'delete' = 'truncate') {}
+  constructor(
+    readonly table: TablePlan,
+    /** Rows on the target before the run: the rows this load removes. */
+    private readonly targetRows: number,
+    private readonly emptyBy: 'truncate' | 'delete' = 'truncate',
+  ) {}
+
+  get rowsToCopy(): number {
+    return this.table.sourceRows;
+  }
 
   get truncates(): boolean {
     return this.emptyBy === 'truncate';
@@ -92,7 +87,7 @@ export class FullCopy implements TableLoad {
     });
     return {
       table: this.table.name, format: this.table.format, mode: this.mode,
-      sourceRows: this.table.sourceRows, copiedRows: rows, inserted: rows, updated: 0, deleted: 0, bytes,
+      sourceRows: this.table.sourceRows, copiedRows: rows, inserted: rows, updated: 0, deleted: this.targetRows, bytes,
     };
   }
 

@@ -1,30 +1,18 @@
 // verify(): which rows differ between the two databases, computed on the servers, writing nothing.
 
-import { ValidationError } from '../errors.js';
+import { ValidationError, type ArchonSyncError } from '../errors.js';
 import { readCatalog, countRows, type Catalog } from '../pg/catalog.js';
-import { beginReadOnly } from '../pg/target-statements.js';
-import { compareTable, tableSpecs, type TableComparison } from './compare.js';
-import { Session, selectedTables, type ConnectionOptions } from './connections.js';
-import { DEFAULTS } from './defaults.js';
-import { ProgressTracker, type SyncEventListener } from './events.js';
-import { asSyncError } from './failure.js';
+import { beginReadOnly } from '../pg/transactions.js';
+import type { TableComparison, VerifyOptions, VerifyResult } from '../types.js';
+import { compareTable, tableSpecs } from './compare.js';
+import { Session } from './connections.js';
+import { ProgressTracker } from './progress-tracker.js';
+import { asSyncError, stallError } from './failure.js';
+import { resolveOptions } from './options.js';
 import { openSourceSnapshot } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 
-export interface VerifyOptions extends ConnectionOptions {
-  /** How many example keys to report per kind of difference; default 10. */
-  sampleLimit?: number | undefined;
-  /** Progress events (phase `verification`, rows compared / total). */
-  onEvent?: SyncEventListener | undefined;
-  /** No row arriving from a side for this long ends the comparison; default 60 s. */
-  stallTimeoutMs?: number | undefined;
-}
 
-export interface VerifyResult {
-  equal: boolean;
-  tables: TableComparison[];
-  seconds: number;
-}
 
 /**
  * Rows that row-level security hides from the connected role would look missing on that side: a false
@@ -43,13 +31,13 @@ function refuseHiddenRows(catalog: Catalog, side: 'source' | 'target'): void {
 /** Compares the selected tables row by row (primary key → md5 of the row) between source and target. */
 export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
-  const tables = selectedTables(options);
-  const schema = options.schema ?? DEFAULTS.schema;
-  const session = await Session.open(options);
-  const stopCancelling = session.cancelOnAbort(options.signal);
-  let stalled: string | undefined;
+  const resolved = resolveOptions(options);
+  const { tables, schema, lockTimeoutMs } = resolved;
+  const session = await Session.open(resolved);
+  const stopCancelling = session.cancelOnAbort(resolved.signal);
+  let stall: ArchonSyncError | undefined;
+  let current: string | undefined;
   try {
-    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs;
     // Repeatable read on both sides: each is compared as of one moment. A running sync would hold the target's
     // tables for its whole run; say so at once rather than wait behind it.
     await openSourceSnapshot(session.source, schema, tables, lockTimeoutMs);
@@ -60,22 +48,23 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     refuseHiddenRows(sourceCatalog, 'source');
     refuseHiddenRows(targetCatalog, 'target');
     const { specs, missing } = tableSpecs(sourceCatalog, targetCatalog, schema, tables);
-    const tracker = new ProgressTracker(options.onEvent ?? (() => undefined), true);
+    const tracker = new ProgressTracker(resolved.onEvent, true);
     const counts = await countRows(session.source, specs.map((spec) => spec.sql));
     const totals = new Map(specs.map((spec, i) => [spec.name, counts[i] ?? 0]));
     tracker.totalRows = counts.reduce((a, b) => a + b, 0);
     tracker.setPhase('verification');
     const results: TableComparison[] = [...missing];
     for (const spec of specs) {
-      throwIfAborted(options.signal);
+      throwIfAborted(resolved.signal);
+      current = `${spec.schema}.${spec.name}`;
       tracker.startTable(spec.name, totals.get(spec.name) ?? 0);
       const result = await compareTable(session.source, session.target, spec, {
-        sampleLimit: options.sampleLimit ?? DEFAULTS.sampleLimit,
+        sampleLimit: resolved.sampleLimit,
         onProgress: (compared) => tracker.tableProgress(compared, 0),
-        stallTimeoutMs: options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs,
-        onStall: (side, idleMs) => {
-          stalled = `the ${side} stopped sending rows for ${Math.round(idleMs / 1000)} s while comparing ${spec.name} (stallTimeoutMs)`;
-          void session.abandon(side);
+        stallTimeoutMs: resolved.stallTimeoutMs,
+        onStall: (stalled) => {
+          stall ??= stallError(stalled, 'verification', current, 'nothing was changed');
+          void session.abandon(stalled.side);
         },
         guard: (work) => session.guard(work),
       });
@@ -86,7 +75,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     results.sort((a, b) => (order.get(a.table) ?? 0) - (order.get(b.table) ?? 0));
     return { equal: results.every((r) => r.equal), tables: results, seconds: (Date.now() - started) / 1000 };
   } catch (error) {
-    throw asSyncError(stalled ? new Error(stalled) : error, { step: 'verification', signal: options.signal });
+    throw asSyncError(error, { step: 'verification', table: current, signal: resolved.signal, stall, lostSide: session.lostSide(), outcome: 'nothing was changed' });
   } finally {
     stopCancelling();
     await session.release();

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { BinaryCopyRowCounter } from './binary-copy.js';
 import { quoteColumns } from './quote.js';
+import { StallWatch, Stalled } from './stall-watch.js';
 import { TextCopyRowCounter } from './text-copy.js';
 
 export interface CopyTableOptions {
@@ -18,21 +19,13 @@ export interface CopyTableOptions {
   freeze: boolean;
   signal?: AbortSignal | undefined;
   onRows?: ((rows: number, bytes: number) => void) | undefined;
-  /** No bytes moving for this long fails the copy with CopyStalledError (0 or undefined: never). */
+  /** No bytes moving for this long fails the copy with Stalled (0 or undefined: never). */
   stallTimeoutMs?: number | undefined;
 }
 
 export interface CopyTableResult {
   rows: number;
   bytes: number;
-}
-
-/** Nothing moved for the stall timeout; `side` is the one that stopped (the target stops reading, or the source stops sending). */
-export class CopyStalledError extends Error {
-  constructor(readonly side: 'source' | 'target', readonly idleMs: number) {
-    super(`no data moved for ${Math.round(idleMs / 1000)} s: the ${side} stopped ${side === 'source' ? 'sending' : 'reading'}`);
-    this.name = 'CopyStalledError';
-  }
 }
 
 // Larger reads mean fewer, bigger writes to the target socket; 1 MiB keeps memory flat and the pipe full.
@@ -58,7 +51,7 @@ export interface CopyQueryOptions {
   format: 'binary' | 'text';
   signal?: AbortSignal | undefined;
   onRows?: ((rows: number, bytes: number) => void) | undefined;
-  /** No bytes moving for this long fails the copy with CopyStalledError (0 or undefined: never). */
+  /** No bytes moving for this long fails the copy with Stalled (0 or undefined: never). */
   stallTimeoutMs?: number | undefined;
 }
 
@@ -68,24 +61,20 @@ export interface CopyQueryOptions {
  * same way a whole table does.
  */
 export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableResult> {
-  let lastMoved = Date.now();
+  const stall = new AbortController();
+  // Created before the streams, so a server that never starts sending is a stall too.
+  const watch = new StallWatch(options.stallTimeoutMs ?? 0, (idleMs) => {
+    // A target that stopped reading leaves its write buffer full (back-pressure); otherwise the source went quiet.
+    stall.abort(new Stalled(target.writableNeedDrain ? 'target' : 'source', 'data', idleMs));
+  });
   const onRows = (rows: number, bytes: number) => {
-    lastMoved = Date.now();
+    watch.touch();
     options.onRows?.(rows, bytes);
   };
   const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, onRows };
   const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
   const target = options.target.query(copyFrom(options.into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
   const source = options.source.query(copyTo(options.out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
-  const stall = new AbortController();
-  const stallTimeoutMs = options.stallTimeoutMs ?? 0;
-  const watch = stallTimeoutMs > 0 ? setInterval(() => {
-    const idle = Date.now() - lastMoved;
-    if (idle < stallTimeoutMs) return;
-    // A target that stopped reading leaves its write buffer full (back-pressure); otherwise the source went quiet.
-    stall.abort(new CopyStalledError(target.writableNeedDrain ? 'target' : 'source', idle));
-  }, Math.max(100, Math.min(1_000, stallTimeoutMs / 4))) : undefined;
-  watch?.unref();
   const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
   try {
     await pipeline(source, counter, target, { signal });
@@ -93,7 +82,7 @@ export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableRes
     if (stall.signal.aborted) throw stall.signal.reason;
     throw error;
   } finally {
-    clearInterval(watch);
+    watch.stop();
   }
   return { rows: counter.rows, bytes: counter.bytes };
 }

@@ -29,3 +29,8 @@ export function quoteDataLiteral(value: string): string {
   const quoted = value.replaceAll("'", "''");
   return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
+
+/** A non-negative whole number for SET LOCAL and the like (milliseconds, worker counts). */
+export function sqlCount(value: number): number {
+  return Math.max(0, Math.round(value));
+}

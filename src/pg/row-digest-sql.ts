@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { TableInfo } from './catalog.js';
 import { quoteIdent, quoteTable } from './quote.js';
-import { CANONICAL_TEXT } from './target-statements.js';
+import { CANONICAL_TEXT } from './transactions.js';
 
 /** What incremental sync needs to know about one table, the same on both sides. */
 export interface DiffTableSpec {

@@ -34,7 +34,7 @@ export interface StageDiffOptions {
   signal?: AbortSignal | undefined;
   /** Digests streamed so far, as copyQuery reports them. */
   onRows?: ((rows: number, bytes: number) => void) | undefined;
-  /** No digest bytes moving for this long fails with CopyStalledError. */
+  /** No digest bytes moving for this long fails with Stalled. */
   stallTimeoutMs?: number | undefined;
   /**
    * Per side, an SQL condition over row alias `r` (changedSinceSql) that is false only for rows known to be as the
@@ -49,7 +49,7 @@ export interface ApplyInsertsOptions {
   onRows?: ((rows: number, bytes: number) => void) | undefined;
   /** Keys per batch; default DEFAULT_INSERT_BATCH_SIZE. */
   batchSize?: number | undefined;
-  /** No bytes moving in a batch's copy for this long fails with CopyStalledError. */
+  /** No bytes moving in a batch's copy for this long fails with Stalled. */
   stallTimeoutMs?: number | undefined;
 }
 

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ARCHON_TABLES } from '../../src/engine/tables.js';
 import { emptyDir, jsonLines, runCli, CLI_PATH, type CliResult, errorLine } from '../support/cli.js';
@@ -12,6 +12,7 @@ import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtur
 import { testServers, type TestServers } from '../support/servers.js';
 import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
 import { historyRows as historyRowsOf } from '../support/history.js';
+import { runCliInPty } from '../support/pty.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -230,6 +231,95 @@ describe('archon-sync CLI', () => {
     assert.ok(!result.stdout.includes(OWNER_PASSWORD));
     const [a, b] = await Promise.all([fingerprintDatabase(servers.source, db.local, ARCHON_TABLES), fingerprintDatabase(servers.target, db.remote, ARCHON_TABLES)]);
     assert.deepEqual(b, a);
+  });
+
+  test('Ctrl-D at the prompt cancels (exit 5) and changes nothing', async () => {
+    const db = await pair(22, 23);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    const result = await runCliInPty(['--direction=local-to-remote', '--log-format=pretty'], { env: db.env, answer: { when: /to continue: /, keys: '\u0004' }, timeoutMs: 60_000 });
+    assert.equal(result.code, 5, result.raw);
+    assert.match(result.raw, /Type "yes" to continue/);
+    assert.match(result.raw, /not confirmed; nothing was changed/);
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+  });
+
+  test('a server lost while the prompt waits ends the run (exit 3) instead of waiting for an answer', async () => {
+    const db = await pair(28, 29);
+    const before = await fingerprintDatabase(servers.target, db.remote);
+    const started = Date.now();
+    const result = await runCliInPty(['--direction=local-to-remote', '--log-format=pretty'], {
+      env: db.env, timeoutMs: 60_000,
+      answer: {
+        when: /to continue: /,
+        act: async () => {
+          await servers.target.admin('postgres', (client) => client.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'archon-sync'`, [db.remote]));
+        },
+      },
+    });
+    assert.equal(result.code, 3, result.screen.join('\n'));
+    assert.match(result.raw, /archon-sync:.*(terminat|connection)/);
+    assert.ok(Date.now() - started < 45_000, 'the run waited for an answer that could change nothing');
+    assert.deepEqual(await fingerprintDatabase(servers.target, db.remote), before);
+    assert.equal((await historyRows(db.remote)).at(-1)?.status, 'failed');
+  });
+
+  test('the README\'s cron line keeps the JSON log pure JSON, and the failure line goes to the mail', async () => {
+    const readme = readFileSync(resolve('README.md'), 'utf8');
+    const line = /```cron\n(.+)\n```/.exec(readme)?.[1] ?? '';
+    assert.match(line, /^15 3 \* \* \* cd \/srv\/archon && archon-sync /);
+    // --help shows the same line.
+    const words = (text: string) => text.replace(/\s+/g, ' ');
+    assert.ok(words((await runCli(['--help'])).stdout).includes(words(line)), '--help and the README show different cron lines');
+    const dir = emptyDir();
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'bin', 'archon-sync'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -- ${JSON.stringify(CLI_PATH)} "$@"\n`);
+    chmodSync(join(dir, 'bin', 'archon-sync'), 0o755);
+    const command = line.replace(/^(\S+ ){5}/, '').replaceAll('/srv/archon', dir).replaceAll('/var/log/', `${dir}/`);
+    const cron = (env: Record<string, string>) => spawnSync('bash', ['-c', `mail() { cat > "${dir}/mail.txt"; }; export -f mail; ${command}`], {
+      env: { ...process.env, ...env, PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 120_000,
+    });
+    const db = await pair(24, 25);
+    const ok = cron(db.env);
+    assert.equal(ok.status, 0, `${ok.stdout}${ok.stderr}`);
+    const failed = cron({ ...db.env, REMOTE_DATABASE_URI: db.env.REMOTE_DATABASE_URI.replace(encodeURIComponent(OWNER_PASSWORD), 'Wrong-pw-1') });
+    assert.equal(failed.status, 0, 'the mail ran');
+    const log = readFileSync(join(dir, 'archon-sync.log'), 'utf8');
+    const lines = jsonLines(log);
+    assert.ok(lines.some((l) => l.event === 'completed') && lines.some((l) => l.event === 'failed'), 'both runs logged');
+    const mailed = readFileSync(join(dir, 'mail.txt'), 'utf8');
+    assert.match(mailed, /^archon-sync: cannot connect to target .*password authentication failed/);
+    assert.ok(!log.includes(OWNER_PASSWORD) && !mailed.includes(OWNER_PASSWORD) && !mailed.includes('Wrong-pw-1'));
+    assert.ok(existsSync(join(dir, 'archon-sync.err')));
+  });
+
+  test('--json means the same on every command: JSON on stdout and nothing else there', async () => {
+    const db = await pair(26, 27);
+    // Each command twice, with --json and with --log-format=json: the same exit, stdout all JSON, the same stderr.
+    const sameAs = async (args: string[]) => {
+      const [json, logFormat] = [await runCli([...args, '--json'], { env: db.env }), await runCli([...args, '--log-format=json'], { env: db.env })];
+      assert.equal(json.code, logFormat.code, `${args.join(' ')}: ${json.stderr}`);
+      for (const result of [json, logFormat]) assert.ok(jsonLines(result.stdout).length > 0, `${args.join(' ')}: nothing on stdout`);
+      assert.equal(json.stderr, logFormat.stderr, args.join(' '));
+      return { json, logFormat };
+    };
+    const dry = await sameAs(['--direction=local-to-remote', '--dry-run']);
+    for (const result of [dry.json, dry.logFormat]) assert.ok(jsonLines(result.stdout).some((l) => l.event === 'plan'));
+    const synced = await sameAs(['--direction=local-to-remote', '--skip-confirm']);
+    for (const result of [synced.json, synced.logFormat]) assert.ok(jsonLines(result.stdout).some((l) => l.event === 'completed'));
+    const verified = await sameAs(['verify', '--direction=local-to-remote']);
+    assert.equal(verified.json.code, 0, verified.json.stderr);
+    assert.ok(jsonLines(verified.json.stdout).some((l) => l.event === 'verified'));
+    const listed = await sameAs(['history', '--database=remote']);
+    assert.equal(listed.json.stdout, listed.logFormat.stdout);
+    assert.ok(Array.isArray(JSON.parse(listed.json.stdout)), 'history prints its rows as one JSON array');
+    await ownerSql(servers.target, db.remote, 'DROP TABLE archon_sync_history');
+    const missing = await sameAs(['history', '--database=remote']);
+    assert.equal(missing.json.code, 1);
+    for (const result of [missing.json, missing.logFormat]) assert.deepEqual(jsonLines(result.stdout).map((l) => l.event), ['failed']);
+    assert.match(errorLine(missing.json), /create it with `archon-sync init-history --database remote`/);
+    const created = await sameAs(['init-history', '--database=remote']);
+    assert.deepEqual(jsonLines(created.json.stdout).map((l) => l.event), ['info']);
   });
 
   test('the history row is visible while a large copy runs: running, with synced_rows rising, then completed at 100 %', async () => {

@@ -8,7 +8,7 @@ import { OWNER_PASSWORD, OWNER_ROLE } from '../support/cluster.js';
 import { filledDatabase } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { startSilentHost, type SilentHost } from '../support/silent-host.js';
-import { assertFailure, assertNothingLeft, snapshot, syncArgs } from './contract.js';
+import { assertFailure, assertNothingLeft, historyRows, snapshot, syncArgs } from './contract.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -46,6 +46,10 @@ describe('configuration and connection faults', () => {
       [['--direction=local-to-remote', '--skip-confirm'], { LOCAL_DATABASE_URI: uris.LOCAL_DATABASE_URI }, /REMOTE_DATABASE_URI is not set/],
       [['--direction=local-to-remote', '--skip-confirm'], { ...uris, REMOTE_DATABASE_URI: `host=x password=${OWNER_PASSWORD}` }, /target database URI must start with postgresql:\/\//],
       [['--direction=local-to-remote', '--skip-confirm', '--env-file=/nonexistent/.env'], uris, /env file .* does not exist/],
+      // A port the URL parser rejects gets a sentence, not its bare "Invalid URL".
+      [['--direction=local-to-remote', '--skip-confirm'], { ...uris, REMOTE_DATABASE_URI: `postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:99999/b` },
+        /^archon-sync: the target database URI has an invalid port "99999"; a port is a number from 1 to 65535/],
+      [['--direction=local-to-remote', '--skip-confirm', '--lock-timeout=-1'], uris, /^archon-sync: --lock-timeout must be a number, 0 or more/],
     ];
     for (const [args, env, message] of cases) {
       await assertFailure(await runCli(args, { env }), { code: 1, message });
@@ -58,7 +62,8 @@ describe('configuration and connection faults', () => {
       [db.env.REMOTE_DATABASE_URI.replace(encodeURIComponent(OWNER_PASSWORD), 'Bad-pw-1'), /password authentication failed/, 10_000],
       [servers.target.ownerUri('missing_database'), /database "missing_database" does not exist/, 10_000],
       [`postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:1/x?sslmode=disable`, /connection refused/, 10_000],
-      [`postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, /no answer within 2 s/, 10_000],
+      // The limit came from --connect-timeout, so the advice names that flag.
+      [`postgresql://${OWNER_ROLE}:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, /no answer within 2 s; .*\(--connect-timeout changes the limit\)$/, 10_000],
     ];
     for (const [remote, message, withinMs] of cases) {
       const started = Date.now();
@@ -146,6 +151,11 @@ describe('schema and data faults', () => {
       await holder.query('ROLLBACK');
       await assertFailure(result, { code: 3, message: /lock.*--lock-timeout/, target: { server: servers.target, database: db.remote, before }, history: 'failed' });
       assert.ok(seconds < 15, `took ${seconds} s with --lock-timeout=2`);
+      // The CLI wrote the row, so its error reads as the CLI's line does: the flag, not the library's option name.
+      const [row] = (await historyRows(servers.target, db.remote)).slice(-1);
+      assert.match(String(row?.error_message), /--lock-timeout/);
+      assert.doesNotMatch(String(row?.error_message), /lockTimeoutMs/);
+      assert.equal((row?.error_details as { failure?: string } | undefined)?.failure, 'lock-timeout');
     } finally {
       await holder.end();
     }

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../support/cli.js';
+import { jsonLines, runCli } from '../support/cli.js';
 import { chownToPostgres, OWNER_ROLE } from '../support/cluster.js';
 import { startPgBouncer } from '../support/pgbouncer.js';
 import type { TestServers } from '../support/servers.js';
@@ -103,6 +103,11 @@ describe('faults mid-copy', () => {
       });
       await assertFailure(result, { code: 5, message: /cancelled; the target was rolled back/, target: { server: target(), database: remote, before }, history: 'cancelled' });
       assert.ok(Date.now() - signalledAt < 10_000, `took ${Date.now() - signalledAt} ms to stop after ${signal} (run began ${Date.now() - started} ms ago)`);
+      // What the run says on receiving it names the way to send it again: Ctrl-C only for SIGINT.
+      const said = jsonLines(result.stdout).find((l) => l.event === 'info' && String(l.msg).startsWith(`received ${signal}`));
+      assert.ok(said, `no line about ${signal}: ${result.stdout.slice(-400)}`);
+      if (signal === 'SIGINT') assert.match(String(said.msg), /press Ctrl-C again/);
+      else assert.doesNotMatch(String(said.msg), /Ctrl-C/);
       await expectNextRunSucceeds();
     });
   }

@@ -157,9 +157,10 @@ describe('connection failures', () => {
 
   test('a server that never answers times out within the connect timeout', async () => {
     await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable&connect_timeout=2` }),
-      /no answer within 2 s/, 6_000);
+      /no answer within 2 s; .*\(connect_timeout in the URI changes the limit\)$/, 6_000);
+    // The library's own option: the advice names it (a front end names its flag for it instead).
     await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, connectTimeoutMs: 1500 }),
-      /no answer within 2 s|no answer within 1 s/, 5_000);
+      /no answer within [12] s; .*\(connectTimeoutMs changes the limit\)$/, 5_000);
   });
 
   test('a wrong password says authentication failed and does not echo it', async () => {

@@ -25,7 +25,7 @@ before(async () => {
 after(async () => { await servers?.close(); });
 
 function monitorConnection(applicationName: string): () => Promise<pg.Client> {
-  return () => connect(server.ownerUri(database), { side: 'target (progress)', applicationName });
+  return () => connect(server.ownerUri(database), { side: 'target (progress)', connectTimeoutMs: 10_000, applicationName });
 }
 
 async function backendsNamed(applicationName: string): Promise<number> {

@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { ARCHON_TABLES, sync, type SyncOptions } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { filledDatabase, ownerSql } from '../support/fixtures.js';
+import { runCliInPty } from '../support/pty.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
 import {
   describeTraffic, STATEMENT_LOG_SETTINGS, StatementLogMark, trafficOf, type ApplicationTraffic,
@@ -57,10 +59,15 @@ async function pair() {
 
 /** One sync, and what its connections sent each server. */
 async function measure(t: TestContext, label: string, options: SyncOptions): Promise<Measured> {
+  // A full copy unless the caller names a mode: the bound is about the steps of a copy of every table.
+  return measureRun(t, label, () => sync({ mode: 'full', ...options }));
+}
+
+/** What any run (the library's, the CLI's) sent each server. */
+async function measureRun(t: TestContext, label: string, run: () => Promise<unknown>): Promise<Measured> {
   const sourceMark = StatementLogMark.now(clusterOf(servers.source));
   const targetMark = StatementLogMark.now(clusterOf(servers.target));
-  // A full copy unless the caller names a mode: the bound is about the steps of a copy of every table.
-  await sync({ mode: 'full', ...options });
+  await run();
   const onTarget = targetMark.read();
   const onSource = sourceMark.read();
   const measured = {
@@ -134,6 +141,30 @@ describe('round trips of one sync (statements counted from the server logs)', ()
     });
     assert.ok(measured.history.statements > 0, 'the history connection wrote nothing: was history on?');
     assertWithinLimits(measured, 'history on');
+  });
+
+  test('a CLI run reads the plan once: with --skip-confirm and through the prompt it sends what the library sends', async (t) => {
+    const db = await pair();
+    const library = await measure(t, 'library, history on', {
+      ...db.options, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote', triggeredBy: 'round-trip test' },
+    });
+    const env = { LOCAL_DATABASE_URI: db.options.source, REMOTE_DATABASE_URI: db.options.target };
+    const args = ['--direction=local-to-remote', '--mode=full'];
+    const skipped = await measureRun(t, 'CLI, --skip-confirm', async () => {
+      const result = await runCli([...args, '--skip-confirm', '--log-format=json'], { env });
+      assert.equal(result.code, 0, result.stderr);
+    });
+    const prompted = await measureRun(t, 'CLI, through the prompt', async () => {
+      const result = await runCliInPty([...args, '--log-format=pretty'], { env, input: 'yes\n' });
+      assert.equal(result.code, 0, result.raw);
+      assert.match(result.raw, /Type "yes" to continue/);
+    });
+    for (const [label, measured] of [['CLI, --skip-confirm', skipped], ['CLI, through the prompt', prompted]] as const) {
+      assertWithinLimits(measured, label);
+      // One connection per side, and the library's statements: no plan read before the run.
+      assert.deepEqual([measured.target.connections, measured.source.connections], [1, 1], `${label}: connections`);
+      assert.deepEqual([measured.target.statements, measured.source.statements], [library.target.statements, library.source.statements], label);
+    }
   });
 
   test('incremental runs keep to the same bounds: nothing changed, and a few rows changed in several tables', async (t) => {

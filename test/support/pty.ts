@@ -10,6 +10,19 @@ export interface PtyOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   timeoutMs?: number;
+  /** What a person types, written to the terminal at once (the pty holds it until the CLI reads); then input ends. */
+  input?: string;
+  /**
+   * What a person types once the screen shows `when` (a prompt): keys like Ctrl-D mean what they mean only to a
+   * program reading the terminal at that moment. Input stays open until then.
+   */
+  answer?: {
+    when: RegExp;
+    /** Keys to type, after which input ends; without them the question is left waiting, as by a person who walked away. */
+    keys?: string;
+    /** Something to do meanwhile (a server lost while the question waits). */
+    act?: () => Promise<void>;
+  };
   /** Terminal size the CLI sees (stty inside the pty); default 120 × 40. */
   columns?: number;
   rows?: number;
@@ -66,7 +79,17 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
     });
     const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    let answered = false;
+    child.stdout.on('data', (d: Buffer) => {
+      chunks.push(d);
+      const answer = options.answer;
+      if (answer && !answered && answer.when.test(Buffer.concat(chunks).toString('utf8'))) {
+        answered = true;
+        void (answer.act?.() ?? Promise.resolve()).then(() => {
+          if (answer.keys !== undefined) child.stdin.end(answer.keys);
+        }, reject);
+      }
+    });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000);
     child.on('error', reject);
@@ -75,7 +98,7 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
       const raw = Buffer.concat(chunks).toString('utf8') + stderr;
       resolve({ code, signal, raw, ...replay(raw) });
     });
-    child.stdin.end();
+    if (!options.answer) child.stdin.end(options.input);
   });
 }
 

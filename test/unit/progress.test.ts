@@ -1,7 +1,9 @@
 // The progress tracker's cost model on a fake clock: weights, totals, ETA, and a percent that never goes back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildFraction, ProgressTracker, type CostTable, type SyncEvent } from '../../src/engine/events.js';
+import { buildFraction, type CostTable } from '../../src/engine/cost-model.js';
+import { ProgressTracker } from '../../src/engine/progress-tracker.js';
+import type { SyncEvent } from '../../src/types.js';
 import type { IndexBuildSample } from '../../src/pg/index-progress.js';
 
 const MB = 1048576;

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { formatDuration, historyTable, jsonRenderer, overallLine, prettyRenderer, stepLine } from '../../src/cli/render.js';
-import type { IndexBuildProgress, ProgressFields, SyncEvent } from '../../src/engine/events.js';
-import type { SyncResult } from '../../src/engine/sync.js';
+import { jsonRenderer } from '../../src/cli/json-renderer.js';
+import { formatDuration, overallLine, stepLine } from '../../src/cli/live-lines.js';
+import { prettyRenderer } from '../../src/cli/pretty-renderer.js';
+import { historyTable } from '../../src/cli/tables.js';
+import type { IndexBuildProgress, ProgressFields, SyncEvent, SyncResult } from '../../src/types.js';
 import { CopyError, ValidationError } from '../../src/errors.js';
 
 const GARBAGE = /NaN|Infinity|null|undefined|LLs|NFs/;
@@ -89,7 +91,7 @@ test('prints every validation problem, one a line, under the one archon-sync: li
   const out = sink(false);
   const renderer = prettyRenderer({ out: out.stream, err: err.stream, color: false, quiet: false, debug: false });
   const problems = ['the target has no "vector" extension', 'archon_sources.x exists on the source but not on the target', 'archon_tasks.y differs'];
-  renderer.error(new ValidationError(`${problems[0]} (and 2 more problems; see details)`, { details: { problems } }));
+  renderer.error(new ValidationError(`${problems[0]} (and 2 more problems; see details)`, { details: { problems }, problems: problems.map((p) => [p]) }));
   renderer.error(new CopyError('something else', { details: { problems: ['not a validation list', 'ignored'] } }));
   const lines = err.text().split('\n').filter(Boolean);
   assert.deepEqual(lines, [

@@ -1,0 +1,139 @@
+// How each table is loaded, full or incremental, and whether the last committed run's watermark spares digests:
+// decided here and only here, by the same steps whether the run is a preview (plan({ preview })) or a sync.
+
+import { lockTablesStatement, runStatements } from '../pg/ddl.js';
+import type { TargetQuestions } from '../pg/target-facts.js';
+import type { StagedDiff } from '../pg/table-diff.js';
+import type { SyncMode, SyncPlan, TablePlan } from '../types.js';
+import type { Session } from './connections.js';
+import { prepareDiff } from './incremental.js';
+import type { ResolvedOptions } from './options.js';
+import { throwIfAborted } from './refusals.js';
+import { changesSinceLastRun, marksReadable, type Marks } from './watermark.js';
+
+/** One table's load, decided before anything is written. */
+export interface TableDecision {
+  table: TablePlan;
+  mode: 'full' | 'incremental';
+  /** Why the table is copied in full, when it is. */
+  reason: string | undefined;
+  /** The compared digests, when they were compared. */
+  diff: StagedDiff | undefined;
+  /** Rows on the target before the run. */
+  targetRows: number;
+}
+
+export interface Decisions {
+  tables: TableDecision[];
+  /** The run whose watermark let rows go undigested, if one did. */
+  comparedSince: string | undefined;
+  /** Both servers' identity and snapshot, when read for the watermark: this run's own watermark reuses the source's. */
+  marks: Marks | undefined;
+}
+
+/** What the run learned of the target before deciding: the answers to targetQuestions(). */
+export interface TargetRows {
+  replicaRole: boolean;
+  /** Rows per table, for the tables whose rows were counted. */
+  counted: ReadonlyMap<TablePlan, number>;
+  /** Whether a table has rows, for the tables that are compared when they have some. */
+  hasRows: ReadonlyMap<TablePlan, boolean>;
+}
+
+/** Receives the comparison as it goes (the run's progress and the table it works on). */
+export interface ComparisonObserver {
+  comparing(candidates: readonly TablePlan[]): void;
+  tableStarted(table: TablePlan): void;
+  tableProgress(rows: number, bytes: number): void;
+  tableCompared(diff: StagedDiff): void;
+}
+
+/** Incremental needs the replica role: deleting an old row version with FK triggers active would cascade to unchanged children. */
+function mayCompare(mode: SyncMode, replicaRole: boolean): boolean {
+  return mode !== 'full' && replicaRole;
+}
+
+/**
+ * What to ask the target, once whether the replica role was granted is known: tables that are compared when they
+ * have rows need only EXISTS (their digests count them); the others are counted. And whether the outside tables
+ * that reference ours hold any such rows, for the plan's warnings.
+ */
+export function targetQuestions(plan: SyncPlan, mode: SyncMode, replicaRole: boolean): { questions: TargetQuestions; exists: TablePlan[]; counted: TablePlan[] } {
+  const comparable = mayCompare(mode, replicaRole);
+  const exists = comparable ? plan.tables.filter((t) => t.primaryKey.length > 0) : [];
+  const counted = plan.tables.filter((t) => !exists.includes(t));
+  return { questions: { count: counted.map((t) => t.sql), exists: exists.map((t) => t.sql), references: plan.externalReferences }, exists, counted };
+}
+
+/** Why a table is copied in full without comparing its rows, or undefined when its digests are worth comparing. */
+function fullWithoutComparing(table: TablePlan, options: ResolvedOptions, rows: TargetRows): string | undefined {
+  if (options.mode === 'full') return 'mode full';
+  if (!rows.replicaRole) {
+    return options.triggerSuppression === 'disable-triggers'
+      ? 'user triggers are disabled by name (triggerSuppression), and incremental loading needs the replica role'
+      : 'the role may not set session_replication_role';
+  }
+  if (table.primaryKey.length === 0) return 'no primary key common to both sides';
+  // An empty target table is loaded in full: a bulk load and one index build.
+  if (rows.hasRows.get(table) === false) return 'empty on the target';
+  return undefined;
+}
+
+/** Auto's verdict once the diff is known: incremental unless the changed share exceeds fullCopyShare. */
+function fullAfterComparing(diff: StagedDiff, options: ResolvedOptions): string | undefined {
+  if (options.mode === 'incremental') return undefined;
+  const changed = diff.inserts + diff.updates + diff.deletes;
+  const of = Math.max(1, diff.sourceRows, diff.targetRows);
+  return changed / of <= options.fullCopyShare ? undefined : `more than ${Math.round(options.fullCopyShare * 100)} % of its rows changed (${changed} of ${of})`;
+}
+
+/**
+ * The watermark gate, the same for a preview and a run: history enabled in the options, the target's history
+ * table there (and readable), and both servers able to give marks.
+ */
+export function watermarkUsable(options: ResolvedOptions, historyReadable: boolean, plan: SyncPlan): boolean {
+  return options.history !== false && historyReadable && marksReadable(plan.source) && marksReadable(plan.target);
+}
+
+export interface DecideInput {
+  session: Session;
+  plan: SyncPlan;
+  options: ResolvedOptions;
+  rows: TargetRows;
+  historyReadable: boolean;
+  observer: ComparisonObserver;
+}
+
+/**
+ * Decides every table's load. Tables worth comparing are locked SHARE ROW EXCLUSIVE (writers wait, Archon's
+ * readers do not) before their digests are compared, so nothing changes between the comparison and the apply;
+ * the watermark is read after the locks, so no writer of these tables is left whose rows its marks could miss.
+ */
+export async function decideLoads(input: DecideInput): Promise<Decisions> {
+  const { session, plan, options, rows, observer } = input;
+  const fullBecause = new Map(plan.tables.map((t) => [t, fullWithoutComparing(t, options, rows)]));
+  const candidates = plan.tables.filter((t) => fullBecause.get(t) === undefined);
+  const diffs = new Map<TablePlan, StagedDiff>();
+  let since: Awaited<ReturnType<typeof changesSinceLastRun>> = {};
+  if (candidates.length > 0) {
+    observer.comparing(candidates);
+    await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
+    if (watermarkUsable(options, input.historyReadable, plan)) since = await changesSinceLastRun(session, plan, candidates);
+    const differ = await prepareDiff(session, candidates, since.trusted?.filters);
+    for (const table of candidates) {
+      throwIfAborted(options.signal);
+      observer.tableStarted(table);
+      const diff = await differ.diff(session, table, {
+        signal: options.signal, stallTimeoutMs: options.stallTimeoutMs, onRows: (r, b) => observer.tableProgress(r, b),
+      });
+      observer.tableCompared(diff);
+      diffs.set(table, diff);
+    }
+  }
+  const tables = plan.tables.map((table): TableDecision => {
+    const diff = diffs.get(table);
+    const reason = diff ? fullAfterComparing(diff, options) : fullBecause.get(table);
+    return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
+  });
+  return { tables, comparedSince: since.trusted?.sinceSyncId, marks: since.marks };
+}

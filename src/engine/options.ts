@@ -1,0 +1,159 @@
+// Options compiled once: every default applied and every value checked here, so each step reads one resolved object.
+
+import { LIBRARY_WORDING, optionNamed, phrase, type AdvisedOption, type Phrase, type Wording } from '../advice.js';
+import { ConfigurationError } from '../errors.js';
+import { describeEndpoint, type Endpoint } from '../pg/uri.js';
+import type { ConfirmHook, HistoryOptions, SyncEventListener, SyncMode, SyncOptions } from '../types.js';
+import { DEFAULTS } from './defaults.js';
+import { ARCHON_TABLES, HISTORY_TABLE } from './tables.js';
+
+/** Everything a run (sync, plan, verify) reads, with defaults applied and values checked. */
+export interface ResolvedOptions {
+  source: string;
+  target: string;
+  /** Both URIs, parsed once (a bad one fails before anything is contacted). */
+  sourceEndpoint: Endpoint;
+  targetEndpoint: Endpoint;
+  tables: readonly string[];
+  schema: string;
+  connectTimeoutMs: number;
+  lockTimeoutMs: number;
+  /** 0: never. */
+  stallTimeoutMs: number;
+  maintenanceWorkMem: string;
+  maxParallelMaintenanceWorkers: number;
+  sampleLimit: number;
+  mode: SyncMode;
+  fullCopyShare: number;
+  triggerSuppression: 'auto' | 'disable-triggers';
+  verify: 'count' | 'checksum';
+  history: HistoryOptions | false;
+  signal: AbortSignal | undefined;
+  onEvent: SyncEventListener;
+  confirm: ConfirmHook | undefined;
+  wording: Wording;
+}
+
+/** Whatever sync(), plan() or verify() was given: their options are all parts of SyncOptions. */
+export type RunOptions = SyncOptions;
+
+const MODES: readonly SyncMode[] = ['auto', 'full', 'incremental'];
+const VERIFY_KINDS = ['count', 'checksum'] as const;
+const TRIGGER_SUPPRESSION = ['auto', 'disable-triggers'] as const;
+const DIRECTIONS = ['local-to-remote', 'remote-to-local'] as const;
+const MEMORY_UNITS = ['', 'B', 'kB', 'MB', 'GB', 'TB'];
+// A server accepts up to 1024 parallel maintenance workers; more is a mistake, not a wish.
+const MAX_WORKERS = 1024;
+
+function invalid(text: Phrase): ConfigurationError {
+  return new ConfigurationError(text, { failure: 'invalid-option' });
+}
+
+/** A duration in milliseconds: a finite number, 0 or more. */
+function milliseconds(value: number | undefined, name: AdvisedOption, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(phrase`${optionNamed(name)} must be a number, 0 or more`);
+  return value;
+}
+
+function wholeNumber(value: number | undefined, name: AdvisedOption, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw invalid(phrase`${optionNamed(name)} must be a whole number from 0 to ${max}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: T | undefined, name: AdvisedOption, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value)) throw invalid(phrase`${optionNamed(name)} must be one of ${choices.join(', ')} (got "${String(value)}")`);
+  return value;
+}
+
+/** PostgreSQL's memory setting form: a number, optionally with one of its units (`256MB`, `1.5GB`, `65536`). */
+function isMemoryAmount(text: string): boolean {
+  const trimmed = text.trim();
+  let end = 0;
+  while (end < trimmed.length && ((trimmed[end] ?? '') >= '0' && (trimmed[end] ?? '') <= '9' || trimmed[end] === '.')) end += 1;
+  const number = trimmed.slice(0, end);
+  return number.length > 0 && Number.isFinite(Number(number)) && MEMORY_UNITS.includes(trimmed.slice(end).trim());
+}
+
+function memory(value: string | undefined, name: AdvisedOption, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !isMemoryAmount(value)) {
+    throw invalid(phrase`${optionNamed(name)} must be an amount of memory such as 256MB or 1GB (got "${String(value)}")`);
+  }
+  return value.trim();
+}
+
+function tableSelection(tables: readonly string[] | undefined): readonly string[] {
+  const selected = tables ?? ARCHON_TABLES;
+  if (!Array.isArray(selected) || selected.some((t) => typeof t !== 'string' || t === '')) {
+    throw invalid(phrase`${optionNamed('tables')} must be a list of table names`);
+  }
+  if (selected.length === 0) throw invalid(['no tables selected; name at least one table to copy']);
+  if (selected.includes(HISTORY_TABLE)) {
+    throw invalid(phrase`${HISTORY_TABLE} is archon-sync's own run log in the target and is never copied; ${{ kind: 'exclude-table' }}`);
+  }
+  return [...new Set<string>(selected)];
+}
+
+function history(value: HistoryOptions | false | undefined): HistoryOptions | false {
+  if (value === undefined || value === false) return false;
+  if (typeof value !== 'object' || !DIRECTIONS.includes(value.direction) || typeof value.sourceDb !== 'string' || typeof value.targetDb !== 'string') {
+    throw invalid(['history must be false or { direction: local-to-remote | remote-to-local, sourceDb, targetDb }']);
+  }
+  return value;
+}
+
+function hook<T>(value: T | undefined, name: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalid([`${name} must be a function`]);
+  return value;
+}
+
+function noEvents(): void {}
+
+/**
+ * Resolves what sync(), plan() or verify() was given into the one object every step reads. Throws one
+ * ConfigurationError naming the first option that is wrong, before anything is contacted.
+ */
+export function resolveOptions(options: RunOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw invalid(['no options given; pass at least { source, target }']);
+  const schema = options.schema ?? DEFAULTS.schema;
+  if (typeof schema !== 'string' || schema === '') throw invalid(phrase`${optionNamed('schema')} must be a schema name`);
+  return {
+    source: options.source,
+    target: options.target,
+    sourceEndpoint: describeEndpoint(options.source, 'source'),
+    targetEndpoint: describeEndpoint(options.target, 'target'),
+    tables: tableSelection(options.tables),
+    schema,
+    connectTimeoutMs: milliseconds(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs),
+    lockTimeoutMs: milliseconds(options.lockTimeoutMs, 'lockTimeoutMs', DEFAULTS.lockTimeoutMs),
+    stallTimeoutMs: milliseconds(options.stallTimeoutMs, 'stallTimeoutMs', DEFAULTS.stallTimeoutMs),
+    maintenanceWorkMem: memory(options.maintenanceWorkMem, 'maintenanceWorkMem', DEFAULTS.maintenanceWorkMem),
+    maxParallelMaintenanceWorkers: wholeNumber(options.maxParallelMaintenanceWorkers, 'maxParallelMaintenanceWorkers', DEFAULTS.maxParallelMaintenanceWorkers, MAX_WORKERS),
+    sampleLimit: wholeNumber(options.sampleLimit, 'sampleLimit', DEFAULTS.sampleLimit, Number.MAX_SAFE_INTEGER),
+    mode: oneOf(options.mode, 'mode', MODES, DEFAULTS.mode),
+    fullCopyShare: share(options.fullCopyShare),
+    triggerSuppression: oneOf(options.triggerSuppression, 'triggerSuppression', TRIGGER_SUPPRESSION, DEFAULTS.triggerSuppression),
+    verify: oneOf(options.verify, 'verify', VERIFY_KINDS, DEFAULTS.verify),
+    history: history(options.history),
+    signal: options.signal,
+    onEvent: hook(options.onEvent, 'onEvent') ?? noEvents,
+    confirm: hook(options.confirm, 'confirm'),
+    wording: options.wording ?? LIBRARY_WORDING,
+  };
+}
+
+function share(value: number | undefined): number {
+  if (value === undefined) return DEFAULTS.fullCopyShare;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw invalid(phrase`${optionNamed('fullCopyShare')} must be a share from 0 to 1`);
+  return value;
+}
+
+/** For the history helpers, which take one database and a connect timeout. */
+export function resolveConnectTimeout(connectTimeoutMs: number | undefined): number {
+  return milliseconds(connectTimeoutMs, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs);
+}

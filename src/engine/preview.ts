@@ -1,0 +1,63 @@
+// The run's decisions turned into what acts on each table (its TableLoad) and into the preview a caller reads:
+// both from the same loads, so a preview says exactly what the run then does.
+
+import type { PreviewedPlan, PreviewTotals, SyncMode, SyncPlan, TablePreview, TriggerSuppression } from '../types.js';
+import type { Decisions } from './decide.js';
+import { IncrementalLoad } from './incremental.js';
+import { FullCopy, type TableLoad } from './table-load.js';
+
+/** Each decided table's load, in plan (load) order. */
+export function loadsFor(plan: SyncPlan, decisions: Decisions): TableLoad[] {
+  const incremental = decisions.tables.filter((d) => d.mode === 'incremental').map((d) => d.table);
+  // A table copied in full that an incrementally loaded table still references cannot be TRUNCATEd alone.
+  const referenced = new Set(plan.foreignKeys
+    .filter((fk) => incremental.some((t) => t.name === fk.table && t.schema === fk.schema))
+    .map((fk) => `${fk.refSchema}.${fk.refTable}`));
+  return decisions.tables.map((decision) => {
+    const { table, diff } = decision;
+    if (decision.mode === 'incremental' && diff) return new IncrementalLoad(table, diff);
+    return new FullCopy(table, decision.targetRows, referenced.has(`${table.schema}.${table.name}`) ? 'delete' : 'truncate');
+  });
+}
+
+function tablePreview(load: TableLoad, decisions: Decisions): TablePreview {
+  const decision = decisions.tables.find((d) => d.table === load.table);
+  const targetRows = decision?.targetRows ?? 0;
+  const diff = load instanceof IncrementalLoad ? load.staged : undefined;
+  return {
+    table: load.table.name,
+    mode: load.mode,
+    reason: decision?.reason,
+    // A full copy moves every source row in and every target row out.
+    inserts: diff ? diff.inserts : load.table.sourceRows,
+    updates: diff ? diff.updates : 0,
+    deletes: diff ? diff.deletes : targetRows,
+    sourceRows: load.table.sourceRows,
+    targetRows,
+    rowsToCopy: load.rowsToCopy,
+    indexesToRebuild: load.indexesToBuild().length,
+  };
+}
+
+function totalsOf(tables: readonly TablePreview[]): PreviewTotals {
+  const sum = (pick: (t: TablePreview) => number) => tables.reduce((s, t) => s + pick(t), 0);
+  return {
+    tables: tables.length,
+    incrementalTables: tables.filter((t) => t.mode === 'incremental').length,
+    fullTables: tables.filter((t) => t.mode === 'full').length,
+    inserts: sum((t) => t.inserts),
+    updates: sum((t) => t.updates),
+    deletes: sum((t) => t.deletes),
+    rowsToCopy: sum((t) => t.rowsToCopy),
+    indexesToRebuild: sum((t) => t.indexesToRebuild),
+  };
+}
+
+/** The plan with what the run is about to do to every table. */
+export function previewed(plan: SyncPlan, loads: readonly TableLoad[], decisions: Decisions, context: { mode: SyncMode; triggerSuppression: TriggerSuppression }): PreviewedPlan {
+  const tables = loads.map((load) => tablePreview(load, decisions));
+  return {
+    ...plan,
+    preview: { mode: context.mode, triggerSuppression: context.triggerSuppression, comparedSince: decisions.comparedSince, tables, totals: totalsOf(tables) },
+  };
+}

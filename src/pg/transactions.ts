@@ -1,0 +1,138 @@
+// The run's transactions: the target's (the one that writes), the source snapshot, and the read-only one of plan and verify.
+
+import type pg from 'pg';
+import { runBatch } from './batch.js';
+import { HISTORY_TABLE } from './history-statements.js';
+import { quoteLiteral, sqlCount } from './quote.js';
+
+export interface TransactionSettings {
+  lockTimeoutMs: number;
+  maintenanceWorkMem: string;
+  maxParallelMaintenanceWorkers: number;
+}
+
+// A two-key advisory lock private to archon-sync ("ARCH", 1): one sync at a time per target database.
+const LOCK_CLASS = 0x41524348;
+const LOCK_OBJECT = 1;
+
+/**
+ * Text output pinned on both sides, so a table copied as text and a digest over text mean the same on two
+ * servers whatever their DateStyle, IntervalStyle, TimeZone or extra_float_digits (a `date` under `SQL, DMY`
+ * on one side and `MDY` on the other would otherwise swap day and month silently), and so do the bytes textsend
+ * and the other text-based send functions hash for incremental digests (client_encoding). SET LOCAL: gone at the
+ * transaction's end, and safe behind a transaction pooler.
+ */
+export const CANONICAL_TEXT = [
+  `SET LOCAL client_encoding = 'UTF8'`,
+  `SET LOCAL TimeZone = 'UTC'`,
+  `SET LOCAL DateStyle = 'ISO, YMD'`,
+  `SET LOCAL IntervalStyle = 'postgres'`,
+  'SET LOCAL extra_float_digits = 1',
+  `SET LOCAL bytea_output = 'hex'`,
+  `SET LOCAL lc_monetary = 'C'`,
+];
+
+export interface TargetTransaction {
+  /** False when another run holds the sync lock. */
+  lockIsFree: boolean;
+  backendPid: number;
+  /** The transaction id, so a later run can ask txid_status() whether this one committed (empty for a preview). */
+  xid: string;
+  /** archon_sync_history exists and this role may read it: where watermarks of earlier runs are. */
+  historyReadable: boolean;
+}
+
+export interface TargetTransactionOptions extends TransactionSettings {
+  /**
+   * `exclusive` for a run that writes: one at a time per target. `shared` for a preview: previews do not block
+   * each other, and a run that starts while one reads refuses as it would behind another run.
+   */
+  lock: 'exclusive' | 'shared';
+}
+
+/**
+ * Opens the target transaction in one message. Only SET LOCAL: behind a transaction pooler no session state
+ * survives, and Supabase roles carry a statement_timeout of minutes that a long COPY or index build would hit.
+ */
+export async function beginTargetTransaction(client: pg.ClientBase, settings: TargetTransactionOptions): Promise<TargetTransaction> {
+  const history = quoteLiteral(HISTORY_TABLE);
+  const results = await runBatch(client, [
+    'BEGIN ISOLATION LEVEL READ COMMITTED',
+    'SET LOCAL statement_timeout = 0',
+    'SET LOCAL idle_in_transaction_session_timeout = 0',
+    `SET LOCAL lock_timeout = ${sqlCount(settings.lockTimeoutMs)}`,
+    `SET LOCAL maintenance_work_mem = ${quoteLiteral(settings.maintenanceWorkMem)}`,
+    `SET LOCAL max_parallel_maintenance_workers = ${sqlCount(settings.maxParallelMaintenanceWorkers)}`,
+    // Rebuilt indexes go where they were: the database default unless the catalog named a tablespace.
+    `SET LOCAL default_tablespace = ''`,
+    // The set-based FK checks and the incremental diff hash (key, digest) of whole tables; at the default 4 MB
+    // a 200,000-row table's join spills to disk.
+    `SET LOCAL work_mem = '64MB'`,
+    ...CANONICAL_TEXT,
+    `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
+            pg_backend_pid() AS pid, ${settings.lock === 'exclusive' ? 'txid_current()::text' : "''"} AS xid,
+            CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history`,
+  ]);
+  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string; history: boolean } | undefined;
+  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', historyReadable: row?.history === true };
+}
+
+export interface ReadTransactionOptions {
+  lockTimeoutMs: number;
+  /** Quoted names of tables to lock ACCESS SHARE before the snapshot is taken. */
+  lockTables: readonly string[];
+}
+
+/**
+ * One consistent, read-only snapshot of the source for the whole run. The tables are locked ACCESS SHARE
+ * before the first statement that takes the snapshot: a TRUNCATE committed in between would otherwise make a
+ * table look empty in it (TRUNCATE is not MVCC-safe), and the target would be emptied with all counts agreeing.
+ */
+export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTransactionOptions): Promise<void> {
+  await runBatch(client, [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    'SET LOCAL statement_timeout = 0',
+    // The snapshot sits idle while the target rebuilds indexes; a server-side idle timeout must not end it.
+    'SET LOCAL idle_in_transaction_session_timeout = 0',
+    `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
+    ...CANONICAL_TEXT,
+    ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+  ]);
+}
+
+/** A read-only transaction on the target for verify's comparison; catalog reads wait for table locks, so bound it. */
+export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions): Promise<boolean> {
+  const results = await runBatch(client, [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    'SET LOCAL statement_timeout = 0',
+    `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
+    ...CANONICAL_TEXT,
+    // A shared try-lock on the sync key: false while a sync holds it, never blocks one that starts later.
+    `SELECT pg_try_advisory_xact_lock_shared(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked`,
+    ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+  ]);
+  const lockRow = results.find((r) => r.command === 'SELECT')?.rows[0] as { locked: boolean } | undefined;
+  return lockRow?.locked === true;
+}
+
+/** Which of `names` exist as tables in `schema` (read outside any snapshot, to know what can be locked). */
+export async function existingTables(client: pg.ClientBase, schema: string, names: readonly string[]): Promise<string[]> {
+  const result = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
+    [schema, names],
+  );
+  return result.rows.map((r) => r.relname);
+}
+
+export function isUndefinedTable(error: unknown): boolean {
+  return (error as { code?: unknown }).code === '42P01';
+}
+
+export async function rollback(client: pg.ClientBase): Promise<void> {
+  await client.query('ROLLBACK');
+}
+
+export async function commit(client: pg.ClientBase): Promise<void> {
+  await client.query('COMMIT');
+}

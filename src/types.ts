@@ -1,0 +1,370 @@
+// The public types of archon-sync in one place: options, results, plans, events. src/index.ts exports them from here.
+// Catalog facts keep their definitions beside the statements that read them (src/pg/) and are re-exported here.
+
+import type { Phrase, Wording } from './advice.js';
+import type { ForeignKeyInfo, IndexInfo, SequenceInfo, ServerInfo, TriggerInfo } from './pg/catalog.js';
+
+export type { Advice, AdvisedOption, Phrase, Wording } from './advice.js';
+export type { ArchonSyncErrorCode, FailureCause } from './errors.js';
+
+export type { ColumnInfo, ForeignKeyInfo, IndexInfo, PoolerGuess, SequenceInfo, ServerInfo, TriggerInfo, TriggerMode } from './pg/catalog.js';
+export type { Endpoint } from './pg/connect.js';
+export type { HistoryRow } from './pg/history-statements.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Options
+export interface ConnectionOptions {
+  /** Source database URI (libpq style; sslmode and friends are honoured). */
+  source: string;
+  /** Target database URI. */
+  target: string;
+  /** Tables to copy (unqualified names in `schema`); default: the 17 Archon tables. */
+  tables?: readonly string[] | undefined;
+  /** Schema of the tables; default `public`. */
+  schema?: string | undefined;
+  /** Connect timeout unless the URI sets connect_timeout; default 10 s. */
+  connectTimeoutMs?: number | undefined;
+  /** Aborting cancels the server-side work, rolls the target back and rejects with CancelledError. */
+  signal?: AbortSignal | undefined;
+  /** How long to wait for each table lock (target tables, and source tables before the snapshot); default 10 s. */
+  lockTimeoutMs?: number | undefined;
+}
+
+export type SyncMode = 'auto' | 'full' | 'incremental';
+
+export interface HistoryOptions {
+  /** Defaults to `sync_YYYYMMDD_HHMMSS` (UTC) of the start. */
+  syncId?: string | undefined;
+  direction: 'local-to-remote' | 'remote-to-local';
+  triggeredBy?: string | undefined;
+  /** How the two sides are named in the row: `local` / `remote`. */
+  sourceDb: string;
+  targetDb: string;
+}
+
+export interface SyncOptions extends ConnectionOptions {
+  /** Receives typed events (phases, table start/end, throttled progress, index rebuilds, warnings), synchronously. */
+  onEvent?: SyncEventListener | undefined;
+  /** maintenance_work_mem for the index rebuild (SET LOCAL); default '256MB'. */
+  maintenanceWorkMem?: string | undefined;
+  /** max_parallel_maintenance_workers for the index rebuild (SET LOCAL); default 2. */
+  maxParallelMaintenanceWorkers?: number | undefined;
+  /** `auto` (default) uses session_replication_role when allowed, else disables user triggers by name. */
+  triggerSuppression?: 'auto' | 'disable-triggers' | undefined;
+  /**
+   * Record the run in the target's archon_sync_history; default: not recorded. A recorded run also leaves the
+   * watermark that lets the next run between the same databases hash only rows written since.
+   */
+  history?: HistoryOptions | false | undefined;
+  /**
+   * `count` (default): per table, source snapshot rows = rows streamed = target rows. `checksum` also compares
+   * every row (primary key → md5 of its columns, computed on both servers) before commit.
+   */
+  verify?: 'count' | 'checksum' | undefined;
+  /** How many example keys a checksum mismatch reports per kind; default 10. */
+  sampleLimit?: number | undefined;
+  /**
+   * A copy in which no bytes move, or a server that does not answer a probe, for this long ends the run
+   * (a frozen server, a stuck pooler, a dead network path); default 60 s. Long index builds do not count.
+   */
+  stallTimeoutMs?: number | undefined;
+  /**
+   * `full` empties and reloads every table; `incremental` compares per-row digests and moves only the rows that
+   * differ (tables with a primary key, when the replica role is allowed); `auto` (default) chooses per table:
+   * full for an empty target table or one without a primary key, or when more than `fullCopyShare` of its rows
+   * changed, incremental otherwise. Every mode ends in the same state.
+   */
+  mode?: SyncMode | undefined;
+  /** With mode `auto`, the share of changed rows above which a table is copied in full; default 0.35 (the crossover measured in docs/BENCHMARKS.md). */
+  fullCopyShare?: number | undefined;
+  /**
+   * Called once, after the plan is read and every table's load decided (its digests compared) and before the
+   * first write to the target's tables, with what the run is about to do. Resolve `false` and the run ends with
+   * CancelledError, nothing changed. The tables being compared stay locked against writers while it waits.
+   */
+  confirm?: ConfirmHook | undefined;
+  /**
+   * How messages name what a caller can change; default: the library's option names. A front end passes its
+   * own (the CLI its flags), so the history row's error_message reads like the error it shows.
+   */
+  wording?: Wording | undefined;
+}
+
+/**
+ * Receives the plan with every table's decision (`plan.preview`); resolves whether the run may go on. `signal`
+ * aborts when the run cannot go on anyway while it waits (the caller aborted, a server was lost or stalled).
+ */
+export type ConfirmHook = (plan: PreviewedPlan, context: { signal: AbortSignal }) => boolean | Promise<boolean>;
+
+/** The options plan() takes: a sync's, without its mode (`preview` says which), its confirmation or its checks. */
+export interface PlanOptions extends Omit<SyncOptions, 'mode' | 'confirm' | 'verify' | 'sampleLimit'> {
+  /**
+   * Also decide every table's load the way a sync in this mode would, comparing digests where it would (in a
+   * transaction that is rolled back, its work in temporary tables), and return it as `plan.preview`: per table
+   * the mode and the rows a sync would insert, update and delete. This runs the sync's own steps up to its first
+   * write, then stops; it never writes a history row. Default: no preview (the plan alone is cheap).
+   */
+  preview?: SyncMode | undefined;
+}
+
+export interface VerifyOptions extends ConnectionOptions {
+  /** How many example keys to report per kind of difference; default 10. */
+  sampleLimit?: number | undefined;
+  /** Progress events (phase `verification`, rows compared / total). */
+  onEvent?: SyncEventListener | undefined;
+  /** No row arriving from a side for this long ends the comparison; default 60 s. */
+  stallTimeoutMs?: number | undefined;
+}
+
+export interface HistoryQuery {
+  /** URI of the database holding the table. */
+  database: string;
+  limit: number;
+  direction?: string | undefined;
+  connectTimeoutMs?: number | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Plans
+export type CopyFormat = 'binary' | 'text';
+
+export interface TablePlan {
+  schema: string;
+  name: string;
+  /** Quoted, schema-qualified name for SQL. */
+  sql: string;
+  /** Columns copied, matched by name; generated columns are left out and recomputed by the target. */
+  columns: string[];
+  format: CopyFormat;
+  /** Why the table travels as text, when it does. */
+  formatReason: string | undefined;
+  /** Columns whose binary form embeds type OIDs on either side: compared through their text form. */
+  textColumns: string[];
+  /** Rows in the source snapshot. */
+  sourceRows: number;
+  /** Target indexes dropped before loading and re-created after it (those that back no constraint). */
+  indexes: IndexInfo[];
+  /** Estimated bytes of the source table (pg_table_size): what a full copy moves, roughly. */
+  sourceBytes: number;
+  /** Target sequences the table's columns own or draw from, moved past every id after loading. */
+  sequences: SequencePlan[];
+  /** Target columns the source lacks: they get their default (or NULL). */
+  targetOnlyColumns: string[];
+  /** The target's primary-key columns (what checksum verification matches rows on). */
+  primaryKey: string[];
+}
+
+/** What a run does to one table, decided before its first write. */
+export interface TablePreview {
+  /** Unqualified table name. */
+  table: string;
+  mode: 'full' | 'incremental';
+  /** Why the table is copied in full, when it is. */
+  reason: string | undefined;
+  /** Rows the run inserts, updates and deletes: for a full copy every source row in, every target row out. */
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** Rows in the source snapshot, and on the target before the run. */
+  sourceRows: number;
+  targetRows: number;
+  /** Rows that travel from the source: all of them in a full copy, the new and changed ones otherwise. */
+  rowsToCopy: number;
+  /** Secondary indexes dropped and built again (a full copy's; an incremental load keeps them). */
+  indexesToRebuild: number;
+}
+
+/** The run's decisions, from the same steps in plan({ preview }) and in sync() (where confirm gets them). */
+export interface SyncPreview {
+  /** The mode asked for; each table's own is in `tables`. */
+  mode: SyncMode;
+  triggerSuppression: TriggerSuppression;
+  /** The run whose watermark let unchanged rows go undigested, if one did. */
+  comparedSince: string | undefined;
+  /** Every planned table, in load order. */
+  tables: TablePreview[];
+  totals: PreviewTotals;
+}
+
+export interface PreviewTotals {
+  tables: number;
+  incrementalTables: number;
+  fullTables: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  rowsToCopy: number;
+  indexesToRebuild: number;
+}
+
+/** A plan with its decisions: what plan({ preview }) returns and what the confirmation hook receives. */
+export type PreviewedPlan = SyncPlan & { preview: SyncPreview };
+
+export interface SequencePlan extends SequenceInfo {
+  /** The matching source sequence's last value (null: never called or unreadable): ids are never reused. */
+  sourceLastValue: number | null;
+}
+
+export interface SyncPlan {
+  schema: string;
+  tables: TablePlan[];
+  /** Selected tables that exist on neither side (an older Archon schema): nothing to copy, nothing lost. */
+  skippedTables: string[];
+  /** With plan({ preview }) and in a sync's confirmation: every table's decision. */
+  preview?: SyncPreview | undefined;
+  totalRows: number;
+  source: ServerInfo;
+  target: ServerInfo;
+  /** Target FKs from tables outside the selection into it: set aside during the load, put back validated. */
+  externalReferences: ForeignKeyInfo[];
+  /** Target FKs whose referencing table is selected: checked after the load when FK triggers were skipped. */
+  foreignKeys: ForeignKeyInfo[];
+  /** Enabled user triggers on the selected target tables; none may fire while we load. */
+  triggers: TriggerInfo[];
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Results
+export interface TableResult {
+  table: string;
+  format: 'binary' | 'text';
+  /** How the table was loaded. */
+  mode: 'full' | 'incremental';
+  sourceRows: number;
+  /** Rows that travelled from the source (all of them in a full copy). */
+  copiedRows: number;
+  /** Rows on the target after the load (counted before COMMIT). */
+  targetRows: number;
+  /** Rows the load inserted, updated and deleted: a full copy inserts every source row and deletes every row the target had. */
+  inserted: number;
+  updated: number;
+  deleted: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface SyncResult {
+  syncId: string | undefined;
+  /** The plan with the decisions the run followed (what its confirmation hook was shown). */
+  plan: PreviewedPlan;
+  tables: TableResult[];
+  triggerSuppression: TriggerSuppression;
+  /** What was checked before COMMIT. */
+  verify: 'count' | 'checksum';
+  /**
+   * The run (sync id) whose watermark told which rows had not changed since: only the others were digested.
+   * Undefined when every row of the compared tables was digested (or nothing was compared).
+   */
+  comparedSince: string | undefined;
+  /** Seconds spent in each phase, and in total. */
+  durations: Record<SyncPhase | 'total', number>;
+  bytes: number;
+  warnings: string[];
+}
+
+export interface KeySample {
+  count: number;
+  /** The first few keys, as `column=value` (joined with `, ` for composite keys). */
+  keys: string[];
+}
+
+export interface TableComparison {
+  table: string;
+  /** `keyed`: row by row on the primary key; `aggregate`: one digest of the whole table; `missing`: absent on a side. */
+  method: 'keyed' | 'aggregate' | 'missing';
+  equal: boolean;
+  sourceRows: number;
+  targetRows: number;
+  onlyOnSource: KeySample;
+  onlyOnTarget: KeySample;
+  differing: KeySample;
+  sourceOnlyColumns: string[];
+  targetOnlyColumns: string[];
+  missingOn?: 'source' | 'target' | undefined;
+}
+
+export interface VerifyResult {
+  equal: boolean;
+  tables: TableComparison[];
+  seconds: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Events
+/** `compare`: per-row digests of the tables an incremental run considers, before anything is written. */
+export type SyncPhase = 'validation' | 'compare' | 'copy' | 'indexing' | 'verification';
+
+/** One index build as it goes, from pg_stat_progress_create_index when a monitor watches the target. */
+export interface IndexBuildProgress {
+  index: string;
+  table: string;
+  /** Access method: btree, gin, gist, hnsw, ivfflat, … */
+  method: string;
+  /** 1-based position among the run's index builds, and how many there are. */
+  position: number;
+  count: number;
+  /**
+   * The server's phase without its `building index: ` prefix (`scanning table`, `loading tuples`,
+   * `performing k-means`, …); `starting` until the first reading arrives.
+   */
+  phase: string;
+  blocksDone: number;
+  blocksTotal: number;
+  tuplesDone: number;
+  tuplesTotal: number;
+  /** This build's own progress, 0–100, when its phase and counters allow an estimate. */
+  percent: number | undefined;
+  /** Seconds since the build started. */
+  seconds: number;
+}
+
+export interface ProgressFields {
+  phase: SyncPhase;
+  /** The table being worked on (unqualified), if any. */
+  table: string | undefined;
+  /** Rows of the current table copied (or compared) so far, and its row count. */
+  tableRows: number;
+  tableTotal: number;
+  /** Rows copied in the whole run (rows compared, for `verify`). */
+  syncedRows: number;
+  totalRows: number;
+  /**
+   * 0–100 over the whole run, never decreasing; 100 only once the run is complete. With a plan (`setPlan`) it
+   * follows the estimated cost of the work (copy by table size, index builds by method and size, verification),
+   * recalibrated by what was measured; without one, copying is 0–90 by rows and index builds 90–99.
+   */
+  percent: number;
+  /** Seconds left by the cost model; undefined until enough has been measured to say. */
+  etaSeconds: number | undefined;
+  /** Seconds since the tracker was made. */
+  elapsedSeconds: number;
+  /** Bytes of COPY data that passed so far in the whole run. */
+  bytes: number;
+  /** Rows per second for the current table. */
+  rowsPerSecond: number;
+  /** Index builds finished so far, and how many the run has. */
+  indexesBuilt: number;
+  totalIndexes: number;
+  /** The index being built, while one is. */
+  build: IndexBuildProgress | undefined;
+}
+
+export type SyncEvent =
+  | ({ type: 'phase' } & ProgressFields)
+  | { type: 'plan'; plan: SyncPlan }
+  | ({ type: 'table-start'; format?: 'binary' | 'text' | undefined } & ProgressFields)
+  | ({ type: 'progress' } & ProgressFields)
+  | ({ type: 'table-end'; seconds: number } & ProgressFields)
+  | ({ type: 'index-start'; index: string } & ProgressFields)
+  | ({ type: 'index-progress'; index: string } & ProgressFields)
+  | ({ type: 'index'; index: string; seconds: number } & ProgressFields)
+  | ({ type: 'done' } & ProgressFields)
+  /** `message` in the library's words; `phrase` keeps its advice as data for a front end to word (Wording). */
+  | { type: 'warning'; message: string; phrase?: Phrase | undefined }
+  | { type: 'trigger-mode'; mode: TriggerSuppression };
+
+/** How user triggers were kept from firing on the target. */
+export type TriggerSuppression = 'replica-role' | 'disabled-triggers';
+
+export type SyncEventListener = (event: SyncEvent) => void;
