@@ -243,6 +243,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       const since = result.comparedSince ? `, only rows written since ${result.comparedSince}` : '';
       const modes = incremental > 0 ? `; ${incremental} of ${result.tables.length} tables incremental (compare ${result.durations.compare.toFixed(1)} s${since})` : '';
       print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows copied in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s${modes}); ${checked}`));
+      for (const line of fullComparisonLines(result)) print(line);
       if (result.plan.skippedTables.length > 0) print(`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`);
       print(triggerWords(result.triggerSuppression));
     },
@@ -286,6 +287,16 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     },
     close: stopBars,
   };
+}
+
+/** Tables the last run's watermark could not vouch for, one line per reason: `archon_settings compared in full: its definition …`. */
+export function fullComparisonLines(result: Pick<SyncResult, 'tables' | 'comparedInFull'>): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const [table, reason] of Object.entries(result.comparedInFull)) byReason.set(reason, [...(byReason.get(reason) ?? []), table]);
+  return [...byReason].map(([reason, tables]) => {
+    const which = tables.length === result.tables.length ? 'every table' : tables.length > 3 ? `${tables.length} tables` : tables.join(', ');
+    return `${which} compared in full: ${reason}`;
+  });
 }
 
 // The plan already printed these; repeating them on stderr during the run would be noise.
@@ -350,7 +361,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     summary(result) {
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
-        triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null,
+        triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null, comparedInFull: result.comparedInFull,
         tables: result.tables,
       }, 'completed');
     },

@@ -30,6 +30,8 @@ export interface TablePlan {
   targetOnlyColumns: string[];
   /** The target's primary-key columns (what checksum verification matches rows on). */
   primaryKey: string[];
+  /** The table's oid on each side: a watermark names the tables it vouches for by them (a table swapped in has another). */
+  oids: { source: number; target: number };
 }
 
 /** What a run would do to one table: its mode and, when its rows were compared, how many it would move. */
@@ -247,6 +249,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
       })),
       targetOnlyColumns,
       primaryKey: sourceTable.primaryKey.join(',') === targetTable.primaryKey.join(',') ? targetTable.primaryKey : [],
+      oids: { source: sourceTable.oid, target: targetTable.oid },
     });
   }
 

@@ -103,6 +103,11 @@ export interface SyncResult {
    * Undefined when every row of the compared tables was digested (or nothing was compared).
    */
   comparedSince: string | undefined;
+  /**
+   * Tables whose every row was digested although the last run left a watermark, because it could not prove
+   * them unchanged since, and why: table → e.g. `its definition (…) changed on the source since sync_…`.
+   */
+  comparedInFull: Record<string, string>;
   /** Seconds spent in each phase, and in total. */
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;
@@ -125,12 +130,14 @@ class SyncRun {
   private currentTable: string | undefined;
   private stall: ArchonSyncError | undefined;
   private targetXid = '';
+  private targetBegun = '';
   private readonly stallTimeoutMs: number;
   /** Foreign keys of outside tables dropped for the load, put back before COMMIT. */
   private setAside: ForeignKeyInfo[] = [];
   /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
+  private comparedInFull: Record<string, string> = {};
 
   constructor(private readonly options: SyncOptions) {
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
@@ -191,6 +198,7 @@ class SyncRun {
       triggerSuppression: this.triggerSuppression,
       verify: this.options.verify ?? 'count',
       comparedSince: this.comparedSince,
+      comparedInFull: this.comparedInFull,
       durations: this.durations,
       bytes: this.results.reduce((s, t) => s + t.bytes, 0),
       warnings: this.warnings,
@@ -208,6 +216,7 @@ class SyncRun {
     });
     session.targetPid = begun.backendPid;
     this.targetXid = begun.xid;
+    this.targetBegun = begun.snapshot;
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
     // Recorded from here on, so a run that fails validation leaves a `failed` row saying why.
     if (options.history) await this.startHistory(options.history, tables);
@@ -284,8 +293,9 @@ class SyncRun {
    */
   private async trustedChanges(session: Session, plan: SyncPlan, candidates: readonly TablePlan[]): Promise<TrustedChanges | undefined> {
     if (!this.history?.recording) return undefined;
-    const { marks, trusted } = await changesSinceLastRun(session, plan, candidates);
+    const { marks, trusted, comparedInFull } = await changesSinceLastRun(session, plan, candidates);
     this.marks = marks;
+    this.comparedInFull = Object.fromEntries(comparedInFull ?? []);
     return trusted;
   }
 
@@ -456,6 +466,7 @@ class SyncRun {
       metadata: {
         ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
+        ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
     await commit(session.target);
@@ -467,7 +478,7 @@ class SyncRun {
     if (!this.history?.recording || !marksReadable(plan.source) || !marksReadable(plan.target)) return undefined;
     // The source snapshot is the transaction's (repeatable read): read once is read for the run.
     const [source, target] = await Promise.all([this.marks?.source ?? readServerMark(session.source), readServerMark(session.target)]);
-    return buildWatermark(source, target, this.targetXid, plan.tables);
+    return buildWatermark(source, target, this.targetXid, this.targetBegun, plan.tables);
   }
 
   /** A watchdog saw a side stop: remember why (the socket error that follows would hide it) and let go of that side. */

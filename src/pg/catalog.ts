@@ -197,7 +197,7 @@ SELECT json_build_object(
   'extensions', (SELECT coalesce(json_agg(json_build_object('name', e.extname, 'version', e.extversion, 'schema', n.nspname)), '[]')
                    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace),
   'tables', (SELECT coalesce(json_agg(json_build_object(
-      'oid', s.oid::int, 'schema', s.nspname, 'name', s.relname, 'kind', s.relkind,
+      'oid', s.oid::int8, 'schema', s.nspname, 'name', s.relname, 'kind', s.relkind,
       'owner', pg_get_userbyid(s.relowner), 'owned_by_us', pg_has_role(s.relowner, 'USAGE'),
       'rls_active', row_security_active(s.oid), 'bytes', pg_table_size(s.oid),
       'inherited_by', array(SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = s.oid ORDER BY 1),

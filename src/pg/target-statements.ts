@@ -43,6 +43,8 @@ export interface TargetTransaction {
   backendPid: number;
   /** The transaction id, so a later run can ask txid_status() whether this one committed. */
   xid: string;
+  /** The snapshot as the transaction began (`xmin:xmax:xip`): catalog rows written from its xmin on are new to the next run. */
+  snapshot: string;
 }
 
 /**
@@ -63,10 +65,11 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Tr
     // a 200,000-row table's join spills to disk.
     `SET LOCAL work_mem = '64MB'`,
     ...CANONICAL_TEXT,
-    `SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked, pg_backend_pid() AS pid, txid_current()::text AS xid`,
+    `SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked, pg_backend_pid() AS pid, txid_current()::text AS xid,
+            txid_current_snapshot()::text AS snapshot`,
   ]);
-  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string } | undefined;
-  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '' };
+  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string; snapshot: string } | undefined;
+  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', snapshot: row?.snapshot ?? '' };
 }
 
 export interface ReadTransactionOptions {

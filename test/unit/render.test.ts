@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { formatDuration, historyTable, jsonRenderer, overallLine, prettyRenderer, stepLine } from '../../src/cli/render.js';
+import { formatDuration, fullComparisonLines, historyTable, jsonRenderer, overallLine, prettyRenderer, stepLine } from '../../src/cli/render.js';
 import type { IndexBuildProgress, ProgressFields, SyncEvent } from '../../src/engine/events.js';
 import type { SyncResult } from '../../src/engine/sync.js';
 import { CopyError, ValidationError } from '../../src/errors.js';
@@ -38,7 +38,7 @@ function sink(isTTY: boolean) {
 
 function result(overrides: Record<string, unknown> = {}): SyncResult {
   return {
-    syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role',
+    syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role', comparedInFull: {},
     durations: { validation: 0.1, compare: 0, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
     tables: [{ table: 'archon_settings', format: 'binary', mode: 'full', inserted: 4, updated: 0, deleted: 0, sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
     ...overrides,
@@ -113,6 +113,22 @@ test('the summary says how the copy was verified and how triggers were kept quie
   assert.match(checksummed, /every row's checksum verified/);
   assert.doesNotMatch(checksummed, /row counts verified/);
   assert.match(checksummed, /disabled by name/);
+});
+
+test('the summary says which tables the last watermark could not vouch for, one line per reason', () => {
+  const table = (name: string) => ({ table: name, format: 'binary', mode: 'incremental', inserted: 0, updated: 0, deleted: 0, sourceRows: 1, copiedRows: 0, targetRows: 1, bytes: 0, seconds: 0 });
+  const tables = ['archon_settings', 'archon_tasks', 'archon_prompts', 'archon_sources', 'archon_projects'].map(table);
+  const out = sink(false);
+  prettyRenderer({ out: out.stream, err: sink(false).stream, color: false, quiet: false, debug: false }).summary(result({
+    tables,
+    comparedInFull: { archon_settings: 'its definition changed on the source since sync_1', archon_tasks: 'the table was replaced on the target since sync_1' },
+  }));
+  assert.match(out.text(), /row counts verified\narchon_settings compared in full: its definition changed on the source since sync_1\narchon_tasks compared in full: the table was replaced on the target since sync_1\n/);
+  const everyTable = Object.fromEntries(tables.map((t) => [t.table, 'the source database was re-created or altered since sync_1']));
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: everyTable } as unknown as SyncResult), ['every table compared in full: the source database was re-created or altered since sync_1']);
+  const four = Object.fromEntries(tables.slice(0, 4).map((t) => [t.table, 'why']));
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: four } as unknown as SyncResult), ['4 tables compared in full: why']);
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: {} } as unknown as SyncResult), []);
 });
 
 test('the history table shows each run', () => {
