@@ -289,7 +289,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
   };
 }
 
-/** Tables the last run's watermark could not vouch for, one line per reason: `archon_settings compared in full: its definition …`. */
+/** Tables the last run's watermark could not vouch for, one line per reason: `archon_settings compared in full: its columns … changed …`. */
 export function fullComparisonLines(result: Pick<SyncResult, 'tables' | 'comparedInFull'>): string[] {
   const byReason = new Map<string, string[]>();
   for (const [table, reason] of Object.entries(result.comparedInFull)) byReason.set(reason, [...(byReason.get(reason) ?? []), table]);

@@ -105,7 +105,7 @@ export interface SyncResult {
   comparedSince: string | undefined;
   /**
    * Tables whose every row was digested although the last run left a watermark, because it could not prove
-   * them unchanged since, and why: table → e.g. `its definition (…) changed on the source since sync_…`.
+   * them unchanged since, and why: table → e.g. `its columns, their defaults or their types changed on the source since sync_…`.
    */
   comparedInFull: Record<string, string>;
   /** Seconds spent in each phase, and in total. */

@@ -99,8 +99,12 @@ function whyNotTrusted(table: TablePlan, watermark: Watermark, now: Marks, horiz
     if (definition.oid !== recorded[side]) return `the table was replaced on the ${side} since ${since}`;
   }
   for (const side of ['source', 'target'] as const) {
-    if (now[side].definitions?.tables[table.name]?.xmins.some((xmin) => writtenSince(xmin, horizons[side]))) {
-      return `its definition (columns, defaults or the types of its columns) changed on the ${side} since ${since}`;
+    const definition = now[side].definitions?.tables[table.name];
+    if (definition?.xmins.some((xmin) => writtenSince(xmin, horizons[side]))) {
+      return `its columns, their defaults or their types changed on the ${side} since ${since}`;
+    }
+    if (definition && writtenSince(definition.relation, horizons[side])) {
+      return `the table was truncated, rewritten or altered on the ${side} since ${since}`;
     }
   }
   return undefined;

@@ -50,12 +50,16 @@ export interface TableDefinitionMarks {
   /** The table's oid: a table put in its place (RENAME, DROP and CREATE) has another. */
   oid: number;
   /**
-   * The distinct xmins of the catalog rows that say what the table's stored bytes mean: its pg_class row (RENAME,
-   * TRUNCATE, a rewrite, ALTER TABLE write it), its pg_attribute rows, dropped ones too (ADD and DROP COLUMN, a
-   * constant default's attmissingval), its pg_attrdef rows; and for every type its columns are built from
-   * (columnTypesCte) the pg_type row, an enum's pg_enum rows, a domain's pg_constraint rows, a composite's
-   * pg_class and pg_attribute rows and a range's pg_range row. VACUUM, ANALYZE and CREATE INDEX update pg_class
-   * in place (no new xmin), and freezing keeps the raw xmin, so none of them counts as a change.
+   * xmin of the table's pg_class row: RENAME, TRUNCATE and rewrites (new storage), and most ALTER TABLE write it.
+   * VACUUM, ANALYZE and CREATE INDEX update it in place (no new xmin), and freezing keeps the raw xmin, so none
+   * of them counts as a change.
+   */
+  relation: string;
+  /**
+   * The distinct xmins of the other catalog rows that say what the table's stored bytes mean: its pg_attribute
+   * rows, dropped ones too (ADD and DROP COLUMN, a constant default's attmissingval), its pg_attrdef rows; and for
+   * every type its columns are built from (columnTypesCte) the pg_type row, an enum's pg_enum rows, a domain's
+   * pg_constraint rows, a composite's pg_class and pg_attribute rows and a range's pg_range row.
    */
   xmins: string[];
 }
@@ -75,7 +79,7 @@ const MARK_COLUMNS = `pg_catalog.pg_current_snapshot()::text AS snapshot, pg_cat
 // that is after the run's table locks, so no ALTER TABLE can slip in between the reading and the comparison.
 const MARK_WITH_DEFINITIONS_SQL = `
 WITH RECURSIVE sel AS (
-  SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  SELECT c.oid, c.relname, c.xmin FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
 ), ${columnTypesCte('SELECT oid FROM sel')},
 types AS (SELECT DISTINCT typ FROM column_types),
@@ -89,14 +93,13 @@ type_marks(typ, x) AS (
   UNION ALL SELECT g.rngtypid, g.xmin::text FROM pg_catalog.pg_range g WHERE g.rngtypid IN (SELECT typ FROM types)
   UNION ALL SELECT g.rngmultitypid, g.xmin::text FROM pg_catalog.pg_range g WHERE g.rngmultitypid IN (SELECT typ FROM types)
 ), marks(relid, x) AS (
-  SELECT c.oid, c.xmin::text FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT oid FROM sel)
-  UNION ALL SELECT a.attrelid, a.xmin::text FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT oid FROM sel) AND a.attnum > 0
+  SELECT a.attrelid, a.xmin::text FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT oid FROM sel) AND a.attnum > 0
   UNION ALL SELECT d.adrelid, d.xmin::text FROM pg_catalog.pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM sel)
   UNION ALL SELECT c.relid, m.x FROM column_types c JOIN type_marks m ON m.typ = c.typ
 )
 SELECT ${MARK_COLUMNS},
        (SELECT xmin::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AS database_xmin,
-       (SELECT coalesce(json_object_agg(s.relname, json_build_object('oid', s.oid::int8, 'xmins', coalesce(m.xmins, '{}'))), '{}')
+       (SELECT coalesce(json_object_agg(s.relname, json_build_object('oid', s.oid::int8, 'relation', s.xmin::text, 'xmins', coalesce(m.xmins, '{}'))), '{}')
           FROM sel s LEFT JOIN (SELECT relid, array_agg(DISTINCT x) AS xmins FROM marks GROUP BY relid) m ON m.relid = s.oid) AS tables`;
 
 interface MarkRow {

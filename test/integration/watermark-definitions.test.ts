@@ -21,7 +21,7 @@ function run(source: Side, target: Side, extra: Partial<SyncOptions> = {}): Prom
 }
 
 const definitionChanged = (where: 'source' | 'target', since: string | undefined) =>
-  `its definition (columns, defaults or the types of its columns) changed on the ${where} since ${since ?? '?'}`;
+  `its columns, their defaults or their types changed on the ${where} since ${since ?? '?'}`;
 
 /** Two filled databases and a committed full sync between them, whose watermark the next run may go by. */
 async function syncedPair(seed: number): Promise<{ source: Side; target: Side; first: SyncResult }> {
@@ -124,7 +124,7 @@ describe('watermarks and what defines a table', () => {
     const json = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], { env });
     assert.equal(json.code, 0, json.stderr);
     const completed = JSON.parse(json.stdout.split('\n').find((l) => l.includes('"completed"')) ?? '{}') as { comparedInFull?: Record<string, string> };
-    assert.match(completed.comparedInFull?.archon_prompts ?? '', /^its definition \(columns, defaults or the types of its columns\) changed on the source since sync_\d{8}_\d{6}/);
+    assert.match(completed.comparedInFull?.archon_prompts ?? '', /^its columns, their defaults or their types changed on the source since sync_\d{8}_\d{6}/);
     await assertEqual(source, target);
   });
 });

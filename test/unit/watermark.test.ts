@@ -13,8 +13,8 @@ function table(name: string, columns = ['id', 'body'], oids = { source: 100, tar
 }
 
 /** Definitions as a side reads them: every table with its oid and the xmins of its catalog rows (old ones by default). */
-function definitions(oid: number, xmins: Record<string, string[]> = {}, database = '700'): DefinitionMarks {
-  return { database, tables: Object.fromEntries(['a', 'b', 'c'].map((name) => [name, { oid, xmins: xmins[name] ?? ['1', '750'] }])) };
+function definitions(oid: number, xmins: Record<string, string[]> = {}, database = '700', relation: Record<string, string> = {}): DefinitionMarks {
+  return { database, tables: Object.fromEntries(['a', 'b', 'c'].map((name) => [name, { oid, relation: relation[name] ?? '750', xmins: xmins[name] ?? ['1', '750'] }])) };
 }
 
 function marks(source: string, target: string, options: { sourceStartedAt?: string; source?: DefinitionMarks; target?: DefinitionMarks } = {}): Marks {
@@ -58,14 +58,17 @@ test('a table whose key, columns or text-digested columns changed since, or that
 test('a catalog row that defines a table, written since on either side, sends that table to a full comparison', () => {
   // The source's horizon is its snapshot's xmin (1000); 1000 itself was still running then.
   const onSource = judge(recorded, marks('1200:1200:', '5100:5100:', { source: definitions(100, { a: ['1', '1000'] }) }));
-  assert.deepEqual(onSource, { trusted: ['public.b'], comparedInFull: { a: `its definition (columns, defaults or the types of its columns) changed on the source since ${since}` } });
+  assert.deepEqual(onSource, { trusted: ['public.b'], comparedInFull: { a: `its columns, their defaults or their types changed on the source since ${since}` } });
   assert.deepEqual(judge(recorded, marks('1200:1200:', '5100:5100:', { source: definitions(100, { a: ['1', '999'] }) })).trusted, ['public.a', 'public.b']);
   // The target's horizon for catalog rows is where the run began (4990), not where it committed (5000): an ALTER
   // TYPE committed on the target while the run copied counts as a change.
   const onTarget = judge(recorded, marks('1200:1200:', '5100:5100:', { target: definitions(200, { b: ['4992'] }, '4000') }));
-  assert.deepEqual(onTarget, { trusted: ['public.a'], comparedInFull: { b: `its definition (columns, defaults or the types of its columns) changed on the target since ${since}` } });
+  assert.deepEqual(onTarget, { trusted: ['public.a'], comparedInFull: { b: `its columns, their defaults or their types changed on the target since ${since}` } });
+  // The table's own pg_class row: a TRUNCATE, a rewrite, an ALTER TABLE.
+  assert.deepEqual(judge(recorded, marks('1200:1200:', '5100:5100:', { source: definitions(100, {}, '700', { b: '1100' }) })).comparedInFull,
+    { b: `the table was truncated, rewritten or altered on the source since ${since}` });
   // The run's own TRUNCATE wrote its tables' pg_class rows: not a change.
-  assert.deepEqual(judge(recorded, marks('1200:1200:', '5100:5100:', { target: definitions(200, { a: ['5001'], b: ['4989'] }, '4000') })).trusted, ['public.a', 'public.b']);
+  assert.deepEqual(judge(recorded, marks('1200:1200:', '5100:5100:', { target: definitions(200, { b: ['4989'] }, '4000', { a: '5001', b: '5001' }) })).trusted, ['public.a', 'public.b']);
 });
 
 test('a table put in place of the one the watermark names, on either side, is compared in full', () => {
