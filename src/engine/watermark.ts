@@ -136,13 +136,13 @@ function judgeServers(watermark: unknown, now: Marks, since: string): { everyTab
   const fresh = (from: bigint, current: bigint) => from <= current && current - from < MAX_MARK_AGE;
   if (!fresh(sourceSince, sourceNow) || !fresh(targetSince, targetNow) || !fresh(targetBegun, targetNow) || ownXid >= targetNow) return stale;
   const source = { now: sourceNow, since: sourceSince };
-  const catalog: Horizons = { source, target: { now: targetNow, since: targetBegun, ownXid } };
-  for (const side of ['source', 'target'] as const) {
-    const database = now[side].definitions?.database;
-    if (database === undefined) return { everyTable: `the ${side}'s catalog could not be read` };
-    if (writtenSince(database, catalog[side])) return { everyTable: `the ${side} database was re-created or altered since ${since}` };
-  }
-  return { rows: { source, target: { now: targetNow, since: targetSince, ownXid } }, catalog };
+  // A source database created again (even under its old name and oid) from a template may hold rows older than
+  // the watermark that the last run never saw. A target created again from a copy of itself brings back its
+  // history table with its rows: the watermark it holds describes them, so only the source's is judged.
+  const database = now.source.definitions?.database;
+  if (database === undefined) return { everyTable: 'the source\'s catalog could not be read' };
+  if (writtenSince(database, source)) return { everyTable: `the source database was re-created or altered since ${since}` };
+  return { rows: { source, target: { now: targetNow, since: targetSince, ownXid } }, catalog: { source, target: { now: targetNow, since: targetBegun, ownXid } } };
 }
 
 /**

@@ -10,7 +10,7 @@ import { ownerSql } from '../support/fixtures.js';
 import { historyRows } from '../support/history.js';
 import { OWNER_ROLE } from '../support/cluster.js';
 import { testServers, type TestServers } from '../support/servers.js';
-import { assertEqual, side, type Side } from '../support/sides.js';
+import { assertEqual, editEveryTable, side, type Side } from '../support/sides.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -105,6 +105,24 @@ describe('watermarks and what defines a table', () => {
     assert.ok(Object.values(second.comparedInFull).every((r) => r === reason), JSON.stringify(second.comparedInFull));
     const third = await run(source, target, { mode: 'incremental' });
     assert.deepEqual([third.comparedSince, third.comparedInFull], [second.syncId, {}]);
+  });
+
+  test('a target put back from a copy of itself under its oid keeps the watermark that copy holds, and the run still ends equal', async () => {
+    const { source, target, first } = await syncedPair(213);
+    const copy = `${target.database}_copy`;
+    await target.server.admin('postgres', (c) => c.query(`CREATE DATABASE "${copy}" TEMPLATE "${target.database}" OWNER ${OWNER_ROLE}`));
+    await editEveryTable(source);
+    const second = await run(source, target);
+    assert.equal(second.comparedSince, first.syncId);
+    // Put back as it was after the first run: its history holds that run's watermark, and its rows are what that run left.
+    const [row] = await ownerSql(target.server, 'postgres', 'SELECT oid::text AS oid FROM pg_database WHERE datname = $1', [target.database]);
+    await target.server.admin('postgres', async (c) => {
+      await c.query(`DROP DATABASE "${target.database}" WITH (FORCE)`);
+      await c.query(`CREATE DATABASE "${target.database}" OID ${String(row?.oid)} TEMPLATE "${copy}" OWNER ${OWNER_ROLE}`);
+    });
+    const third = await run(source, target, { mode: 'incremental' });
+    assert.deepEqual([third.comparedSince, third.comparedInFull], [first.syncId, {}]);
+    await assertEqual(source, target);
   });
 
   test('the CLI\'s summary and JSON log, and the history row, say which table was compared in full and why', async () => {

@@ -78,12 +78,12 @@ test('a table put in place of the one the watermark names, on either side, is co
     `the table was replaced on the target since ${since}`);
 });
 
-test('a database created again (a new pg_database row, even under its old oid) sends every table to a full comparison', () => {
+test('a source database created again (a new pg_database row, even under its old oid) sends every table to a full comparison', () => {
   assert.deepEqual(judge(recorded, marks('1200:1200:', '5100:5100:', { source: definitions(100, {}, '1150') })), {
     trusted: [], comparedInFull: { a: `the source database was re-created or altered since ${since}`, b: `the source database was re-created or altered since ${since}` },
   });
-  assert.equal(judge(recorded, marks('1200:1200:', '5100:5100:', { target: definitions(200, {}, '5050') })).comparedInFull.b,
-    `the target database was re-created or altered since ${since}`);
+  // A target put back from a copy of itself brings its history with its rows: what the watermark says still holds.
+  assert.equal(judge(recorded, marks('1200:1200:', '5100:5100:', { target: definitions(200, {}, '5050') })).trusted.length, 2);
 });
 
 test('snapshots from a server\'s future, or more than 2^31 transactions back, are not trusted', () => {
