@@ -470,6 +470,8 @@ interface ModeRun {
   /** pg_wal_lsn_diff of the target's pg_current_wal_lsn() after and before the run. */
   walBytes: number;
   durations: Record<string, number> | undefined;
+  /** The run whose watermark the comparison went by (null: every compared row was hashed). */
+  comparedSince: string | null;
   /** Per table, how it was loaded and what moved (tables with changes or loaded in full). */
   tables: { table: string; mode: string; inserted: number; updated: number; deleted: number; copiedRows: number }[];
   verified: boolean;
@@ -479,8 +481,10 @@ interface ModeRun {
 
 /**
  * Replaces `database` with a copy of `template`: the fastest way back to a known state (a file copy, checkpointed).
- * The copy keeps the database's oid, so to archon-sync it is the same database put back as it was, as a restore
- * from a file-level backup would: its watermarks still apply (a new oid would be another database).
+ * The copy keeps the database's oid, so to archon-sync it is the same database put back, as a restore from a
+ * file-level backup would. A target put back keeps its watermarks (its history comes back with its rows); a source
+ * put back is a database created again, which no watermark of before vouches for, so the first run after it
+ * compares every row.
  */
 async function restoreDatabase(server: TestServer, database: string, template: string): Promise<void> {
   await server.admin('postgres', async (client) => {
@@ -501,7 +505,8 @@ async function walBytesSince(setup: Setup, before: string): Promise<number> {
 
 /**
  * Issue 17: after 0 %, 0.1 %, 1 %, 10 % and 50 % of the source's rows changed, each mode from the same target
- * (a copy of the source before the changes, restored from a template database before every run).
+ * (a copy of the source before the changes, with the watermark of a run made after the source was put back,
+ * restored from a template database before every run).
  */
 async function incrementalScenarios(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
@@ -525,7 +530,7 @@ async function incrementalScenarios(): Promise<void> {
     const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
-    let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
+    let completed: { durations?: Record<string, number>; bytes?: number; comparedSince?: string | null; tables?: ModeRun['tables'] } = {};
     for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
     return { ...timed, walBytes, sourceBytes, completed };
   };
@@ -539,8 +544,18 @@ async function incrementalScenarios(): Promise<void> {
 
   const runs: ModeRun[] = [];
   const changes: Record<string, TableChanges[]> = {};
+  const targetPrimed = `${setup.targetDb}_primed`;
   for (const [index, share] of shares.entries()) {
     await restoreDatabase(setup.source, setup.sourceDb, sourceBase);
+    // The source was just created again: one unmeasured run into the target compares every row and leaves the
+    // watermark the measured runs go by; each of them starts from a copy of the target it left.
+    await restoreDatabase(setup.target, setup.targetDb, targetBase);
+    const primed = await runMode('incremental', join(args.out, `incremental-share${share}-primed.log`));
+    console.log(`share ${share}: the run after the source was put back, every row compared, ${primed.seconds.toFixed(1)} s`);
+    await setup.target.admin('postgres', async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS "${targetPrimed}"`);
+      await c.query(`CREATE DATABASE "${targetPrimed}" TEMPLATE "${setup.targetDb}" STRATEGY FILE_COPY`);
+    });
     changes[share] = await setup.source.admin(setup.sourceDb, (c) => applySourceChanges(c, share));
     await setup.source.admin(setup.sourceDb, (c) => c.query('VACUUM ANALYZE'));
     const changed = changes[share].reduce((n, t) => n + t.updated + t.deleted + t.inserted, 0);
@@ -548,13 +563,14 @@ async function incrementalScenarios(): Promise<void> {
     // Rotated from share to share, so no mode always runs first after the source changed.
     const order = SYNC_MODES.map((_, i) => SYNC_MODES[(i + index) % SYNC_MODES.length] as ModeName);
     for (const mode of order) {
-      await restoreDatabase(setup.target, setup.targetDb, targetBase);
+      await restoreDatabase(setup.target, setup.targetDb, targetPrimed);
       await Promise.all([setup.source.admin(setup.sourceDb, (c) => c.query('CHECKPOINT')), setup.target.admin(setup.targetDb, (c) => c.query('CHECKPOINT'))]);
       const run = await runMode(mode, join(args.out, `incremental-share${share}-${mode}.log`));
       const ok = await verified(setup);
       const result: ModeRun = {
         share, mode, seconds: run.seconds, peakRssMb: Math.round(run.peakRssMb), cpuSeconds: run.cpuSeconds,
         sourceBytes: run.sourceBytes, reportedBytes: run.completed.bytes, walBytes: run.walBytes, durations: run.completed.durations,
+        comparedSince: run.completed.comparedSince ?? null,
         tables: (run.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
           .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
         verified: ok,
