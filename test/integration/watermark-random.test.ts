@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { sync, ValidationError, type SyncMode } from '../../src/index.js';
 import { fingerprintDatabase, ownerSql } from '../support/fixtures.js';
+import { mulberry32 } from '../support/random.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { assertEqual, editEveryTable, rowVersions, side, type Side } from '../support/sides.js';
 
@@ -19,18 +20,6 @@ const STEPS = Number(process.env.ARCHON_SYNC_RANDOM_STEPS ?? 30);
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
 after(async () => { await servers?.close(); });
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Name = 'a' | 'b';
 const OTHER: Record<Name, Name> = { a: 'b', b: 'a' };
@@ -193,7 +182,7 @@ class World {
 test(`syncs in both directions between DDL and edits on either side end equal, or are refused with the target untouched (seed ${SEED}, ${STEPS} steps)`, async (t) => {
   const [a, b] = await Promise.all([side(servers.source, 401, 'a'), side(servers.target, 402, 'b')]);
   const log: string[] = [];
-  const world = new World({ a, b }, prng(SEED), log);
+  const world = new World({ a, b }, mulberry32(SEED), log);
   try {
     for (let i = 0; i < STEPS; i += 1) await world.step();
     // A last run each way, once the types agree, so every sequence ends with two checked syncs.
