@@ -159,7 +159,7 @@ class World {
       }],
       [2, async () => {
         this.log.push(`  ${name}: an insert, an update and a delete in every table`);
-        await editEveryTable(this.sides[name]);
+        await editEveryTable(this.sides[name], `-${n}`);
       }],
       [2, () => this.sql(name, `UPDATE archon_tasks SET status = '${this.pick(this.labels[name])}'
           WHERE id IN (SELECT id FROM archon_tasks ORDER BY md5(id::text || '${n}') LIMIT 3);
