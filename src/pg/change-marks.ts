@@ -91,7 +91,6 @@ type_marks(typ, x) AS (
   UNION ALL SELECT t.oid, f.xmin::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute f ON f.attrelid = t.typrelid AND f.attnum > 0
              WHERE t.oid IN (SELECT typ FROM types)
   UNION ALL SELECT g.rngtypid, g.xmin::text FROM pg_catalog.pg_range g WHERE g.rngtypid IN (SELECT typ FROM types)
-  UNION ALL SELECT g.rngmultitypid, g.xmin::text FROM pg_catalog.pg_range g WHERE g.rngmultitypid IN (SELECT typ FROM types)
 ), marks(relid, x) AS (
   SELECT a.attrelid, a.xmin::text FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT oid FROM sel) AND a.attnum > 0
   UNION ALL SELECT d.adrelid, d.xmin::text FROM pg_catalog.pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM sel)

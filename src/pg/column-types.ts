@@ -6,8 +6,10 @@ import { quoteIdent, quoteLiteral } from './quote.js';
 /**
  * A recursive CTE `column_types(relid, typ)` (for a `WITH RECURSIVE`): for each table whose oid `relids` (SQL
  * yielding oids) lists, every type its column values are built from. A stored enum is the oid of a pg_enum row,
- * a domain's value is its base type's, a composite holds its fields, an array its elements, a (multi)range its
- * subtype's bounds; so each of those types is followed in turn. UNION stops at types already reached.
+ * a domain's value is its base type's, a composite holds its fields, an array its elements, a range its
+ * subtype's bounds; so each of those types is followed in turn. UNION stops at types already reached. (Nothing
+ * here names a catalog column newer than PostgreSQL 13, such as pg_range.rngmultitypid: a multirange is followed
+ * no further than its own pg_type row, and its range cannot be altered in any way that changes a value.)
  */
 export function columnTypesCte(relids: string): string {
   return `column_types(relid, typ) AS (
@@ -19,8 +21,7 @@ export function columnTypesCte(relids: string): string {
      SELECT t.typbasetype WHERE t.typbasetype <> 0
      UNION ALL SELECT t.typelem WHERE t.typelem <> 0
      UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f WHERE f.attrelid = t.typrelid AND f.attnum > 0 AND NOT f.attisdropped
-     UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid
-     UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid) n(typ)
+     UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) n(typ)
 )`;
 }
 
@@ -31,16 +32,16 @@ export interface TypeRef {
   schema: string;
 }
 
-/** One type with a structure of its own (enum, domain, composite, array, range, multirange). */
+/** One type with a structure of its own (enum, domain, composite, array, range). */
 export interface TypeRow {
   oid: number;
-  /** pg_type.typtype: e enum, d domain, c composite, r range, m multirange, b base (here: an array). */
+  /** pg_type.typtype: e enum, d domain, c composite, r range, b base (here: an array). */
   kind: string;
   labels: string[] | null;
   base: TypeRef | null;
   element: TypeRef | null;
   fields: (TypeRef & { field: string })[] | null;
-  /** A range's subtype, or a multirange's range. */
+  /** A range's subtype. */
   subtype: TypeRef | null;
 }
 
@@ -59,10 +60,9 @@ export const TYPE_ROWS_SQL = `(SELECT coalesce(json_agg(json_build_object(
     'element', CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN ${REF('t.typelem', 'NULL')} END,
     'fields', CASE WHEN t.typtype = 'c' THEN (SELECT json_agg(json_build_object('field', f.attname) :: jsonb || ${REF('f.atttypid', 'f.atttypmod')}::jsonb ORDER BY f.attnum)
                  FROM pg_catalog.pg_attribute f WHERE f.attrelid = t.typrelid AND f.attnum > 0 AND NOT f.attisdropped) END,
-    'subtype', (SELECT ${REF('CASE WHEN t.typtype = \'r\' THEN g.rngsubtype ELSE g.rngtypid END', 'NULL')}
-                  FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid OR g.rngmultitypid = t.oid))), '[]')
+    'subtype', (SELECT ${REF('g.rngsubtype', 'NULL')} FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid))), '[]')
    FROM pg_catalog.pg_type t
-  WHERE t.oid IN (SELECT typ FROM column_types) AND (t.typtype IN ('e', 'd', 'c', 'r', 'm') OR (t.typelem <> 0 AND t.typlen = -1)))`;
+  WHERE t.oid IN (SELECT typ FROM column_types) AND (t.typtype IN ('e', 'd', 'c', 'r') OR (t.typelem <> 0 AND t.typlen = -1)))`;
 
 /** format_type() output without the type's own schema, so `extensions.vector(3)` and `vector(3)` compare equal. */
 export function withoutOwnSchema(formatted: string, schema: string): string {
@@ -89,7 +89,7 @@ export function describeType(ref: TypeRef, types: ReadonlyMap<number, TypeRow>, 
   if (row.kind === 'e') return `${name} AS ENUM (${(row.labels ?? []).map(quoteLiteral).join(', ')})`;
   if (row.kind === 'd' && row.base) return `${name} AS DOMAIN OVER ${inner(row.base)}`;
   if (row.kind === 'c') return `${name} AS (${(row.fields ?? []).map((f) => `${f.field} ${inner(f)}`).join(', ')})`;
-  if ((row.kind === 'r' || row.kind === 'm') && row.subtype) return `${name} AS ${row.kind === 'r' ? 'RANGE' : 'MULTIRANGE'} OF ${inner(row.subtype)}`;
+  if (row.kind === 'r' && row.subtype) return `${name} AS RANGE OF ${inner(row.subtype)}`;
   if (row.element) {
     const element = inner(row.element);
     return element === withoutOwnSchema(row.element.name, row.element.schema) ? name : `${name} OF ${element}`;
