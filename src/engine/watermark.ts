@@ -111,14 +111,14 @@ function whyNotTrusted(table: TablePlan, watermark: Watermark, now: Marks, horiz
 }
 
 /** Why no table can go by the watermark, or the horizons each side's changes are judged from. */
-function judgeServers(watermark: unknown, now: Marks, since: string): { everyTable: string } | { rows: Horizons; catalog: Horizons } {
+function judgeServers(watermark: unknown, now: Marks, since: string): { everyTable: string } | { watermark: Watermark; rows: Horizons; catalog: Horizons } {
   if (!isWatermark(watermark)) {
     return { everyTable: (watermark as { version?: unknown } | null)?.version === 1
       ? `${since} was recorded by an older archon-sync, which did not note what defines each table`
       : `the watermark of ${since} is not one this archon-sync can read` };
   }
   if (watermark.source.startedAt !== now.source.startedAt) return { everyTable: `the source server restarted since ${since} (its data directory may have been put back)` };
-  const stale = { everyTable: `the transaction ids of ${since} cannot be compared with these servers' now` };
+  const stale = { everyTable: `the transaction ids ${since} recorded do not fit these servers now (too old, or from their future)` };
   let sourceSince: bigint;
   let targetSince: bigint;
   let targetBegun: bigint;
@@ -142,13 +142,17 @@ function judgeServers(watermark: unknown, now: Marks, since: string): { everyTab
   const database = now.source.definitions?.database;
   if (database === undefined) return { everyTable: 'the source\'s catalog could not be read' };
   if (writtenSince(database, source)) return { everyTable: `the source database was re-created or altered since ${since}` };
-  return { rows: { source, target: { now: targetNow, since: targetSince, ownXid } }, catalog: { source, target: { now: targetNow, since: targetBegun, ownXid } } };
+  return {
+    watermark,
+    rows: { source, target: { now: targetNow, since: targetSince, ownXid } },
+    catalog: { source, target: { now: targetNow, since: targetBegun, ownXid } },
+  };
 }
 
 /**
  * What the watermark of run `since` allows now, per table: a change filter on each side, when the source is
  * running since then, the snapshots are from the same servers' pasts (not newer than now) and less than 2^31
- * transactions old, neither database was created again, and the table's definition is unchanged
+ * transactions old, the source database was not created again, and the table's definition is unchanged
  * (whyNotTrusted); else the reason it is compared in full.
  */
 export function judgeWatermark(watermark: unknown, now: Marks, tables: readonly TablePlan[], since: string): WatermarkVerdict {
@@ -160,7 +164,7 @@ export function judgeWatermark(watermark: unknown, now: Marks, tables: readonly 
     return { filters, comparedInFull };
   }
   for (const table of tables) {
-    const reason = whyNotTrusted(table, watermark as Watermark, now, servers.catalog, since);
+    const reason = whyNotTrusted(table, servers.watermark, now, servers.catalog, since);
     if (reason) {
       comparedInFull.set(table.name, reason);
       continue;
