@@ -516,6 +516,8 @@ interface ModeRun {
   /** pg_wal_lsn_diff of the target's pg_current_wal_lsn() after and before the run. */
   walBytes: number;
   durations: Record<string, number> | undefined;
+  /** The run whose watermark the comparison went by (null: every compared row was hashed). */
+  comparedSince: string | null;
   /** Per table, how it was loaded and what moved (tables with changes or loaded in full). */
   tables: { table: string; mode: string; inserted: number; updated: number; deleted: number; copiedRows: number }[];
   verified: boolean;
@@ -532,8 +534,10 @@ interface RunTraffic {
 
 /**
  * Replaces `database` with a copy of `template`: the fastest way back to a known state (a file copy, checkpointed).
- * The copy keeps the database's oid, so to archon-sync it is the same database put back as it was, as a restore
- * from a file-level backup would: its watermarks still apply (a new oid would be another database).
+ * The copy keeps the database's oid, so to archon-sync it is the same database put back, as a restore from a
+ * file-level backup would. A target put back keeps its watermarks (its history comes back with its rows); a source
+ * put back is a database created again, which no watermark of before vouches for, so the first run after it
+ * compares every row.
  */
 async function restoreDatabase(server: TestServer, database: string, template: string): Promise<void> {
   await server.admin('postgres', async (client) => {
@@ -568,7 +572,8 @@ async function cliStartSeconds(): Promise<number> {
 
 /**
  * Issue 17: after 0 %, 0.1 %, 1 %, 10 % and 50 % of the source's rows changed, each mode from the same target
- * (a copy of the source before the changes, restored from a template database before every run).
+ * (a copy of the source before the changes, with the watermark of a run made after the source was put back,
+ * restored from a template database before every run).
  * Issue 27 (--link): the same with the target behind the link, statements counted from both servers' logs.
  */
 async function incrementalScenarios(): Promise<void> {
@@ -610,7 +615,7 @@ async function incrementalScenarios(): Promise<void> {
       ? { target: linkTraffic(setup, direct, linkBefore, marks.target, true), source: serverTraffic(marks.source, true) } : undefined;
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
-    let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
+    let completed: { durations?: Record<string, number>; bytes?: number; comparedSince?: string | null; tables?: ModeRun['tables'] } = {};
     for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
     return { ...timed, walBytes, sourceBytes, completed, traffic };
   };
@@ -625,8 +630,18 @@ async function incrementalScenarios(): Promise<void> {
 
   const runs: ModeRun[] = [];
   const changes: Record<string, TableChanges[]> = {};
+  const targetPrimed = `${setup.targetDb}_primed`;
   for (const [index, share] of shares.entries()) {
     await restoreDatabase(setup.source, setup.sourceDb, sourceBase);
+    // The source was just created again: one unmeasured run into the target compares every row and leaves the
+    // watermark the measured runs go by; each of them starts from a copy of the target it left.
+    await restoreDatabase(setup.target, setup.targetDb, targetBase);
+    const primed = await runMode('incremental', join(args.out, `${prefix}incremental-share${share}-primed.log`));
+    console.log(`share ${share}: the run after the source was put back, every row compared, ${primed.seconds.toFixed(1)} s`);
+    await setup.target.admin('postgres', async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS "${targetPrimed}"`);
+      await c.query(`CREATE DATABASE "${targetPrimed}" TEMPLATE "${setup.targetDb}" STRATEGY FILE_COPY`);
+    });
     changes[share] = await setup.source.admin(setup.sourceDb, (c) => applySourceChanges(c, share));
     await setup.source.admin(setup.sourceDb, (c) => c.query('VACUUM ANALYZE'));
     const changed = changes[share].reduce((n, t) => n + t.updated + t.deleted + t.inserted, 0);
@@ -635,13 +650,14 @@ async function incrementalScenarios(): Promise<void> {
       // Rotated from share to share and run to run, so no mode always runs first after the source changed.
       const order = modes.map((_, i) => modes[(i + index + run - 1) % modes.length] as ModeName);
       for (const mode of order) {
-        await restoreDatabase(setup.target, setup.targetDb, targetBase);
+        await restoreDatabase(setup.target, setup.targetDb, targetPrimed);
         await Promise.all([setup.source.admin(setup.sourceDb, (c) => c.query('CHECKPOINT')), setup.target.admin(setup.targetDb, (c) => c.query('CHECKPOINT'))]);
         const result = await runMode(mode, join(args.out, `${prefix}incremental-share${share}-${mode}${RUNS > 1 ? `-run${run}` : ''}.log`));
         const ok = await verified(setup);
         const modeRun: ModeRun = {
           share, mode, run, seconds: result.seconds, peakRssMb: Math.round(result.peakRssMb), cpuSeconds: result.cpuSeconds,
           sourceBytes: result.sourceBytes, reportedBytes: result.completed.bytes, walBytes: result.walBytes, durations: result.completed.durations,
+          comparedSince: result.completed.comparedSince ?? null,
           tables: (result.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
             .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
           verified: ok,

@@ -152,6 +152,8 @@ export interface TablePlan {
   targetOnlyColumns: string[];
   /** The target's primary-key columns (what checksum verification matches rows on). */
   primaryKey: string[];
+  /** The table's oid on each side: a watermark names the tables it vouches for by them (a table swapped in has another). */
+  oids: { source: number; target: number };
 }
 
 /** What a run does to one table, decided before its first write. */
@@ -181,6 +183,11 @@ export interface SyncPreview {
   triggerSuppression: TriggerSuppression;
   /** The run whose watermark let unchanged rows go undigested, if one did. */
   comparedSince: string | undefined;
+  /**
+   * Tables whose every row is compared although the last run left a watermark, because it could not prove them
+   * unchanged since, and why: table → e.g. `its columns, their defaults or their types changed on the source since sync_…`.
+   */
+  comparedInFull: Record<string, string>;
   /** Every planned table, in load order. */
   tables: TablePreview[];
   totals: PreviewTotals;
@@ -257,6 +264,11 @@ export interface SyncResult {
    * Undefined when every row of the compared tables was digested (or nothing was compared).
    */
   comparedSince: string | undefined;
+  /**
+   * Tables whose every row was digested although the last run left a watermark, because it could not prove
+   * them unchanged since, and why: table → e.g. `its columns, their defaults or their types changed on the source since sync_…`.
+   */
+  comparedInFull: Record<string, string>;
   /** Seconds spent in each phase, and in total. */
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;

@@ -23,7 +23,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
           table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name),
           ...(decided?.tables.find((d) => d.table === t.name) ?? {}),
         })),
-        ...(decided ? { preview: { mode: decided.mode, triggerSuppression: decided.triggerSuppression, comparedSince: decided.comparedSince ?? null, totals: decided.totals } } : {}),
+        ...(decided ? { preview: { mode: decided.mode, triggerSuppression: decided.triggerSuppression, comparedSince: decided.comparedSince ?? null, comparedInFull: decided.comparedInFull, totals: decided.totals } } : {}),
         skippedTables: plan.skippedTables,
         warnings: plan.warnings.map((w) => redact(w)),
       }, 'plan');
@@ -65,7 +65,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     summary(result) {
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
-        triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null,
+        triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null, comparedInFull: result.comparedInFull,
         tables: result.tables,
       }, 'completed');
     },

@@ -34,6 +34,7 @@ export function planLines(header: RunHeader, plan: SyncPlan, dryRun: boolean, co
     const changed = preview.tables.filter((p) => p.mode === 'incremental').reduce((sum, p) => sum + p.inserts + p.updates + p.deletes, 0);
     const since = preview.comparedSince ? `; only rows written since ${preview.comparedSince} were compared` : '';
     lines.push(`${totals.incrementalTables} of ${totals.tables} tables incremental (${fmt.format(changed)} rows to change); ${totals.fullTables} copied in full; ${totals.indexesToRebuild} indexes to rebuild${since}`);
+    lines.push(...fullComparisonLines(preview));
   } else {
     lines.push(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables with ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes`);
   }
@@ -46,6 +47,19 @@ export function triggerWords(mode: TriggerSuppression): string {
   return mode === 'replica-role'
     ? 'user triggers skipped by session_replication_role = replica (no trigger fired)'
     : 'user triggers disabled by name for the load (ALTER TABLE … DISABLE TRIGGER) and enabled again before commit';
+}
+
+/**
+ * Tables the last run's watermark could not vouch for, one line per reason (`archon_settings compared in full:
+ * its columns … changed …`), from a sync's result or a preview: both list every planned table.
+ */
+export function fullComparisonLines(decided: { tables: readonly unknown[]; comparedInFull: Readonly<Record<string, string>> }): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const [table, reason] of Object.entries(decided.comparedInFull)) byReason.set(reason, [...(byReason.get(reason) ?? []), table]);
+  return [...byReason].map(([reason, tables]) => {
+    const which = tables.length === decided.tables.length ? 'every table' : tables.length > 3 ? `${tables.length} tables` : tables.join(', ');
+    return `${which} compared in full: ${reason}`;
+  });
 }
 
 export function summaryLines(result: SyncResult, color: boolean): string[] {
@@ -63,6 +77,7 @@ export function summaryLines(result: SyncResult, color: boolean): string[] {
   return [
     t.toString(),
     paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows copied in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s${modes}); ${checked}`),
+    ...fullComparisonLines(result),
     ...(result.plan.skippedTables.length > 0 ? [`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`] : []),
     triggerWords(result.triggerSuppression),
   ];

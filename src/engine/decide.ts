@@ -27,6 +27,11 @@ export interface Decisions {
   tables: TableDecision[];
   /** The run whose watermark let rows go undigested, if one did. */
   comparedSince: string | undefined;
+  /**
+   * Tables whose every row is digested although the last run left a watermark, because it could not prove them
+   * unchanged since, and why (table → reason); empty when no watermark was found or it vouched for every table.
+   */
+  comparedInFull: Record<string, string>;
   /** Both servers' identity and snapshot, when read for the watermark: this run's own watermark reuses the source's. */
   marks: Marks | undefined;
 }
@@ -135,5 +140,5 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
     const reason = diff ? fullAfterComparing(diff, options) : fullBecause.get(table);
     return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
   });
-  return { tables, comparedSince: since.trusted?.sinceSyncId, marks: since.marks };
+  return { tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks };
 }

@@ -84,6 +84,12 @@ function matchColumns(qualified: string, source: TableInfo, target: TableInfo, p
       problems.add(`${qualified}.${name} is ${sourceColumn.type} on the source but ${targetColumn.type} on the target; make the types match before syncing`, qualified);
       continue;
     }
+    // Same name, other meaning: an enum's labels (a value travels as its label), a domain's base type, a
+    // composite's fields. Copied, such values would fail late or land as something else.
+    if (targetColumn.definition !== sourceColumn.definition) {
+      problems.add(`${qualified}.${name} is ${sourceColumn.definition} on the source but ${targetColumn.definition} on the target; make the types match before syncing`, qualified);
+      continue;
+    }
     for (const reason of [sourceColumn.binaryUnsafeReason, targetColumn.binaryUnsafeReason]) {
       if (reason) unsafe.push(`${name}: ${reason}`);
     }
@@ -190,6 +196,7 @@ export function buildPlan(input: PlanInput): SyncPlan {
       })),
       targetOnlyColumns,
       primaryKey: sourceTable.primaryKey.join(',') === targetTable.primaryKey.join(',') ? targetTable.primaryKey : [],
+      oids: { source: sourceTable.oid, target: targetTable.oid },
     });
   }
 

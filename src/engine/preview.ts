@@ -58,6 +58,7 @@ export function previewed(plan: SyncPlan, loads: readonly TableLoad[], decisions
   const tables = loads.map((load) => tablePreview(load, decisions));
   return {
     ...plan,
-    preview: { mode: context.mode, triggerSuppression: context.triggerSuppression, comparedSince: decisions.comparedSince, tables, totals: totalsOf(tables) },
+    preview: { mode: context.mode, triggerSuppression: context.triggerSuppression, comparedSince: decisions.comparedSince,
+      comparedInFull: decisions.comparedInFull, tables, totals: totalsOf(tables) },
   };
 }

@@ -62,12 +62,15 @@ export class Run {
   private currentTable: string | undefined;
   private stall: ArchonSyncError | undefined;
   private targetXid = '';
+  /** The target snapshot as the run's transaction began: the horizon the next run judges the target's catalog rows by. */
+  private targetBegun = '';
   private historyReadable = false;
   /** Foreign keys of outside tables dropped for the load, put back before COMMIT. */
   private setAside: ForeignKeyInfo[] = [];
   /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
+  private comparedInFull: Record<string, string> = {};
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
 
@@ -154,6 +157,7 @@ export class Run {
       triggerSuppression: this.triggerSuppression,
       verify: this.options.verify,
       comparedSince: this.comparedSince,
+      comparedInFull: this.comparedInFull,
       durations: this.durations,
       bytes: this.results.reduce((s, t) => s + t.bytes, 0),
       warnings: this.warnings,
@@ -172,6 +176,7 @@ export class Run {
     });
     session.targetPid = begun.backendPid;
     this.targetXid = begun.xid;
+    this.targetBegun = begun.snapshot;
     this.historyReadable = begun.historyReadable;
     // A running sync holds locks the catalog reads would queue behind: say so at once instead.
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
@@ -229,6 +234,7 @@ export class Run {
     this.currentTable = undefined;
     this.marks = decisions.marks;
     this.comparedSince = decisions.comparedSince;
+    this.comparedInFull = decisions.comparedInFull;
     if (this.options.mode === 'incremental') {
       for (const decision of decisions.tables) {
         if (decision.mode === 'full' && decision.reason !== 'empty on the target') this.warn(`${decision.table.schema}.${decision.table.name} is copied in full: ${decision.reason ?? ''}`);
@@ -355,6 +361,7 @@ export class Run {
       metadata: {
         ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
+        ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
     await commit(session.target);
@@ -366,7 +373,7 @@ export class Run {
     if (!this.history?.recording || !marksReadable(plan.source) || !marksReadable(plan.target)) return undefined;
     // The source snapshot is the transaction's (repeatable read): read once is read for the run.
     const [source, target] = await Promise.all([this.marks?.source ?? readServerMark(session.source), readServerMark(session.target)]);
-    return buildWatermark(source, target, this.targetXid, plan.tables);
+    return buildWatermark(source, target, this.targetXid, this.targetBegun, plan.tables);
   }
 
   /** A watch saw a side stop: remember why (the socket error that follows would hide it) and let go of that side. */

@@ -1,7 +1,8 @@
 // Catalog facts of one database for the tables we copy, read from pg_catalog in one round trip.
 
 import type pg from 'pg';
-import { quoteIdent, quoteTable } from './quote.js';
+import { columnTypesCte, describeType, TYPE_ROWS_SQL, withoutOwnSchema, type TypeRow } from './column-types.js';
+import { quoteTable } from './quote.js';
 
 /** What sits between us and the server, as far as can be told from the outside. */
 export type PoolerGuess = 'direct' | 'transaction pooler' | 'session pooler' | 'pooler or proxy';
@@ -33,6 +34,11 @@ export interface ColumnInfo {
   name: string;
   /** format_type() without the type's own schema, so `extensions.vector(3)` and `vector(3)` compare equal. */
   type: string;
+  /**
+   * What the type's values mean (describeType): the type's name for a plain type, with enum labels, a domain's
+   * base type, composite fields or an array's element spelled out. Two sides agree on values only where equal.
+   */
+  definition: string;
   notNull: boolean;
   hasDefault: boolean;
   generated: boolean;
@@ -132,7 +138,7 @@ export interface Catalog {
 const FIRST_USER_OID = 16384;
 
 interface ColumnRow {
-  name: string; formatted: string; typschema: string; notnull: boolean; hasdef: boolean; generated: boolean;
+  name: string; formatted: string; typschema: string; type_oid: number; notnull: boolean; hasdef: boolean; generated: boolean;
   typtype: string; has_send: boolean; has_recv: boolean; elem_oid: number; elem_typtype: string | null; base_typtype: string | null;
 }
 
@@ -155,6 +161,7 @@ interface CatalogDocument {
     replident: boolean; clustered: boolean; comment: string | null; tablespace: string | null; statistics: { column: number; target: number }[];
   }[];
   triggers: { name: string; schema: string; table: string; mode: TriggerMode }[];
+  types: TypeRow[];
   sequences: { schema: string; table: string; column: string; seq_schema: string; seq_name: string; owned: boolean; increment: string; last_value: string | null }[];
 }
 
@@ -162,7 +169,7 @@ interface CatalogDocument {
 // sequences there are. Sequences are those owned by a column (serial, identity) and those a column's DEFAULT
 // names without owning; pg_sequences shows last_value as NULL where a role may not read it, instead of failing.
 const CATALOG_SQL = `
-WITH sel AS (
+WITH RECURSIVE sel AS (
   SELECT c.oid, c.relname, c.relkind, c.relowner, n.nspname
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
@@ -177,7 +184,7 @@ WITH sel AS (
      AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
     JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
    WHERE ad.adrelid IN (SELECT oid FROM sel)
-)
+), ${columnTypesCte('SELECT oid FROM sel')}
 SELECT json_build_object(
   'server', (SELECT json_build_object(
       'version', version(), 'usr', current_user, 'db', current_database(),
@@ -190,7 +197,7 @@ SELECT json_build_object(
   'extensions', (SELECT coalesce(json_agg(json_build_object('name', e.extname, 'version', e.extversion, 'schema', n.nspname)), '[]')
                    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace),
   'tables', (SELECT coalesce(json_agg(json_build_object(
-      'oid', s.oid::int, 'schema', s.nspname, 'name', s.relname, 'kind', s.relkind,
+      'oid', s.oid::int8, 'schema', s.nspname, 'name', s.relname, 'kind', s.relkind,
       'owner', pg_get_userbyid(s.relowner), 'owned_by_us', pg_has_role(s.relowner, 'USAGE'),
       'rls_active', row_security_active(s.oid), 'bytes', pg_table_size(s.oid),
       'inherited_by', array(SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = s.oid ORDER BY 1),
@@ -198,7 +205,7 @@ SELECT json_build_object(
                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)
                      FROM pg_constraint con WHERE con.contype = 'p' AND con.conrelid = s.oid), '{}'),
       'columns', (SELECT coalesce(json_agg(json_build_object(
-          'name', a.attname, 'formatted', format_type(a.atttypid, a.atttypmod), 'typschema', tn.nspname,
+          'name', a.attname, 'formatted', format_type(a.atttypid, a.atttypmod), 'typschema', tn.nspname, 'type_oid', a.atttypid::int8,
           'notnull', a.attnotnull, 'hasdef', a.atthasdef OR a.attidentity <> '', 'generated', a.attgenerated <> '',
           'typtype', t.typtype,
           'has_send', coalesce(bt.typsend, t.typsend) <> 0, 'has_recv', coalesce(bt.typreceive, t.typreceive) <> 0,
@@ -242,6 +249,7 @@ SELECT json_build_object(
   'triggers', (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'schema', s.nspname, 'table', s.relname, 'mode', t.tgenabled)
       ORDER BY s.relname, t.tgname), '[]')
       FROM pg_trigger t JOIN sel s ON s.oid = t.tgrelid WHERE NOT t.tgisinternal),
+  'types', ${TYPE_ROWS_SQL},
   'sequences', (SELECT coalesce(json_agg(json_build_object(
       'schema', s.nspname, 'table', s.relname, 'column', a.attname, 'seq_schema', sn.nspname, 'seq_name', sc.relname,
       'owned', q.owned, 'increment', ps.increment_by::text, 'last_value', ps.last_value::text)
@@ -263,19 +271,13 @@ function binaryUnsafeReason(row: ColumnRow): string | undefined {
   return undefined;
 }
 
-function withoutOwnSchema(formatted: string, schema: string): string {
-  for (const prefix of [`${quoteIdent(schema)}.`, `${schema}.`]) {
-    if (formatted.startsWith(prefix)) return formatted.slice(prefix.length);
-  }
-  return formatted;
-}
-
 /** Reads everything the plan needs about `tables` in `schema`, in the caller's transaction and snapshot. */
 export async function readCatalog(client: pg.ClientBase, schema: string, tables: readonly string[]): Promise<Catalog> {
   const result = await client.query<{ doc: CatalogDocument }>(CATALOG_SQL, [schema, tables]);
   const doc = result.rows[0]?.doc;
   if (!doc) throw new Error('the catalog query returned no row');
   const { server } = doc;
+  const types = new Map(doc.types.map((t) => [t.oid, t]));
   return {
     server: {
       version: server.version,
@@ -305,6 +307,7 @@ export async function readCatalog(client: pg.ClientBase, schema: string, tables:
       columns: t.columns.map((c) => ({
         name: c.name,
         type: withoutOwnSchema(c.formatted, c.typschema),
+        definition: describeType({ oid: c.type_oid, name: c.formatted, schema: c.typschema }, types),
         notNull: c.notnull,
         hasDefault: c.hasdef,
         generated: c.generated,

@@ -8,6 +8,7 @@
 // sync left. Only the other rows need their digests computed.
 
 import type pg from 'pg';
+import { columnTypesCte } from './column-types.js';
 import { HISTORY_TABLE } from './history-statements.js';
 
 /** What must be the same again for marks taken on a server to mean anything there later. */
@@ -29,23 +30,98 @@ export interface ServerMark {
    * rewinds transaction ids without a new timeline, and always means a restart.
    */
   startedAt: string;
+  /** What defines the tables' values, read in the same statement as `snapshot`, when it was asked for. */
+  definitions?: DefinitionMarks | undefined;
 }
 
 /**
- * The server's identity and the snapshot of the caller's transaction, in one round trip. Needs PostgreSQL 13
- * (pg_current_snapshot) and the right to call pg_control_system() and pg_control_checkpoint(); check
- * ServerInfo.versionNum and identityReadable first, since a failing statement would end the transaction.
+ * Catalog rows carry an xmin too. A value can change without its row being written: a column dropped and
+ * added again with a constant default (the value then lives in pg_attribute), a table swapped in by RENAME, an
+ * enum label renamed, a database created again from another template. Each of these writes a catalog row.
  */
-export async function readServerMark(client: pg.ClientBase): Promise<ServerMark> {
-  const result = await client.query<{ snapshot: string; system: string; timeline: number; database: string; started_at: string }>(
-    `SELECT pg_catalog.pg_current_snapshot()::text AS snapshot, pg_catalog.pg_postmaster_start_time()::text AS started_at,
+export interface DefinitionMarks {
+  /** xmin of current_database()'s pg_database row: a database dropped and created again, even under its old oid and name, has a new row. */
+  database: string;
+  /** By table name. */
+  tables: Record<string, TableDefinitionMarks>;
+}
+
+export interface TableDefinitionMarks {
+  /** The table's oid: a table put in its place (RENAME, DROP and CREATE) has another. */
+  oid: number;
+  /**
+   * xmin of the table's pg_class row: RENAME, TRUNCATE and rewrites (new storage), and most ALTER TABLE write it.
+   * VACUUM, ANALYZE and CREATE INDEX update it in place (no new xmin), and freezing keeps the raw xmin, so none
+   * of them counts as a change.
+   */
+  relation: string;
+  /**
+   * The distinct xmins of the other catalog rows that say what the table's stored bytes mean: its pg_attribute
+   * rows, dropped ones too (ADD and DROP COLUMN, a constant default's attmissingval), its pg_attrdef rows; and for
+   * every type its columns are built from (columnTypesCte) the pg_type row, an enum's pg_enum rows, a domain's
+   * pg_constraint rows, a composite's pg_class and pg_attribute rows and a range's pg_range row.
+   */
+  xmins: string[];
+}
+
+/** Which tables' definitions to read with the mark: by name, in one schema. */
+export interface DefinitionsOf {
+  schema: string;
+  tables: readonly string[];
+}
+
+const MARK_COLUMNS = `pg_catalog.pg_current_snapshot()::text AS snapshot, pg_catalog.pg_postmaster_start_time()::text AS started_at,
             (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) AS system,
             (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()) AS timeline,
-            (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AS database`,
-  );
+            (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AS database`;
+
+// The definitions in the statement that takes the snapshot they are judged by: on the target (read committed)
+// that is after the run's table locks, so no ALTER TABLE can slip in between the reading and the comparison.
+const MARK_WITH_DEFINITIONS_SQL = `
+WITH RECURSIVE sel AS (
+  SELECT c.oid, c.relname, c.xmin FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
+), ${columnTypesCte('SELECT oid FROM sel')},
+types AS (SELECT DISTINCT typ FROM column_types),
+type_marks(typ, x) AS (
+  SELECT t.oid, t.xmin::text FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT typ FROM types)
+  UNION ALL SELECT e.enumtypid, e.xmin::text FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT typ FROM types)
+  UNION ALL SELECT k.contypid, k.xmin::text FROM pg_catalog.pg_constraint k WHERE k.contypid IN (SELECT typ FROM types)
+  UNION ALL SELECT t.oid, r.xmin::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class r ON r.oid = t.typrelid WHERE t.oid IN (SELECT typ FROM types)
+  UNION ALL SELECT t.oid, f.xmin::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute f ON f.attrelid = t.typrelid AND f.attnum > 0
+             WHERE t.oid IN (SELECT typ FROM types)
+  UNION ALL SELECT g.rngtypid, g.xmin::text FROM pg_catalog.pg_range g WHERE g.rngtypid IN (SELECT typ FROM types)
+), marks(relid, x) AS (
+  SELECT a.attrelid, a.xmin::text FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT oid FROM sel) AND a.attnum > 0
+  UNION ALL SELECT d.adrelid, d.xmin::text FROM pg_catalog.pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM sel)
+  UNION ALL SELECT c.relid, m.x FROM column_types c JOIN type_marks m ON m.typ = c.typ
+)
+SELECT ${MARK_COLUMNS},
+       (SELECT xmin::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AS database_xmin,
+       (SELECT coalesce(json_object_agg(s.relname, json_build_object('oid', s.oid::int8, 'relation', s.xmin::text, 'xmins', coalesce(m.xmins, '{}'))), '{}')
+          FROM sel s LEFT JOIN (SELECT relid, array_agg(DISTINCT x) AS xmins FROM marks GROUP BY relid) m ON m.relid = s.oid) AS tables`;
+
+interface MarkRow {
+  snapshot: string; system: string; timeline: number; database: string; started_at: string;
+  database_xmin?: string; tables?: Record<string, TableDefinitionMarks>;
+}
+
+/**
+ * The server's identity and the snapshot of the caller's transaction, in one round trip, with the definitions
+ * of `definitionsOf` when asked. Needs PostgreSQL 13 (pg_current_snapshot) and the right to call
+ * pg_control_system() and pg_control_checkpoint(); check ServerInfo.versionNum and identityReadable first, since
+ * a failing statement would end the transaction.
+ */
+export async function readServerMark(client: pg.ClientBase, definitionsOf?: DefinitionsOf): Promise<ServerMark> {
+  const result = definitionsOf
+    ? await client.query<MarkRow>(MARK_WITH_DEFINITIONS_SQL, [definitionsOf.schema, definitionsOf.tables])
+    : await client.query<MarkRow>(`SELECT ${MARK_COLUMNS}`);
   const row = result.rows[0];
   if (!row) throw new Error('reading the server identity returned no row');
-  return { identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot, startedAt: row.started_at };
+  return {
+    identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot, startedAt: row.started_at,
+    definitions: row.database_xmin !== undefined && row.tables ? { database: row.database_xmin, tables: row.tables } : undefined,
+  };
 }
 
 /** The bounds of a pg_snapshot text: xmin (oldest transaction still running) and xmax (next id to be assigned). */
@@ -56,6 +132,7 @@ export function snapshotBounds(snapshot: string): { xmin: bigint; xmax: bigint }
 }
 
 const XID_SPACE = 2n ** 32n;
+const FIRST_NORMAL_XID = 3n;
 /** Transaction ids compare correctly only within half the 32-bit space; marks older than that are not trusted. */
 export const MAX_MARK_AGE = 2n ** 31n;
 
@@ -67,6 +144,13 @@ export interface ChangedSince {
   ownXid?: bigint | undefined;
 }
 
+/** The window a mark spans, refused when ids that far apart no longer compare correctly. */
+function markWindow(mark: ChangedSince): bigint {
+  const window = mark.now - mark.since;
+  if (window < 0n || window >= MAX_MARK_AGE) throw new Error(`a change mark ${window} transactions old cannot be trusted`);
+  return window;
+}
+
 /**
  * A boolean SQL expression over row alias `alias`: true when the row may have been written at or after `since`.
  * A row's xmin is 32 bits; its distance back from `now`, modulo 2^32, is exact for every id less than 2^31
@@ -74,11 +158,22 @@ export interface ChangedSince {
  * for a new one, which only costs its digest. Never the other way round.
  */
 export function changedSinceSql(alias: string, mark: ChangedSince): string {
-  const window = mark.now - mark.since;
-  if (window < 0n || window >= MAX_MARK_AGE) throw new Error(`a change mark ${window} transactions old cannot be trusted`);
+  const window = markWindow(mark);
   const distance = `((${mark.now}::int8 - ${alias}.xmin::text::int8) % ${XID_SPACE} + ${XID_SPACE}) % ${XID_SPACE}`;
   const written = `${distance} <= ${window}`;
   return mark.ownXid === undefined ? `(${written})` : `(${alias}.xmin <> '${mark.ownXid % XID_SPACE}'::xid AND ${written})`;
+}
+
+/**
+ * changedSinceSql's judgment of one 32-bit xmin (as text), for catalog rows read as values. Ids below 3 are never
+ * a transaction's (1 wrote the bootstrap catalog, 2 marks a tuple frozen before 9.4; the counter skips them when
+ * it wraps), so they are old even where the modulo arithmetic would put them just past a wrap-around.
+ */
+export function writtenSince(xmin: string, mark: ChangedSince): boolean {
+  const window = markWindow(mark);
+  const id = BigInt(xmin);
+  if (id < FIRST_NORMAL_XID || (mark.ownXid !== undefined && id === mark.ownXid % XID_SPACE)) return false;
+  return (((mark.now - id) % XID_SPACE) + XID_SPACE) % XID_SPACE <= window;
 }
 
 /**

@@ -24,7 +24,8 @@ export async function findForeignKeyViolation(client: pg.ClientBase, fks: readon
     return `(SELECT ${index} AS fk, json_build_object(${key}) AS key
                FROM ${child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${joins}) LIMIT 1)`;
   });
-  const result = await client.query<{ fk: number; key: Record<string, string> }>(`${checks.join('\nUNION ALL\n')}\nLIMIT 1`);
+  // In a subquery: a single parenthesized check followed by LIMIT would be "multiple LIMIT clauses".
+  const result = await client.query<{ fk: number; key: Record<string, string> }>(`SELECT * FROM (${checks.join('\nUNION ALL\n')}) checks\nLIMIT 1`);
   const row = result.rows[0];
   return row ? { index: row.fk, key: row.key } : undefined;
 }

@@ -38,6 +38,8 @@ export interface TargetTransaction {
   backendPid: number;
   /** The transaction id, so a later run can ask txid_status() whether this one committed (empty for a preview). */
   xid: string;
+  /** The snapshot as the transaction began (`xmin:xmax:xip`): catalog rows written from its xmin on are new to the next run. */
+  snapshot: string;
   /** archon_sync_history exists and this role may read it: where watermarks of earlier runs are. */
   historyReadable: boolean;
 }
@@ -71,10 +73,11 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Ta
     ...CANONICAL_TEXT,
     `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
             pg_backend_pid() AS pid, ${settings.lock === 'exclusive' ? 'txid_current()::text' : "''"} AS xid,
+            txid_current_snapshot()::text AS snapshot,
             CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history`,
   ]);
-  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string; history: boolean } | undefined;
-  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', historyReadable: row?.history === true };
+  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string; snapshot: string; history: boolean } | undefined;
+  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', snapshot: row?.snapshot ?? '', historyReadable: row?.history === true };
 }
 
 export interface ReadTransactionOptions {

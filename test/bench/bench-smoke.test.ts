@@ -64,14 +64,17 @@ test('npm run bench -- --incremental times every mode after each share of change
     const file = readdirSync(out).find((f) => f.endsWith('-incremental.json'));
     assert.ok(file, `no -incremental results file in ${readdirSync(out).join(', ')}`);
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
-      runs: { share: number; mode: string; verified: boolean; sourceBytes: number; walBytes: number; tables: { mode: string; inserted: number; updated: number; deleted: number }[] }[];
+      runs: { share: number; mode: string; verified: boolean; sourceBytes: number; walBytes: number; comparedSince: string | null; tables: { mode: string; inserted: number; updated: number; deleted: number }[] }[];
     };
     assert.deepEqual(report.runs.map((r) => `${r.share} ${r.mode}`).sort(),
       ['0 auto', '0 full', '0 incremental', '0.1 auto', '0.1 full', '0.1 incremental']);
     assert.ok(report.runs.every((r) => r.verified && r.walBytes > 0 && r.sourceBytes > 0));
     const run = (share: number, mode: string) => report.runs.find((r) => r.share === share && r.mode === mode);
-    // Nothing changed: no table reloaded, and far fewer bytes read from the source than a full copy reads.
+    // Nothing changed: no table reloaded, and far fewer bytes read from the source than a full copy reads; the
+    // comparison went by a watermark (the source being put back from a template must not hide that path).
     assert.equal(run(0, 'incremental')?.tables.length, 0, JSON.stringify(run(0, 'incremental')?.tables));
+    assert.match(run(0, 'incremental')?.comparedSince ?? '', /^sync_/);
+    assert.match(run(0.1, 'auto')?.comparedSince ?? '', /^sync_/);
     assert.ok((run(0, 'incremental')?.sourceBytes ?? Infinity) < (run(0, 'full')?.sourceBytes ?? 0) / 2);
     // A tenth changed: incremental moved every kind of change and copied no table in full.
     const moved = run(0.1, 'incremental')?.tables ?? [];

@@ -42,9 +42,11 @@ interface ColumnFact { name: string; type: string; pk: boolean; constrained: boo
 /**
  * An insert, an update and a delete in every one of the 17 tables, written as Archon would (triggers and
  * foreign keys active, so deletes cascade and the source stays consistent). The insert copies an existing row
- * with its key and unique columns made new; the update edits a plain text or jsonb column.
+ * with its key and unique columns made new (text ones end in `suffix`: a sequence of edits on one database needs a
+ * new one each time, or a varchar cut to its length comes out the same twice); the update edits a plain text or
+ * jsonb column.
  */
-export async function editEveryTable(s: Side): Promise<void> {
+export async function editEveryTable(s: Side, suffix = '-new'): Promise<void> {
   await s.server.asOwner(s.database, async (client) => {
     for (const table of ARCHON_TABLES) {
       const columns = (await client.query<ColumnFact>(`
@@ -61,7 +63,7 @@ export async function editEveryTable(s: Side): Promise<void> {
         const limit = /\((\d+)\)/.exec(c.type)?.[1];
         return `${limit ? `left(${value}, ${Math.max(0, Number(limit) - suffix.length)})` : value} || '${suffix}'`;
       };
-      const fresh = (c: ColumnFact) => /text|character/.test(c.type) ? withSuffix(c, c.name, '-new') : /integer|bigint/.test(c.type) ? `${c.name} + 100000` : c.type === 'date' ? `${c.name} + 1` : undefined;
+      const fresh = (c: ColumnFact) => /text|character/.test(c.type) ? withSuffix(c, c.name, suffix) : /integer|bigint/.test(c.type) ? `${c.name} + 100000` : c.type === 'date' ? `${c.name} + 1` : undefined;
       const changedUnique = new Set(uniques.map((cols) => cols.find((name) => { const c = columns.find((x) => x.name === name); return c !== undefined && fresh(c) !== undefined; })).filter(Boolean));
       const insertable = columns.filter((c) => !c.generated && !(c.pk && c.hasDefault));
       const values = insertable.map((c) => (c.pk || changedUnique.has(c.name) ? fresh(c) ?? c.name : c.name));

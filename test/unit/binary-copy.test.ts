@@ -5,6 +5,7 @@ import { Readable, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { BinaryCopyFormatError, BinaryCopyRowCounter, type RowCounterOptions } from '../../src/pg/binary-copy.js';
+import { mulberry32 } from '../support/random.js';
 
 // ---- building binary COPY payloads -------------------------------------------------------------------------
 
@@ -36,20 +37,8 @@ function payload(rows: readonly (readonly (Buffer | null)[])[], extension?: Buff
   return Buffer.concat([header(extension), ...rows.map(tuple), TRAILER]);
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so every failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomBytes(length: number, seed: number): Buffer {
-  const next = random(seed);
+  const next = mulberry32(seed);
   const out = Buffer.alloc(length);
   for (let i = 0; i < length; i++) out[i] = Math.floor(next() * 256);
   return out;
@@ -228,7 +217,7 @@ test('counts rows fed one byte per chunk', async () => {
 });
 
 test('counts rows under random chunkings (fixed seed), empty chunks included', async () => {
-  const next = random(20240611);
+  const next = mulberry32(20240611);
   for (const [name, sample] of Object.entries(SAMPLES)) {
     for (let round = 0; round < 200; round++) {
       const chunks = randomChunks(sample.data, next);

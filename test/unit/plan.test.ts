@@ -14,7 +14,7 @@ function server(identity: string, extensions: string[] = ['vector']): ServerInfo
 }
 
 function column(name: string, type = 'text', extra: Partial<ColumnInfo> = {}): ColumnInfo {
-  return { name, type, notNull: false, hasDefault: false, generated: false, binaryUnsafeReason: undefined, ...extra };
+  return { name, type, definition: extra.definition ?? type, notNull: false, hasDefault: false, generated: false, binaryUnsafeReason: undefined, ...extra };
 }
 
 function table(name: string, columns: ColumnInfo[], extra: Partial<TableInfo> = {}): TableInfo {

@@ -5,6 +5,7 @@ import { buildFraction, type CostTable } from '../../src/engine/cost-model.js';
 import { ProgressTracker } from '../../src/engine/progress-tracker.js';
 import type { SyncEvent } from '../../src/types.js';
 import type { IndexBuildSample } from '../../src/pg/index-progress.js';
+import { mulberry32 } from '../support/random.js';
 
 const MB = 1048576;
 
@@ -212,14 +213,7 @@ test('estimates a build\'s own progress from its phase: forward through each met
 
 /** A tiny deterministic generator, so a failing order can be replayed from its seed. */
 function seeded(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
 }
 

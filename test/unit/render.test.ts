@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { jsonRenderer } from '../../src/cli/json-renderer.js';
 import { formatDuration, overallLine, stepLine } from '../../src/cli/live-lines.js';
 import { prettyRenderer } from '../../src/cli/pretty-renderer.js';
-import { historyTable } from '../../src/cli/tables.js';
+import { fullComparisonLines, historyTable } from '../../src/cli/tables.js';
 import type { IndexBuildProgress, ProgressFields, SyncEvent, SyncResult } from '../../src/types.js';
 import { CopyError, ValidationError } from '../../src/errors.js';
 
@@ -40,7 +40,7 @@ function sink(isTTY: boolean) {
 
 function result(overrides: Record<string, unknown> = {}): SyncResult {
   return {
-    syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role',
+    syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role', comparedInFull: {},
     durations: { validation: 0.1, compare: 0, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
     tables: [{ table: 'archon_settings', format: 'binary', mode: 'full', inserted: 4, updated: 0, deleted: 0, sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
     ...overrides,
@@ -115,6 +115,22 @@ test('the summary says how the copy was verified and how triggers were kept quie
   assert.match(checksummed, /every row's checksum verified/);
   assert.doesNotMatch(checksummed, /row counts verified/);
   assert.match(checksummed, /disabled by name/);
+});
+
+test('the summary says which tables the last watermark could not vouch for, one line per reason', () => {
+  const table = (name: string) => ({ table: name, format: 'binary', mode: 'incremental', inserted: 0, updated: 0, deleted: 0, sourceRows: 1, copiedRows: 0, targetRows: 1, bytes: 0, seconds: 0 });
+  const tables = ['archon_settings', 'archon_tasks', 'archon_prompts', 'archon_sources', 'archon_projects'].map(table);
+  const out = sink(false);
+  prettyRenderer({ out: out.stream, err: sink(false).stream, color: false, quiet: false, debug: false }).summary(result({
+    tables,
+    comparedInFull: { archon_settings: 'its definition changed on the source since sync_1', archon_tasks: 'the table was replaced on the target since sync_1' },
+  }));
+  assert.match(out.text(), /row counts verified\narchon_settings compared in full: its definition changed on the source since sync_1\narchon_tasks compared in full: the table was replaced on the target since sync_1\n/);
+  const everyTable = Object.fromEntries(tables.map((t) => [t.table, 'the source database was re-created or altered since sync_1']));
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: everyTable }), ['every table compared in full: the source database was re-created or altered since sync_1']);
+  const four = Object.fromEntries(tables.slice(0, 4).map((t) => [t.table, 'why']));
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: four }), ['4 tables compared in full: why']);
+  assert.deepEqual(fullComparisonLines({ tables, comparedInFull: {} }), []);
 });
 
 test('the history table shows each run', () => {

@@ -1,0 +1,13 @@
+// Deterministic pseudo-random numbers for tests that draw their cases, so every failure can be replayed from its seed.
+
+/** mulberry32: numbers in [0, 1), small, fast, and the same sequence for the same seed on every machine. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
