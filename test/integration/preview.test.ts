@@ -65,6 +65,7 @@ describe('the preview is what the sync does', () => {
           const result = await sync({ ...options, mode });
           assert.equal(previewed.preview.triggerSuppression, result.triggerSuppression, label);
           assert.equal(previewed.preview.comparedSince, result.comparedSince, label);
+          assert.deepEqual(previewed.preview.comparedInFull, result.comparedInFull, label);
           assert.deepEqual(previewed.preview.tables.map((t) => t.table), result.tables.map((t) => t.table), label);
           for (const done of result.tables) {
             const said: TablePreview | undefined = previewed.preview.tables.find((t) => t.table === done.table);

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sync, type SyncOptions, type SyncResult } from '../../src/index.js';
+import { plan, sync, type SyncOptions, type SyncResult } from '../../src/index.js';
 import { runCli } from '../support/cli.js';
 import { ownerSql } from '../support/fixtures.js';
 import { historyRows } from '../support/history.js';
@@ -23,6 +23,11 @@ function run(source: Side, target: Side, extra: Partial<SyncOptions> = {}): Prom
 const definitionChanged = (where: 'source' | 'target', since: string | undefined) =>
   `its columns, their defaults or their types changed on the ${where} since ${since ?? '?'}`;
 
+/** `column` (text) of `table` dropped and added again with a constant default: every row's value changes, no row is written. */
+async function addedAgain(at: Side, table: string, column: string, value: string): Promise<void> {
+  await ownerSql(at.server, at.database, `ALTER TABLE ${table} DROP COLUMN ${column}; ALTER TABLE ${table} ADD COLUMN ${column} text DEFAULT '${value}'`);
+}
+
 /** Two filled databases and a committed full sync between them, whose watermark the next run may go by. */
 async function syncedPair(seed: number): Promise<{ source: Side; target: Side; first: SyncResult }> {
   const [source, target] = await Promise.all([side(servers.source, seed, 'a'), side(servers.target, seed + 1, 'b')]);
@@ -34,8 +39,7 @@ describe('watermarks and what defines a table', () => {
   test('a column dropped and added again with a constant default on the source: that table is compared in full, the others go by the watermark', async () => {
     const { source, target, first } = await syncedPair(201);
     // Every row's description is now the default, held in pg_attribute; no row was written.
-    await ownerSql(source.server, source.database, `ALTER TABLE archon_settings DROP COLUMN description;
-      ALTER TABLE archon_settings ADD COLUMN description text DEFAULT 'added again on the source'`);
+    await addedAgain(source, 'archon_settings', 'description', 'added again on the source');
     const second = await run(source, target);
     await assertEqual(source, target);
     assert.deepEqual(second.comparedInFull, { archon_settings: definitionChanged('source', first.syncId) });
@@ -46,8 +50,7 @@ describe('watermarks and what defines a table', () => {
 
   test('a column dropped and added again as the target\'s last column (same order, same signature): compared in full', async () => {
     const { source, target, first } = await syncedPair(203);
-    await ownerSql(target.server, target.database, `ALTER TABLE archon_project_sources DROP COLUMN notes;
-      ALTER TABLE archon_project_sources ADD COLUMN notes text DEFAULT 'added again on the target'`);
+    await addedAgain(target, 'archon_project_sources', 'notes', 'added again on the target');
     const second = await run(source, target, { mode: 'incremental' });
     await assertEqual(source, target);
     assert.deepEqual(second.comparedInFull, { archon_project_sources: definitionChanged('target', first.syncId) });
@@ -126,11 +129,29 @@ describe('watermarks and what defines a table', () => {
     await assertEqual(source, target);
   });
 
+  test('a preview (plan({ preview }), the CLI\'s dry run) says which table the sync will compare in full and why, as the sync then does', async () => {
+    const { source, target, first } = await syncedPair(213);
+    const env = { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri };
+    await addedAgain(source, 'archon_settings', 'description', 'added again on the source');
+    const expected = { archon_settings: definitionChanged('source', first.syncId) };
+    const previewed = await plan({ source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, preview: 'auto' });
+    assert.deepEqual([previewed.preview?.comparedSince, previewed.preview?.comparedInFull], [first.syncId, expected]);
+    const dry = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty'], { env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.ok(dry.stdout.includes(`archon_settings compared in full: ${expected.archon_settings}`), dry.stdout);
+    const dryJson = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=json'], { env });
+    assert.equal(dryJson.code, 0, dryJson.stderr);
+    const planned = JSON.parse(dryJson.stdout.split('\n').find((l) => l.includes('"plan"')) ?? '{}') as { preview?: { comparedInFull?: unknown } };
+    assert.deepEqual(planned.preview?.comparedInFull, expected);
+    const second = await run(source, target);
+    assert.deepEqual([second.comparedSince, second.comparedInFull, second.plan.preview.comparedInFull], [first.syncId, expected, expected]);
+    await assertEqual(source, target);
+  });
+
   test('the CLI\'s summary and JSON log, and the history row, say which table was compared in full and why', async () => {
     const { source, target, first } = await syncedPair(211);
     const env = { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri };
-    await ownerSql(source.server, source.database, `ALTER TABLE archon_prompts DROP COLUMN description;
-      ALTER TABLE archon_prompts ADD COLUMN description text DEFAULT 'added again'`);
+    await addedAgain(source, 'archon_prompts', 'description', 'added again');
     const pretty = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=pretty'], { env });
     assert.equal(pretty.code, 0, pretty.stderr);
     assert.ok(pretty.stdout.includes(`archon_prompts compared in full: ${definitionChanged('source', first.syncId)}`), pretty.stdout);
@@ -138,8 +159,7 @@ describe('watermarks and what defines a table', () => {
     assert.deepEqual((recorded?.metadata as { compared_in_full?: unknown }).compared_in_full, { archon_prompts: definitionChanged('source', first.syncId) });
     await assertEqual(source, target);
 
-    await ownerSql(source.server, source.database, `ALTER TABLE archon_prompts DROP COLUMN description;
-      ALTER TABLE archon_prompts ADD COLUMN description text DEFAULT 'added once more'`);
+    await addedAgain(source, 'archon_prompts', 'description', 'added once more');
     const json = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], { env });
     assert.equal(json.code, 0, json.stderr);
     const completed = JSON.parse(json.stdout.split('\n').find((l) => l.includes('"completed"')) ?? '{}') as { comparedInFull?: Record<string, string> };

@@ -7,7 +7,7 @@ import { jsonRenderer } from '../../src/cli/json-renderer.js';
 import { formatDuration, overallLine, stepLine } from '../../src/cli/live-lines.js';
 import { prettyRenderer } from '../../src/cli/pretty-renderer.js';
 import { fullComparisonLines, historyTable } from '../../src/cli/tables.js';
-import type { IndexBuildProgress, ProgressFields, SyncEvent, SyncResult } from '../../src/types.js';
+import type { IndexBuildProgress, ProgressFields, SyncEvent, SyncPlan, SyncResult } from '../../src/types.js';
 import { CopyError, ValidationError } from '../../src/errors.js';
 
 const GARBAGE = /NaN|Infinity|null|undefined|LLs|NFs/;
@@ -131,6 +131,33 @@ test('the summary says which tables the last watermark could not vouch for, one 
   const four = Object.fromEntries(tables.slice(0, 4).map((t) => [t.table, 'why']));
   assert.deepEqual(fullComparisonLines({ tables, comparedInFull: four }), ['4 tables compared in full: why']);
   assert.deepEqual(fullComparisonLines({ tables, comparedInFull: {} }), []);
+});
+
+test('a preview says which tables the last watermark could not vouch for too, and so do the JSON plan and completed lines', () => {
+  const server = { versionShort: '15.4', ssl: false, pooler: undefined, user: 'postgres' };
+  const tablePlan = (name: string) => ({ name, sourceRows: 1, format: 'binary', indexes: [] });
+  const decision = (name: string) => ({ table: name, mode: 'incremental', reason: undefined, inserts: 0, updates: 0, deletes: 0, sourceRows: 1, targetRows: 1, rowsToCopy: 0, indexesToRebuild: 0 });
+  const names = ['archon_settings', 'archon_tasks'];
+  const comparedInFull = { archon_tasks: 'the table was replaced on the target since sync_1' };
+  const plan = {
+    schema: 'public', tables: names.map(tablePlan), skippedTables: [], totalRows: 2, source: server, target: server, externalReferences: [], foreignKeys: [], triggers: [], warnings: [],
+    preview: {
+      mode: 'auto', triggerSuppression: 'replica-role', comparedSince: 'sync_1', comparedInFull, tables: names.map(decision),
+      totals: { tables: 2, incrementalTables: 2, fullTables: 0, inserts: 0, updates: 0, deletes: 0, rowsToCopy: 0, indexesToRebuild: 0 },
+    },
+  } as unknown as SyncPlan;
+  const header = { direction: 'local-to-remote', source: 'local x', target: 'remote y' };
+  const out = sink(false);
+  prettyRenderer({ out: out.stream, err: sink(false).stream, color: false, quiet: false, debug: false }).plan(header, plan, true);
+  assert.match(out.text(), /only rows written since sync_1 were compared\narchon_tasks compared in full: the table was replaced on the target since sync_1\n/);
+
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
+  const renderer = jsonRenderer(pino({ base: null }, destination));
+  renderer.plan(header, plan, true);
+  renderer.summary(result({ comparedSince: 'sync_1', comparedInFull }));
+  assert.deepEqual((lines[0]?.preview as { comparedInFull?: unknown } | undefined)?.comparedInFull, comparedInFull);
+  assert.deepEqual(lines[1]?.comparedInFull, comparedInFull);
 });
 
 test('the history table shows each run', () => {
