@@ -315,7 +315,7 @@ function diffInsert(staging: Staging, tag: number, targetSend: SendFunctions, ch
 
 /**
  * Streams every table's (tag, key, digest) from the source into the staging in ONE COPY pipe (a UNION ALL under
- * the source's one snapshot), computes every table's diff in ONE target message (ANALYZE the staging, one
+ * the source's one snapshot), computes every table's diff in ONE target message (ANALYZE the partitions, one
  * INSERT … SELECT per table from its partition FULL JOIN the table, ANALYZE the diff, one summary), then
  * resolves the rows only the target rewrote (recheckTargetWrites) when there are any. Nothing is written to the
  * real tables. Statements: source 1, target 2; with rows to recheck, source 2, target 4.
@@ -330,9 +330,10 @@ export async function diffTables(source: pg.ClientBase, target: pg.ClientBase, s
   const streamed = await copyDigestBranches(source, target, staging, branches, options);
   const sampleLimit = Math.max(0, Math.floor(options.sampleLimit ?? 0));
   // Statistics on the staged digests let the planner hash the smaller side; on the diff, they size the joins of
-  // the deletes and the copies. Each statement of the message is planned after the one before it ran.
+  // the deletes and the copies. Each statement of the message is planned after the one before it ran. The
+  // partitions, not the parent: the diff reads only them, and ANALYZE of the parent samples them all a second time.
   const replies = await runBatch(target, [
-    `ANALYZE ${STAGE}`,
+    `ANALYZE ${staging.tables.map((_, tag) => stagePartition(tag)).join(', ')}`,
     ...staging.tables.map((_, tag) => diffInsert(staging, tag, options.sendFunctions.target, changed(tag))),
     `ANALYZE ${CHANGES}`,
     summarySql(staging.width, sampleLimit),
