@@ -159,7 +159,7 @@ interface StreamOptions {
   onRows?: ((rowsByTable: readonly number[], bytes: number) => void) | undefined;
 }
 
-/** One COPY pipe of a UNION ALL of digest branches (`tag` → WHERE … or undefined) into the staging; rows per tag. */
+/** One COPY pipe of a UNION ALL of digest branches into the staging; the rows of each table counted by their tag. */
 async function copyDigestBranches(source: pg.ClientBase, target: pg.ClientBase, staging: Staging, branches: readonly string[], options: StreamOptions): Promise<{ rowsByTable: number[]; bytes: number }> {
   const copied = await copyQuery({
     source,
