@@ -1,9 +1,18 @@
 // Counts rows in a binary COPY stream by walking its framing, passing every chunk through untouched.
 
 import type { TransformCallback } from 'node:stream';
-import { RowCounter } from './row-counter.js';
+import { RowCounter, type RowCounterOptions } from './row-counter.js';
 
 export type { RowCounterOptions } from './row-counter.js';
+
+export interface BinaryCopyRowCounterOptions extends RowCounterOptions {
+  /**
+   * When set, every row's first field is a tag: a non-NULL int2 in [0, tags), say which table a row of a
+   * UNION ALL belongs to. Rows are also counted per tag (rowsByTag). The rows of a UNION ALL may interleave
+   * (a Parallel Append), so the count does not assume any order.
+   */
+  tags?: number | undefined;
+}
 
 /** The stream is not valid binary COPY data; `offset` is the byte of the stream where that became clear. */
 export class BinaryCopyFormatError extends Error {
@@ -30,6 +39,8 @@ const enum Expect {
   FieldCount,
   FieldLength,
   FieldData,
+  TagLength,
+  Tag,
   Done,
 }
 
@@ -46,6 +57,19 @@ export class BinaryCopyRowCounter extends RowCounter {
   /** The bytes of a partly read integer, big-endian. */
   private partial = 0;
   private fieldsLeft = 0;
+  /** With tags: the current row's tag, and complete rows per tag (allocated once). */
+  private tag = 0;
+  private readonly tagRows: number[];
+
+  constructor(options: BinaryCopyRowCounterOptions = {}) {
+    super(options);
+    this.tagRows = new Array<number>(Math.max(0, options.tags ?? 0)).fill(0);
+  }
+
+  /** Complete rows per tag so far (empty without tags); a live view, not a copy. */
+  get rowsByTag(): readonly number[] {
+    return this.tagRows;
+  }
 
   /** The end-of-data marker was seen. */
   get finished(): boolean {
@@ -76,6 +100,9 @@ export class BinaryCopyRowCounter extends RowCounter {
     let partial = this.partial;
     let fieldsLeft = this.fieldsLeft;
     let rows = this.rowCount;
+    let tag = this.tag;
+    const tagRows = this.tagRows;
+    const tagged = tagRows.length > 0;
 
     while (pos < end) {
       if (expect === Expect.FieldData || expect === Expect.Extension) {
@@ -92,6 +119,7 @@ export class BinaryCopyRowCounter extends RowCounter {
           need = 4;
         } else {
           rows++;
+          if (tagged) tagRows[tag]!++;
           expect = Expect.FieldCount;
           need = 2;
         }
@@ -113,8 +141,8 @@ export class BinaryCopyRowCounter extends RowCounter {
       }
       if (expect === Expect.Done) throw new BinaryCopyFormatError('data after the end-of-data marker', base + pos);
 
-      // Every other state reads one big-endian integer: the field count (int16) or a length or flags (int32).
-      const size = expect === Expect.FieldCount ? 2 : 4;
+      // Every other state reads one big-endian integer: the field count or a tag (int16), or a length or flags (int32).
+      const size = expect === Expect.FieldCount || expect === Expect.Tag ? 2 : 4;
       let value: number;
       if (need === size && end - pos >= size) {
         value = size === 2 ? chunk.readInt16BE(pos) : chunk.readInt32BE(pos);
@@ -144,6 +172,27 @@ export class BinaryCopyRowCounter extends RowCounter {
             need = 4;
           } else {
             rows++;
+            if (tagged) tagRows[tag]!++;
+            expect = Expect.FieldCount;
+            need = 2;
+          }
+          break;
+
+        case Expect.TagLength:
+          if (value !== 2) throw new BinaryCopyFormatError(`a row's tag has length ${value}, not 2 (an int2)`, at);
+          expect = Expect.Tag;
+          need = 2;
+          break;
+
+        case Expect.Tag:
+          if (value < 0 || value >= tagRows.length) throw new BinaryCopyFormatError(`tag ${value} is out of range [0, ${tagRows.length})`, at);
+          tag = value;
+          if (--fieldsLeft > 0) {
+            expect = Expect.FieldLength;
+            need = 4;
+          } else {
+            rows++;
+            tagRows[tag]!++;
             expect = Expect.FieldCount;
             need = 2;
           }
@@ -152,9 +201,10 @@ export class BinaryCopyRowCounter extends RowCounter {
         case Expect.FieldCount:
           if (value > 0) {
             fieldsLeft = value;
-            expect = Expect.FieldLength;
+            expect = tagged ? Expect.TagLength : Expect.FieldLength;
             need = 4;
           } else if (value === 0) {
+            if (tagged) throw new BinaryCopyFormatError('a row without fields has no tag', at);
             rows++;
             need = 2;
           } else if (value === -1) {
@@ -185,5 +235,6 @@ export class BinaryCopyRowCounter extends RowCounter {
     this.partial = partial;
     this.fieldsLeft = fieldsLeft;
     this.rowCount = rows;
+    this.tag = tag;
   }
 }

@@ -50,9 +50,17 @@ export interface CopyQueryOptions {
   into: string;
   format: 'binary' | 'text';
   signal?: AbortSignal | undefined;
-  onRows?: ((rows: number, bytes: number) => void) | undefined;
+  /** Rows and bytes so far; with `tags`, also the rows per tag (a live view, read it during the call). */
+  onRows?: ((rows: number, bytes: number, rowsByTag: readonly number[]) => void) | undefined;
   /** No bytes moving for this long fails the copy with Stalled (0 or undefined: never). */
   stallTimeoutMs?: number | undefined;
+  /** Binary only: every row's first field is an int2 tag in [0, tags), and rows are counted per tag (BinaryCopyRowCounter). */
+  tags?: number | undefined;
+}
+
+export interface CopyQueryResult extends CopyTableResult {
+  /** Rows per tag, when `tags` was given; else empty. */
+  rowsByTag: readonly number[];
 }
 
 /**
@@ -60,19 +68,23 @@ export interface CopyQueryOptions {
  * abort or stall. Takes the statements themselves so a query (a batch of keys, a digest per row) travels the
  * same way a whole table does.
  */
-export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableResult> {
+export async function copyQuery(options: CopyQueryOptions): Promise<CopyQueryResult> {
+  if (options.tags !== undefined && options.format !== 'binary') throw new Error('tagged rows are counted in binary COPY only');
   const stall = new AbortController();
   // Created before the streams, so a server that never starts sending is a stall too.
   const watch = new StallWatch(options.stallTimeoutMs ?? 0, (idleMs) => {
     // A target that stopped reading leaves its write buffer full (back-pressure); otherwise the source went quiet.
     stall.abort(new Stalled(target.writableNeedDrain ? 'target' : 'source', 'data', idleMs));
   });
+  let rowsByTag: readonly number[] = [];
   const onRows = (rows: number, bytes: number) => {
     watch.touch();
-    options.onRows?.(rows, bytes);
+    options.onRows?.(rows, bytes, rowsByTag);
   };
   const counterOptions = { highWaterMark: STREAM_HIGH_WATER_MARK, onRows };
-  const counter = options.format === 'binary' ? new BinaryCopyRowCounter(counterOptions) : new TextCopyRowCounter(counterOptions);
+  const binary = options.format === 'binary' ? new BinaryCopyRowCounter({ ...counterOptions, tags: options.tags }) : undefined;
+  rowsByTag = binary?.rowsByTag ?? rowsByTag;
+  const counter = binary ?? new TextCopyRowCounter(counterOptions);
   const target = options.target.query(copyFrom(options.into, { highWaterMark: STREAM_HIGH_WATER_MARK }));
   const source = options.source.query(copyTo(options.out, { highWaterMark: STREAM_HIGH_WATER_MARK }));
   const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
@@ -84,7 +96,7 @@ export async function copyQuery(options: CopyQueryOptions): Promise<CopyTableRes
   } finally {
     watch.stop();
   }
-  return { rows: counter.rows, bytes: counter.bytes };
+  return { rows: counter.rows, bytes: counter.bytes, rowsByTag };
 }
 
 /** Streams one table; resolves with the rows and bytes that passed, rejects on any error, abort or stall. */

@@ -105,9 +105,9 @@ function results(value: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
 
 // Deleting old versions with FK triggers active would cascade to unchanged child rows (and inserting would
 // check FKs row by row in an order we do not control): incremental sync is only correct in replica role.
-function requireReplicaRole(role: unknown, spec: DiffTableSpec): void {
+export function requireReplicaRole(role: unknown, table?: string): void {
   if (role !== 'replica') {
-    throw new CopyError(`incremental sync of ${spec.sql} needs session_replication_role = replica on the target (it is ${String(role)}); the target was rolled back`, { table: spec.sql });
+    throw new CopyError(`incremental sync${table ? ` of ${table}` : ''} needs session_replication_role = replica on the target (it is ${String(role)}); the target was rolled back`, { table });
   }
 }
 
@@ -172,7 +172,7 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
   const replies = results(await target.query(`ANALYZE ${names.digests}; ${diff}; ANALYZE ${names.diff}`));
   const counts = replies.find((r) => r.command === 'SELECT')?.rows[0] as { inserts: number; updates: number; deletes: number; checks: number; role: string } | undefined;
   if (!counts) throw new Error(`the diff of ${spec.sql} returned no counts`);
-  requireReplicaRole(counts.role, spec);
+  requireReplicaRole(counts.role, spec.sql);
   if (counts.checks > 0) {
     const rechecked = await recheckTargetWrites(source, target, spec, counts.checks, options);
     counts.updates += rechecked.differing;
@@ -264,7 +264,7 @@ export async function applyDeletes(target: pg.ClientBase, spec: DiffTableSpec, s
     `SELECT current_setting('session_replication_role') AS role;
      DELETE FROM ${spec.sql} r USING ${names.diff} d WHERE d.change <> 'i' AND ${keyMatch(spec, 'r', 'd')}`,
   ));
-  requireReplicaRole((replies[0]?.rows[0] as { role?: string } | undefined)?.role, spec);
+  requireReplicaRole((replies[0]?.rows[0] as { role?: string } | undefined)?.role, spec.sql);
   const deleted = replies[1]?.rowCount ?? 0;
   if (deleted !== expected) {
     throw new CopyError(`${spec.sql}: deleted ${deleted} rows where the diff expected ${expected} (did something else change the target meanwhile?); the target was rolled back`, { table: spec.sql });

@@ -103,10 +103,14 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
   ]);
 }
 
-/** A read-only transaction on the target for verify's comparison; catalog reads wait for table locks, so bound it. */
-export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions): Promise<boolean> {
+/**
+ * A repeatable-read transaction on the target for verify's comparison, read-only unless `readOnly: false` (the
+ * multi-table diff stages digests in temporary tables; verify rolls it back); catalog reads wait for table
+ * locks, so bound it.
+ */
+export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions & { readOnly?: boolean | undefined }): Promise<boolean> {
   const results = await runBatch(client, [
-    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    `BEGIN ISOLATION LEVEL REPEATABLE READ${options.readOnly === false ? '' : ', READ ONLY'}`,
     'SET LOCAL statement_timeout = 0',
     `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
     ...CANONICAL_TEXT,

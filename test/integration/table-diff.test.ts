@@ -9,12 +9,13 @@ import { to as copyTo } from 'pg-copy-streams';
 import { ARCHON_TABLES } from '../../src/engine/tables.js';
 import { CopyError } from '../../src/errors.js';
 import { BinaryCopyRowCounter } from '../../src/pg/binary-copy.js';
-import { readCatalog, type Catalog } from '../../src/pg/catalog.js';
+import { readCatalog } from '../../src/pg/catalog.js';
 import { copyStatements } from '../../src/pg/copy.js';
 import { diffTableSpec, readSendFunctions, rowDigestSql, useDigestSettings, type DiffTableSpec } from '../../src/pg/row-digest-sql.js';
 import { applyDeletes, applyInserts, createDigestTables, stageDiff, type AppliedInserts, type StagedDiff } from '../../src/pg/table-diff.js';
 import { TextCopyRowCounter } from '../../src/pg/text-copy.js';
 import { fingerprintTables, type TableFingerprint } from '../support/fingerprint.js';
+import { editAsOwner as edit, rowsAsOwner as rows, specOf } from '../support/diff-specs.js';
 import { filledDatabase } from '../support/fixtures.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
 
@@ -38,23 +39,6 @@ interface RunOptions {
 async function twins(seed: number): Promise<Pair> {
   const [source, target] = await Promise.all([filledDatabase(servers.source, seed), filledDatabase(servers.target, seed)]);
   return { source, target };
-}
-
-/** Runs statements as the owner with triggers off, so an edit changes exactly the rows it names. */
-async function edit(server: TestServer, database: string, statements: string): Promise<void> {
-  await server.asOwner(database, async (client) => { await client.query(`SET session_replication_role = replica; ${statements}`); });
-}
-
-async function rows<T>(server: TestServer, database: string, sql: string): Promise<T[]> {
-  return server.asOwner(database, async (client) => (await client.query(sql)).rows as T[]);
-}
-
-function specOf(source: Catalog, target: Catalog, name: string): DiffTableSpec {
-  const s = source.tables.get(name);
-  const t = target.tables.get(name);
-  if (!s || !t) throw new Error(`${name} is missing on a side`);
-  const sourceColumns = new Set(s.columns.filter((c) => !c.generated).map((c) => c.name));
-  return diffTableSpec(s, t, t.columns.filter((c) => !c.generated && sourceColumns.has(c.name)).map((c) => c.name));
 }
 
 /** What the engine will do, in its order: one source snapshot, one target transaction in replica role. */

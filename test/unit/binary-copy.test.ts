@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Readable, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import { BinaryCopyFormatError, BinaryCopyRowCounter, type RowCounterOptions } from '../../src/pg/binary-copy.js';
+import { BinaryCopyFormatError, BinaryCopyRowCounter, type BinaryCopyRowCounterOptions } from '../../src/pg/binary-copy.js';
 import { mulberry32 } from '../support/random.js';
 
 // ---- building binary COPY payloads -------------------------------------------------------------------------
@@ -69,6 +69,8 @@ function archonRow(seed: number): (Buffer | null)[] {
 interface Sample {
   data: Buffer;
   rows: number;
+  /** For a tagged stream: how many tags there are, and the rows of each. */
+  byTag?: number[];
 }
 
 const SAMPLES: Record<string, Sample> = {
@@ -96,7 +98,7 @@ interface Outcome {
 }
 
 /** Pipes `chunks` through a new counter into a collecting Writable; never rejects, returns the error instead. */
-async function feed(chunks: readonly Buffer[], options?: RowCounterOptions): Promise<Outcome> {
+async function feed(chunks: readonly Buffer[], options?: BinaryCopyRowCounterOptions): Promise<Outcome> {
   const counter = new BinaryCopyRowCounter(options);
   const out: Buffer[] = [];
   const sink = new Writable({
@@ -121,8 +123,8 @@ const AS_BUFFER = 'buffer' as BufferEncoding;
  * Calls the counter's own `_transform` and `_flush` synchronously. The exhaustive tests run tens of thousands
  * of tiny streams, where stream plumbing, not the parser, would take all the time; `feed` covers the plumbing.
  */
-function drive(chunks: readonly Buffer[]): Outcome {
-  const counter = new BinaryCopyRowCounter();
+function drive(chunks: readonly Buffer[], options?: BinaryCopyRowCounterOptions): Outcome {
+  const counter = new BinaryCopyRowCounter(options);
   const out: Buffer[] = [];
   let error: unknown;
   const callback: TransformCallback = (failure, data) => {
@@ -141,6 +143,7 @@ function drive(chunks: readonly Buffer[]): Outcome {
 function assertOutcome({ counter, out, error }: Outcome, chunks: readonly Buffer[], sample: Sample, label: string): void {
   assert.equal(error, undefined, label);
   assert.equal(counter.rows, sample.rows, label);
+  assert.deepEqual(counter.rowsByTag, sample.byTag ?? [], label);
   assert.equal(counter.bytes, sample.data.length, label);
   assert.equal(counter.finished, true, label);
   // A Readable drops empty chunks, so only the others can be compared one to one.
@@ -151,12 +154,16 @@ function assertOutcome({ counter, out, error }: Outcome, chunks: readonly Buffer
   assert.ok(Buffer.concat(passed).equals(sample.data), label);
 }
 
+function tagsOf(sample: Sample): BinaryCopyRowCounterOptions | undefined {
+  return sample.byTag ? { tags: sample.byTag.length } : undefined;
+}
+
 async function assertCounts(chunks: readonly Buffer[], sample: Sample, label: string): Promise<void> {
-  assertOutcome(await feed(chunks), chunks, sample, label);
+  assertOutcome(await feed(chunks, tagsOf(sample)), chunks, sample, label);
 }
 
 function assertCountsSync(chunks: readonly Buffer[], sample: Sample, label: string): void {
-  assertOutcome(drive(chunks), chunks, sample, label);
+  assertOutcome(drive(chunks, tagsOf(sample)), chunks, sample, label);
 }
 
 function splitAt(data: Buffer, points: readonly number[]): Buffer[] {
@@ -179,8 +186,8 @@ function randomChunks(data: Buffer, next: () => number): Buffer[] {
   return chunks;
 }
 
-async function assertRejects(chunks: readonly Buffer[], message: RegExp, offset: number, label = message.source): Promise<void> {
-  const { error } = await feed(chunks);
+async function assertRejects(chunks: readonly Buffer[], message: RegExp, offset: number, label = message.source, options?: BinaryCopyRowCounterOptions): Promise<void> {
+  const { error } = await feed(chunks, options);
   assert.ok(error instanceof BinaryCopyFormatError, `${label}: expected a BinaryCopyFormatError, got ${String(error)}`);
   assert.match(error.message, message, label);
   assert.equal(error.offset, offset, `${label}: offset`);
@@ -343,6 +350,84 @@ test('reports the same error and offset wherever the stream is split', async () 
   const offset = data.length - 4;
   for (let split = 0; split <= data.length; split++) {
     await assertRejects(splitAt(data, [split]), /invalid field length -7/, offset, `split at ${split}`);
+  }
+});
+
+// ---- tagged streams: rows of several tables in one COPY, counted per table -----------------------------------
+
+/** A row of a multi-table digest stream: (tag int2, key slots as text or NULL, digest or NULL). */
+function taggedRow(tag: number, key: string, digest: Buffer | null, width = 2): (Buffer | null)[] {
+  return [int16(tag), Buffer.from(key), ...Array.from({ length: width - 1 }, () => null), digest];
+}
+
+const TAGGED: Record<string, Sample> = {
+  'tagged: three tables, interleaved as a Parallel Append sends them': {
+    data: payload([taggedRow(0, 'a', randomBytes(16, 1)), taggedRow(2, '42', null), taggedRow(0, '', randomBytes(16, 2)),
+      taggedRow(1, 'o\'brien', randomBytes(16, 3)), taggedRow(2, '43', randomBytes(16, 4))]),
+    rows: 5,
+    byTag: [2, 1, 2],
+  },
+  'tagged: rows that are only their tag, a header extension, and a tag with no rows': {
+    data: payload([[int16(3)], [int16(0)], [int16(3), null], [int16(3)]], Buffer.from('ext')),
+    rows: 4,
+    byTag: [1, 0, 0, 3],
+  },
+  'tagged: 6 KB fields after the tag': {
+    data: payload([[int16(1), ...archonRow(1)], [int16(0), ...archonRow(2)], [int16(1), ...archonRow(3)]]),
+    rows: 3,
+    byTag: [1, 2],
+  },
+};
+
+test('counts rows per tag split at every byte boundary, and in three at every pair of boundaries', () => {
+  for (const [name, sample] of Object.entries(TAGGED)) {
+    for (let split = 0; split <= sample.data.length; split++) {
+      assertCountsSync(splitAt(sample.data, [split]), sample, `${name}, split at ${split}`);
+    }
+  }
+  for (const name of ['tagged: three tables, interleaved as a Parallel Append sends them', 'tagged: rows that are only their tag, a header extension, and a tag with no rows']) {
+    const sample = TAGGED[name]!;
+    for (let first = 0; first <= sample.data.length; first++) {
+      for (let second = first; second <= sample.data.length; second++) {
+        assertCountsSync(splitAt(sample.data, [first, second]), sample, `${name}, split at ${first} and ${second}`);
+      }
+    }
+  }
+});
+
+test('counts rows per tag fed one byte per chunk and under random chunkings, through a pipeline', async () => {
+  const next = mulberry32(20250107);
+  for (const [name, sample] of Object.entries(TAGGED)) {
+    await assertCounts(oneBytePerChunk(sample.data), sample, `${name}, byte by byte`);
+    for (let round = 0; round < 50; round++) await assertCounts(randomChunks(sample.data, next), sample, `${name}, round ${round}`);
+  }
+});
+
+test('passes the live per-tag counts to onRows', async () => {
+  const sample = TAGGED['tagged: three tables, interleaved as a Parallel Append sends them']!;
+  const seen: number[][] = [];
+  // The first chunk ends inside the second row (22 bytes).
+  const counter = new BinaryCopyRowCounter({ tags: 3, onRows: () => seen.push([...counter.rowsByTag]) });
+  await pipeline(Readable.from(splitAt(sample.data, [header().length + tuple(taggedRow(0, 'a', null)).length + 20])), counter,
+    new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  assert.deepEqual(seen, [[1, 0, 0], [2, 1, 2]]);
+});
+
+test('rejects a tag that is NULL, not an int2, out of range, or missing, at the same offset wherever the stream is split', async () => {
+  const first = tuple(taggedRow(0, 'ok', null));
+  const cases: [string, Buffer, RegExp, number][] = [
+    ['a NULL tag', Buffer.concat([int16(2), int32(-1)]), /a row's tag has length -1, not 2/, 2],
+    ['a 4-byte tag', Buffer.concat([int16(2), int32(4), int32(1)]), /a row's tag has length 4, not 2/, 2],
+    ['a tag past the last table', Buffer.concat([int16(1), int32(2), int16(3)]), /tag 3 is out of range \[0, 3\)/, 6],
+    ['a negative tag', Buffer.concat([int16(1), int32(2), int16(-1)]), /tag -1 is out of range/, 6],
+    ['a row without fields', int16(0), /a row without fields has no tag/, 0],
+  ];
+  for (const [name, bad, message, at] of cases) {
+    const data = Buffer.concat([header(Buffer.from('x')), first, bad, TRAILER]);
+    const offset = header(Buffer.from('x')).length + first.length + at;
+    for (let split = 0; split <= data.length; split++) {
+      await assertRejects(splitAt(data, [split]), message, offset, `${name}, split at ${split}`, { tags: 3 });
+    }
   }
 });
 
