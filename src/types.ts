@@ -174,6 +174,16 @@ export interface TablePreview {
   rowsToCopy: number;
   /** Secondary indexes dropped and built again (a full copy's; an incremental load keeps them). */
   indexesToRebuild: number;
+  /** Rows the target itself wrote since the last committed run, told apart by the watermark; undefined where no watermark is trusted for the table. */
+  targetEdits?: TargetEdits | undefined;
+}
+
+/** Rows the target wrote on its own since the last committed run, by kind, and the first few keys as `column=value`. */
+export interface TargetEdits {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  keys: string[];
 }
 
 /** The run's decisions, from the same steps in plan({ preview }) and in sync() (where confirm gets them). */

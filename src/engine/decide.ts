@@ -3,10 +3,10 @@
 
 import { lockTablesStatement, runStatements } from '../pg/ddl.js';
 import type { TargetQuestions } from '../pg/target-facts.js';
-import type { StagedDiff } from '../pg/table-diff.js';
-import type { SyncMode, SyncPlan, TablePlan } from '../types.js';
+import type { DiffKeys, TableDiff } from '../pg/multi-diff.js';
+import type { SyncMode, SyncPlan, TablePlan, TargetEdits } from '../types.js';
 import type { Session } from './connections.js';
-import { prepareDiff } from './incremental.js';
+import { compareTables, type ComparedTables } from './incremental.js';
 import type { ResolvedOptions } from './options.js';
 import { throwIfAborted } from './refusals.js';
 import { changesSinceLastRun, marksReadable, type Marks } from './watermark.js';
@@ -17,8 +17,10 @@ export interface TableDecision {
   mode: 'full' | 'incremental';
   /** Why the table is copied in full, when it is. */
   reason: string | undefined;
-  /** The compared digests, when they were compared. */
-  diff: StagedDiff | undefined;
+  /** The table's part of the multi-table diff, when it was compared. */
+  diff: TableDiff | undefined;
+  /** Rows the target itself wrote since the last committed run, told apart by the watermark; undefined where no watermark is trusted for the table. */
+  targetEdits?: TargetEdits | undefined;
   /** Rows on the target before the run. */
   targetRows: number;
 }
@@ -34,6 +36,8 @@ export interface Decisions {
   comparedInFull: Record<string, string>;
   /** Both servers' identity and snapshot, when read for the watermark: this run's own watermark reuses the source's. */
   marks: Marks | undefined;
+  /** The compared tables' staging and diff, which their incremental loads apply; undefined when none was compared. */
+  compared: ComparedTables | undefined;
 }
 
 /** What the run learned of the target before deciding: the answers to targetQuestions(). */
@@ -48,9 +52,10 @@ export interface TargetRows {
 /** Receives the comparison as it goes (the run's progress and the table it works on). */
 export interface ComparisonObserver {
   comparing(candidates: readonly TablePlan[]): void;
-  tableStarted(table: TablePlan): void;
-  tableProgress(rows: number, bytes: number): void;
-  tableCompared(diff: StagedDiff): void;
+  /** Digests streamed so far per candidate (in `comparing`'s order; tables interleave in the one stream), bytes in all. */
+  streaming(rowsByTable: readonly number[], bytes: number): void;
+  /** The stream ended: rows per candidate, bytes in all. */
+  compared(rowsByTable: readonly number[], bytes: number): void;
 }
 
 /** Incremental needs the replica role: deleting an old row version with FK triggers active would cascade to unchanged children. */
@@ -85,9 +90,9 @@ function fullWithoutComparing(table: TablePlan, options: ResolvedOptions, rows: 
 }
 
 /** Auto's verdict once the diff is known: incremental unless the changed share exceeds fullCopyShare. */
-function fullAfterComparing(diff: StagedDiff, options: ResolvedOptions): string | undefined {
+function fullAfterComparing(diff: TableDiff, options: ResolvedOptions): string | undefined {
   if (options.mode === 'incremental') return undefined;
-  const changed = diff.inserts + diff.updates + diff.deletes;
+  const changed = diff.onlyOnSource.count + diff.differing.count + diff.onlyOnTarget.count;
   const of = Math.max(1, diff.sourceRows, diff.targetRows);
   return changed / of <= options.fullCopyShare ? undefined : `more than ${Math.round(options.fullCopyShare * 100)} % of its rows changed (${changed} of ${of})`;
 }
@@ -118,27 +123,46 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
   const { session, plan, options, rows, observer } = input;
   const fullBecause = new Map(plan.tables.map((t) => [t, fullWithoutComparing(t, options, rows)]));
   const candidates = plan.tables.filter((t) => fullBecause.get(t) === undefined);
-  const diffs = new Map<TablePlan, StagedDiff>();
   let since: Awaited<ReturnType<typeof changesSinceLastRun>> = {};
+  let compared: ComparedTables | undefined;
   if (candidates.length > 0) {
     observer.comparing(candidates);
     await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
     if (watermarkUsable(options, input.historyReadable, plan)) since = await changesSinceLastRun(session, plan, candidates);
-    const differ = await prepareDiff(session, candidates, since.trusted?.filters);
-    for (const table of candidates) {
-      throwIfAborted(options.signal);
-      observer.tableStarted(table);
-      const diff = await differ.diff(session, table, {
-        signal: options.signal, stallTimeoutMs: options.stallTimeoutMs, onRows: (r, b) => observer.tableProgress(r, b),
-      });
-      observer.tableCompared(diff);
-      diffs.set(table, diff);
-    }
+    throwIfAborted(options.signal);
+    const filters = since.trusted?.filters;
+    compared = await compareTables(session, candidates, {
+      filters,
+      // Samples only where they are read: the target's own edits, told apart by a trusted watermark.
+      sampleLimit: filters && filters.size > 0 ? options.sampleLimit : 0,
+      signal: options.signal,
+      stallTimeoutMs: options.stallTimeoutMs,
+      onRows: (rowsByTable, bytes) => observer.streaming(rowsByTable, bytes),
+    });
+    observer.compared(compared.diff.tables.map((t) => t.sourceRows), compared.diff.bytes);
   }
   const tables = plan.tables.map((table): TableDecision => {
-    const diff = diffs.get(table);
+    const tag = compared?.tables.indexOf(table) ?? -1;
+    const diff = tag >= 0 ? compared?.diff.tables[tag] : undefined;
     const reason = diff ? fullAfterComparing(diff, options) : fullBecause.get(table);
-    return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
+    const targetEdits = diff && since.trusted?.filters.has(table.sql) ? targetEditsOf(table, diff, options.sampleLimit) : undefined;
+    return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetEdits, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
   });
-  return { tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks };
+  return { tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks, compared };
+}
+
+/** A key as `column=value`, the columns of a composite key joined by `, `. */
+function keyText(table: TablePlan, key: readonly string[]): string {
+  return table.primaryKey.map((column, i) => `${column}=${key[i] ?? ''}`).join(', ');
+}
+
+/**
+ * What the target wrote on its own since the watermark, from the diff's classification: `inserted`, target-only
+ * rows written since; `updated`, rows on both sides that differ and that the target wrote since; `deleted`,
+ * source rows unchanged since that the target no longer has. `keys`: the first `sampleLimit` of them.
+ */
+function targetEditsOf(table: TablePlan, diff: TableDiff, sampleLimit: number): TargetEdits {
+  const { inserted, edited, deleted } = diff.targetEdits;
+  const keys = ([inserted, edited, deleted] as DiffKeys[]).flatMap((kind) => kind.keys).slice(0, sampleLimit).map((key) => keyText(table, key));
+  return { inserted: inserted.count, updated: edited.count, deleted: deleted.count, keys };
 }

@@ -1,9 +1,10 @@
-// The incremental way of loading a table: digests compared under a lock that blocks writers, not readers;
-// only the rows that differ are deleted and copied, and indexes stay in place.
+// The incremental way of loading tables: every compared table's digests in one stream and one diff (the
+// multi-table diff), under a lock that blocks writers, not readers; only the rows that differ are deleted (all
+// tables in one message) and copied (one COPY pipe per changed table), and indexes stay in place.
 
 import type { IndexInfo } from '../pg/catalog.js';
+import { copyChanged, createStaging, deleteChanged, diffTables, type KeyList, type MultiDiff, type Staging, type TableDiff } from '../pg/multi-diff.js';
 import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
-import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
 import type { LoadContext, TableLoad } from './table-load.js';
@@ -13,71 +14,113 @@ export function diffSpec(table: TablePlan): DiffTableSpec {
   return { sql: table.sql, key: table.primaryKey, columns: table.columns, format: table.format, textColumns: table.textColumns };
 }
 
-export interface Differ {
-  /** Digests of one table compared; nothing written to it. */
-  diff(session: Session, table: TablePlan, context: Omit<LoadContext, 'session'>): Promise<StagedDiff>;
+/** The compared tables' diff, shared by their loads: table `tables[tag]` is staged under `tag`. */
+export interface ComparedTables {
+  tables: readonly TablePlan[];
+  staging: Staging;
+  diff: MultiDiff;
+}
+
+export interface CompareTablesOptions {
+  /** Per table (quoted name), the rows each side may have changed since a trusted watermark. */
+  filters?: ReadonlyMap<string, ChangeFilter> | undefined;
+  /** Keys sampled per kind and table (the target's own edits). */
+  sampleLimit: number;
+  signal: AbortSignal | undefined;
+  stallTimeoutMs: number;
+  /** Digests streamed so far per table (in `tables` order; the tables interleave in the stream) and bytes in all. */
+  onRows?: ((rowsByTable: readonly number[], bytes: number) => void) | undefined;
+  /** A verify compares without the replica role; a sync needs it to apply. */
+  requireReplica?: boolean | undefined;
 }
 
 /**
- * Prepares both sides for diffing `tables` (each side's send functions, the work tables on the target: three
- * round trips in all) and returns the differ. A table with a change filter has only its changed rows digested.
+ * Compares `tables` with the multi-table diff: each side's send functions (in parallel), the staging (one target
+ * message), every table's digests in one source COPY and one diff message (a rows-only-the-target-rewrote
+ * recheck adds one of each). Nothing is written to the tables.
  */
-export async function prepareDiff(session: Session, tables: readonly TablePlan[], filters?: ReadonlyMap<string, ChangeFilter>): Promise<Differ> {
+export async function compareTables(session: Session, tables: readonly TablePlan[], options: CompareTablesOptions): Promise<ComparedTables> {
   const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
   // No settings to pin: both transactions opened with CANONICAL_TEXT, the digests' settings too.
-  const sendFunctions: { source: SendFunctions; target: SendFunctions } = {
-    source: await readSendFunctions(session.source, refs),
-    target: await readSendFunctions(session.target, refs),
-  };
-  await createDigestTables(session.target, tables.map(diffSpec));
-  return {
-    diff: (s, table, context) => stageDiff(s.source, s.target, diffSpec(table), {
-      sendFunctions, signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs, changedSince: filters?.get(table.sql),
-    }),
-  };
+  const [source, target]: SendFunctions[] = await Promise.all([readSendFunctions(session.source, refs), readSendFunctions(session.target, refs)]);
+  const staging = await createStaging(session.target, tables.map(diffSpec));
+  const diff = await diffTables(session.source, session.target, staging, {
+    sendFunctions: { source: source!, target: target! },
+    changedSince: options.filters,
+    sampleLimit: options.sampleLimit,
+    signal: options.signal,
+    stallTimeoutMs: options.stallTimeoutMs,
+    onRows: options.onRows,
+    requireReplica: options.requireReplica,
+  });
+  return { tables, staging, diff };
 }
 
-/** Loads only what changed: the old versions and target-only rows go first (children first), then new rows. */
+/** Rows whose digests streamed for each table split the stream's bytes: what each table's result reports as read. */
+function digestBytesOf(compared: ComparedTables, tag: number): number {
+  const rows = compared.diff.tables.reduce((sum, t) => sum + t.sourceRows, 0);
+  return rows === 0 ? 0 : Math.round(compared.diff.bytes * (compared.diff.tables[tag]?.sourceRows ?? 0) / rows);
+}
+
+/** Loads only what changed: the old versions and target-only rows go first (removeStaleRows), then new rows. */
 export class IncrementalLoad implements TableLoad {
   readonly mode = 'incremental' as const;
   readonly truncates = false;
   private deleted = 0;
+  private toCopy: KeyList | undefined;
 
   prepareStatements(): string[] {
     return [];
   }
 
-  constructor(readonly table: TablePlan, readonly staged: StagedDiff) {}
+  constructor(readonly table: TablePlan, private readonly compared: ComparedTables, readonly tag: number) {}
+
+  get diff(): TableDiff {
+    return this.compared.diff.tables[this.tag]!;
+  }
 
   get changed(): boolean {
-    return this.staged.inserts + this.staged.updates + this.staged.deletes > 0;
+    return this.diff.onlyOnSource.count + this.diff.differing.count + this.diff.onlyOnTarget.count > 0;
   }
 
   get rowsToCopy(): number {
-    return this.staged.inserts + this.staged.updates;
+    return this.diff.onlyOnSource.count + this.diff.differing.count;
   }
 
   indexesToDrop(): IndexInfo[] {
     return [];
   }
 
-  /** Called for every incremental table, children first, before any table loads. */
-  async removeStale(session: Session): Promise<void> {
-    this.deleted = await applyDeletes(session.target, diffSpec(this.table), this.staged);
-  }
-
   async load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>> {
-    const copied = await applyInserts(context.session.source, context.session.target, diffSpec(this.table), this.staged, {
-      signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs,
-    });
+    const copied = this.toCopy
+      ? await copyChanged(context.session.source, context.session.target, this.compared.staging, this.tag, this.toCopy, {
+        signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs,
+      })
+      : { rows: 0, bytes: 0 };
     return {
       table: this.table.name, format: this.table.format, mode: this.mode, sourceRows: this.table.sourceRows,
-      copiedRows: copied.rows, inserted: this.staged.inserts, updated: this.staged.updates,
-      deleted: this.deleted - this.staged.updates, bytes: copied.bytes + this.staged.bytes,
+      copiedRows: copied.rows, inserted: this.diff.onlyOnSource.count, updated: this.diff.differing.count,
+      deleted: this.deleted - this.diff.differing.count, bytes: copied.bytes + digestBytesOf(this.compared, this.tag),
     };
   }
 
   indexesToBuild(): IndexInfo[] {
     return [];
+  }
+
+  /**
+   * Deletes, for every incremental load at once (one target message, children first), the target-only rows and
+   * the old versions of changed rows, and hands each load the keys it copies. Call before any table loads.
+   */
+  static async removeStaleRows(session: Session, loads: readonly TableLoad[]): Promise<void> {
+    const incremental = loads.filter((load): load is IncrementalLoad => load instanceof IncrementalLoad);
+    const first = incremental[0];
+    if (!first) return;
+    // Loads are in FK order (parents first): reversed, children go first.
+    const { deleted, toCopy } = await deleteChanged(session.target, first.compared.staging, first.compared.diff, incremental.map((load) => load.tag).reverse());
+    for (const load of incremental) {
+      load.deleted = deleted.get(load.tag) ?? 0;
+      load.toCopy = toCopy.get(load.tag);
+    }
   }
 }

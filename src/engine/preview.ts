@@ -14,8 +14,9 @@ export function loadsFor(plan: SyncPlan, decisions: Decisions): TableLoad[] {
     .filter((fk) => incremental.some((t) => t.name === fk.table && t.schema === fk.schema))
     .map((fk) => `${fk.refSchema}.${fk.refTable}`));
   return decisions.tables.map((decision) => {
-    const { table, diff } = decision;
-    if (decision.mode === 'incremental' && diff) return new IncrementalLoad(table, diff);
+    const { table } = decision;
+    const tag = decisions.compared?.tables.indexOf(table) ?? -1;
+    if (decision.mode === 'incremental' && decisions.compared && tag >= 0) return new IncrementalLoad(table, decisions.compared, tag);
     return new FullCopy(table, decision.targetRows, referenced.has(`${table.schema}.${table.name}`) ? 'delete' : 'truncate');
   });
 }
@@ -23,19 +24,20 @@ export function loadsFor(plan: SyncPlan, decisions: Decisions): TableLoad[] {
 function tablePreview(load: TableLoad, decisions: Decisions): TablePreview {
   const decision = decisions.tables.find((d) => d.table === load.table);
   const targetRows = decision?.targetRows ?? 0;
-  const diff = load instanceof IncrementalLoad ? load.staged : undefined;
+  const diff = load instanceof IncrementalLoad ? load.diff : undefined;
   return {
     table: load.table.name,
     mode: load.mode,
     reason: decision?.reason,
     // A full copy moves every source row in and every target row out.
-    inserts: diff ? diff.inserts : load.table.sourceRows,
-    updates: diff ? diff.updates : 0,
-    deletes: diff ? diff.deletes : targetRows,
+    inserts: diff ? diff.onlyOnSource.count : load.table.sourceRows,
+    updates: diff ? diff.differing.count : 0,
+    deletes: diff ? diff.onlyOnTarget.count : targetRows,
     sourceRows: load.table.sourceRows,
     targetRows,
     rowsToCopy: load.rowsToCopy,
     indexesToRebuild: load.indexesToBuild().length,
+    targetEdits: decision?.targetEdits,
   };
 }
 

@@ -32,6 +32,8 @@ import { ProgressTracker } from './progress-tracker.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 import { ServerProbe } from './server-probe.js';
+import { IncrementalLoad } from './incremental.js';
+import { StreamProgress } from './stream-progress.js';
 import type { TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
 
@@ -137,7 +139,7 @@ export class Run {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
     await this.prepareTarget(session.target, plan, loads);
-    for (const load of [...loads].reverse()) await load.removeStale?.(session);
+    await IncrementalLoad.removeStaleRows(session, loads);
     for (const load of loads) await this.loadTable(session, load);
     this.enterPhase('indexing');
     await rebuildIndexes(loads, {
@@ -215,6 +217,7 @@ export class Run {
 
   /** Every table's load, decided by decideLoads (the comparison runs as this run's `compare` phase). */
   private async decide(session: Session, plan: SyncPlan, rows: TargetRows): Promise<Decisions> {
+    let compareProgress = new StreamProgress(this.tracker, [], () => undefined);
     const decisions = await decideLoads({
       session, plan, options: this.options, rows, historyReadable: this.historyReadable,
       observer: {
@@ -222,13 +225,10 @@ export class Run {
           // The comparison in the estimate too, so the percent and ETA move while digests stream.
           this.tracker.setPlan(plan.tables, { verify: this.options.verify, diff: candidates });
           this.enterPhase('compare');
+          compareProgress = new StreamProgress(this.tracker, candidates, (table) => { this.currentTable = table; });
         },
-        tableStarted: (table) => {
-          this.currentTable = `${table.schema}.${table.name}`;
-          this.tracker.startTable(table.name, table.sourceRows, table.format);
-        },
-        tableProgress: (r, b) => this.tracker.tableProgress(r, b),
-        tableCompared: (diff) => { this.tracker.endTable(diff.sourceRows, diff.bytes); },
+        streaming: (rowsByTable, bytes) => compareProgress.streaming(rowsByTable, bytes),
+        compared: (rowsByTable, bytes) => compareProgress.ended(rowsByTable, bytes),
       },
     });
     this.currentTable = undefined;

@@ -27,8 +27,6 @@ export interface TableLoad {
   readonly changed: boolean;
   /** Rows that travel from the source: what the step bar counts for this table. */
   readonly rowsToCopy: number;
-  /** Runs before any table loads, children first: where a load removes rows that new ones would collide with. */
-  removeStale?(session: Session): Promise<void>;
   /** Moves the rows; returns the counts the summary and the checks use. */
   load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>>;
   /** Indexes to build after every table is loaded. */
