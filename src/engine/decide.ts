@@ -1,15 +1,15 @@
 // How each table is loaded, full or incremental, and whether the last committed run's watermark spares digests:
 // decided here and only here, by the same steps whether the run is a preview (plan({ preview })) or a sync.
 
-import { lockTablesStatement, runStatements } from '../pg/ddl.js';
+import { setUpComparison } from '../pg/comparison-setup.js';
 import type { TargetQuestions } from '../pg/target-facts.js';
 import type { DiffKeys, TableDiff } from '../pg/multi-diff.js';
 import type { SyncMode, SyncPlan, TablePlan, TargetEdits } from '../types.js';
 import type { Session } from './connections.js';
-import { compareTables, type ComparedTables } from './incremental.js';
+import { compareTables, diffSpec, type ComparedTables } from './incremental.js';
 import type { ResolvedOptions } from './options.js';
 import { throwIfAborted } from './refusals.js';
-import { changesSinceLastRun, marksReadable, type Marks } from './watermark.js';
+import { judgeLastRun, marksReadable, type Marks, type TrustedChanges } from './watermark.js';
 
 /** One table's load, decided before anything is written. */
 export interface TableDecision {
@@ -123,15 +123,21 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
   const { session, plan, options, rows, observer } = input;
   const fullBecause = new Map(plan.tables.map((t) => [t, fullWithoutComparing(t, options, rows)]));
   const candidates = plan.tables.filter((t) => fullBecause.get(t) === undefined);
-  let since: Awaited<ReturnType<typeof changesSinceLastRun>> = {};
+  let since: { marks?: Marks | undefined; trusted?: TrustedChanges | undefined; comparedInFull?: Map<string, string> | undefined } = {};
   let compared: ComparedTables | undefined;
   if (candidates.length > 0) {
     observer.comparing(candidates);
-    await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
-    if (watermarkUsable(options, input.historyReadable, plan)) since = await changesSinceLastRun(session, plan, candidates);
+    // One message a side: the locks, the marks read after them, the send functions and the staging.
+    const setup = await setUpComparison(session.source, session.target, {
+      lock: candidates.map((t) => t.sql),
+      refs: candidates.map((t) => ({ schema: t.schema, name: t.name })),
+      specs: candidates.map(diffSpec),
+      marksOf: watermarkUsable(options, input.historyReadable, plan) ? { schema: plan.schema, tables: candidates.map((t) => t.name) } : undefined,
+    });
+    if (setup.marks) since = { marks: setup.marks, ...(await judgeLastRun(session.target, setup.marks, candidates)) };
     throwIfAborted(options.signal);
     const filters = since.trusted?.filters;
-    compared = await compareTables(session, candidates, {
+    compared = await compareTables(session, candidates, setup, {
       filters,
       // Samples only where they are read: the target's own edits, told apart by a trusted watermark.
       sampleLimit: filters && filters.size > 0 ? options.sampleLimit : 0,

@@ -3,8 +3,9 @@
 // tables in one message) and copied (one COPY pipe per changed table), and indexes stay in place.
 
 import type { IndexInfo } from '../pg/catalog.js';
-import { copyChanged, createStaging, deleteChanged, diffTables, type KeyList, type MultiDiff, type Staging, type TableDiff } from '../pg/multi-diff.js';
-import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
+import type { ComparisonSetup } from '../pg/comparison-setup.js';
+import { copyChanged, deleteChanged, diffTables, type KeyList, type MultiDiff, type Staging, type TableDiff } from '../pg/multi-diff.js';
+import type { DiffTableSpec } from '../pg/row-digest-sql.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
 import type { LoadContext, TableLoad } from './table-load.js';
@@ -35,17 +36,15 @@ export interface CompareTablesOptions {
 }
 
 /**
- * Compares `tables` with the multi-table diff: each side's send functions (in parallel), the staging (one target
- * message), every table's digests in one source COPY and one diff message (a rows-only-the-target-rewrote
- * recheck adds one of each). Nothing is written to the tables.
+ * Compares `tables` (staged under `setup`, in this order: setUpComparison) with the multi-table diff: every
+ * table's digests in one source COPY and one diff message (a rows-only-the-target-rewrote recheck adds one of
+ * each). Nothing is written to the tables. No settings to pin: both transactions opened with CANONICAL_TEXT,
+ * the digests' settings too.
  */
-export async function compareTables(session: Session, tables: readonly TablePlan[], options: CompareTablesOptions): Promise<ComparedTables> {
-  const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
-  // No settings to pin: both transactions opened with CANONICAL_TEXT, the digests' settings too.
-  const [source, target]: SendFunctions[] = await Promise.all([readSendFunctions(session.source, refs), readSendFunctions(session.target, refs)]);
-  const staging = await createStaging(session.target, tables.map(diffSpec));
+export async function compareTables(session: Session, tables: readonly TablePlan[], setup: Pick<ComparisonSetup, 'staging' | 'sendFunctions'>, options: CompareTablesOptions): Promise<ComparedTables> {
+  const { staging } = setup;
   const diff = await diffTables(session.source, session.target, staging, {
-    sendFunctions: { source: source!, target: target! },
+    sendFunctions: setup.sendFunctions,
     changedSince: options.filters,
     sampleLimit: options.sampleLimit,
     signal: options.signal,

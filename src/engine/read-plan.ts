@@ -46,9 +46,9 @@ export async function openSourceSnapshot(source: pg.ClientBase, schema: string, 
 export async function readPlan(session: Session, options: ResolvedOptions): Promise<SyncPlan> {
   const { schema, tables } = options;
   await openSourceSnapshot(session.source, schema, tables, options.lockTimeoutMs);
-  const sourceCatalog = await readCatalog(session.source, schema, tables);
+  // One round trip on each side at once: over a link the two catalogs cost one wait, not two.
+  const [sourceCatalog, targetCatalog] = await Promise.all([readCatalog(session.source, schema, tables), readCatalog(session.target, schema, tables)]);
   session.sourcePid = sourceCatalog.server.backendPid;
-  const targetCatalog = await readCatalog(session.target, schema, tables);
   sourceCatalog.server.pooler = guessPooler(options.sourceEndpoint, sourceCatalog.server);
   targetCatalog.server.pooler = guessPooler(options.targetEndpoint, targetCatalog.server);
   const present = tables.filter((name) => sourceCatalog.tables.has(name));

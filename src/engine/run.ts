@@ -4,8 +4,9 @@
 import type pg from 'pg';
 import { wordPhrase, type Phrase } from '../advice.js';
 import { CancelledError, CopyError, type ArchonSyncError } from '../errors.js';
-import { countRows, type ForeignKeyInfo } from '../pg/catalog.js';
-import { readServerMark } from '../pg/change-marks.js';
+import { runBatch } from '../pg/batch.js';
+import { countRowsStatement, countsFrom, type ForeignKeyInfo } from '../pg/catalog.js';
+import { readServerMark, serverMarkFrom, serverMarkStatement, type ServerMark } from '../pg/change-marks.js';
 import { connect } from '../pg/connect.js';
 import {
   addForeignKeyStatement, disableTriggerStatement, dropForeignKeyStatement, dropIndexesStatement, lockTablesStatement, restoreTriggerStatement,
@@ -72,6 +73,8 @@ export class Run {
   /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
+  /** The target's mark read with the final counts, after every write: the watermark's. */
+  private endMark: ServerMark | undefined;
   private comparedInFull: Record<string, string> = {};
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
@@ -326,7 +329,7 @@ export class Run {
   /** Counts (always) and every row's digest (with verify: 'checksum'), source snapshot against the uncommitted target. */
   private async verify(session: Session, plan: SyncPlan): Promise<void> {
     throwIfAborted(this.options.signal);
-    const targetRows = await countRows(session.target, plan.tables.map((t) => t.sql));
+    const targetRows = await this.countTargetRows(session, plan);
     plan.tables.forEach((table, i) => {
       const result = this.results.find((r) => r.table === table.name);
       if (result) result.targetRows = targetRows[i] ?? -1;
@@ -370,10 +373,26 @@ export class Run {
   }
 
   private async watermark(session: Session, plan: SyncPlan): Promise<Watermark | undefined> {
-    if (!this.history?.recording || !marksReadable(plan.source) || !marksReadable(plan.target)) return undefined;
+    if (!this.recordsWatermark(plan)) return undefined;
     // The source snapshot is the transaction's (repeatable read): read once is read for the run.
-    const [source, target] = await Promise.all([this.marks?.source ?? readServerMark(session.source), readServerMark(session.target)]);
+    const [source, target] = await Promise.all([this.marks?.source ?? readServerMark(session.source), this.endMark ?? readServerMark(session.target)]);
     return buildWatermark(source, target, this.targetXid, this.targetBegun, plan.tables);
+  }
+
+  private recordsWatermark(plan: SyncPlan): boolean {
+    return this.history?.recording === true && marksReadable(plan.source) && marksReadable(plan.target);
+  }
+
+  /**
+   * The target's rows per table after every write, and with them, in the same message, the target's mark for
+   * the watermark (its snapshot after every write): one round trip for both.
+   */
+  private async countTargetRows(session: Session, plan: SyncPlan): Promise<number[]> {
+    const tables = plan.tables.map((t) => t.sql);
+    const withMark = this.recordsWatermark(plan);
+    const replies = await runBatch(session.target, [...(tables.length > 0 ? [countRowsStatement(tables)] : []), ...(withMark ? [serverMarkStatement()] : [])]);
+    if (withMark) this.endMark = serverMarkFrom(replies.at(-1));
+    return tables.length > 0 ? countsFrom(replies[0], tables) : [];
   }
 
   /** A watch saw a side stop: remember why (the socket error that follows would hide it) and let go of that side. */

@@ -4,13 +4,16 @@
 import type { TablePlan } from '../types.js';
 import type { ProgressTracker } from './progress-tracker.js';
 
+/** What the step of one streamed table shows. */
+export type StreamedTable = Pick<TablePlan, 'schema' | 'name' | 'sourceRows'> & { format?: 'binary' | 'text' | undefined };
+
 export class StreamProgress {
   private current = -1;
   private seen: readonly number[] = [];
   private readonly done = new Set<number>();
 
   /** @param onTable the table being streamed (`schema.name`), for a failure's one line; undefined once done. */
-  constructor(private readonly tracker: ProgressTracker, private readonly tables: readonly TablePlan[], private readonly onTable: (table: string | undefined) => void) {}
+  constructor(private readonly tracker: ProgressTracker, private readonly tables: readonly StreamedTable[], private readonly onTable: (table: string | undefined) => void) {}
 
   /** Rows per table so far (tables' order) and bytes in all, as the tagged counter reports them. */
   streaming(rowsByTable: readonly number[], bytes: number): void {

@@ -4,11 +4,10 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ServerInfo } from '../pg/catalog.js';
 import {
-  changedSinceSql, MAX_MARK_AGE, readLatestWatermark, readServerMark, snapshotBounds, writtenSince,
-  type ChangedSince, type DefinitionsOf, type ServerIdentity, type ServerMark,
+  changedSinceSql, MAX_MARK_AGE, readLatestWatermark, snapshotBounds, writtenSince,
+  type ChangedSince, type ServerIdentity, type ServerMark,
 } from '../pg/change-marks.js';
-import type { Session } from './connections.js';
-import type { SyncPlan, TablePlan } from './plan.js';
+import type { TablePlan } from './plan.js';
 
 /**
  * Recorded with a run before its COMMIT (history metadata `watermark`): after it, every target row written by
@@ -179,24 +178,15 @@ export interface Marks {
   target: ServerMark;
 }
 
-/** Both sides' marks with the definitions of `tables`, read in parallel in the run's transactions; undefined when either server cannot give them. */
-async function readMarks(source: { client: pg.ClientBase; server: ServerInfo }, target: { client: pg.ClientBase; server: ServerInfo }, definitionsOf: DefinitionsOf): Promise<Marks | undefined> {
-  if (!marksReadable(source.server) || !marksReadable(target.server)) return undefined;
-  const [s, t] = await Promise.all([readServerMark(source.client, definitionsOf), readServerMark(target.client, definitionsOf)]);
-  return { source: s, target: t };
-}
-
 /**
- * Both sides' marks and the rows `tables` need compared, judged by the newest watermark of a committed run
- * between these two servers, read from the target's history table (which the caller knows exists). Without
- * `trusted`, compare everything; without `marks`, a server cannot give them (and this run leaves no watermark).
- * `comparedInFull` says, per table, why a watermark that was found could not spare it a full comparison.
+ * What the newest watermark of a committed run between these two servers (read from the target's history
+ * table, which the caller knows exists) allows for `tables`, judged by both sides' marks read after the locks.
+ * Without `trusted`, compare everything; `comparedInFull` says, per table, why a watermark that was found could
+ * not spare it a full comparison.
  */
-export async function changesSinceLastRun(session: Session, plan: SyncPlan, tables: readonly TablePlan[]): Promise<{ marks?: Marks | undefined; trusted?: TrustedChanges | undefined; comparedInFull?: Map<string, string> | undefined }> {
-  const marks = await readMarks({ client: session.source, server: plan.source }, { client: session.target, server: plan.target }, { schema: plan.schema, tables: tables.map((t) => t.name) });
-  if (!marks) return {};
-  const found = await readLatestWatermark(session.target, marks.source.identity, marks.target.identity);
-  if (!found) return { marks };
+export async function judgeLastRun(target: pg.ClientBase, marks: Marks, tables: readonly TablePlan[]): Promise<{ trusted?: TrustedChanges | undefined; comparedInFull?: Map<string, string> | undefined }> {
+  const found = await readLatestWatermark(target, marks.source.identity, marks.target.identity);
+  if (!found) return {};
   const { filters, comparedInFull } = judgeWatermark(found.watermark, marks, tables, found.syncId);
-  return { marks, trusted: filters.size > 0 ? { sinceSyncId: found.syncId, filters } : undefined, comparedInFull };
+  return { trusted: filters.size > 0 ? { sinceSyncId: found.syncId, filters } : undefined, comparedInFull };
 }

@@ -356,9 +356,16 @@ export async function readCatalog(client: pg.ClientBase, schema: string, tables:
 /** Row counts of tables in one statement, in the caller's snapshot. */
 export async function countRows(client: pg.ClientBase, tables: readonly string[]): Promise<number[]> {
   if (tables.length === 0) return [];
+  return countsFrom(await client.query(countRowsStatement(tables)), tables);
+}
+
+/** countRows' statement, for a caller that sends it in one message with others; read its reply with countsFrom. */
+export function countRowsStatement(tables: readonly string[]): string {
   // ONLY: rows of tables that inherit from ours are not ours, and COPY TO does not send them either.
-  const columns = tables.map((sql, i) => `(SELECT count(*) FROM ONLY ${sql}) AS n${i}`).join(', ');
-  const result = await client.query<Record<string, string>>(`SELECT ${columns}`);
-  const row = result.rows[0] ?? {};
+  return `SELECT ${tables.map((sql, i) => `(SELECT count(*) FROM ONLY ${sql}) AS n${i}`).join(', ')}`;
+}
+
+export function countsFrom(result: pg.QueryResult | undefined, tables: readonly string[]): number[] {
+  const row = (result?.rows[0] ?? {}) as Record<string, string>;
   return tables.map((_, i) => Number(row[`n${i}`] ?? 0));
 }

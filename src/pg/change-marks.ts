@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { columnTypesCte } from './column-types.js';
 import { HISTORY_TABLE } from './history-statements.js';
+import { quoteLiteral } from './quote.js';
 
 /** What must be the same again for marks taken on a server to mean anything there later. */
 export interface ServerIdentity {
@@ -106,6 +107,30 @@ interface MarkRow {
   database_xmin?: string; tables?: Record<string, TableDefinitionMarks>;
 }
 
+/** A text[] literal of `values`, for statements sent without parameters (one message with others). */
+function textArray(values: readonly string[]): string {
+  return `ARRAY[${values.map(quoteLiteral).join(', ')}]::pg_catalog.text[]`;
+}
+
+/**
+ * The statement readServerMark sends, with its values as literals, for a caller that sends it in one message
+ * with others (runBatch); read its reply with serverMarkFrom.
+ */
+export function serverMarkStatement(definitionsOf?: DefinitionsOf): string {
+  if (!definitionsOf) return `SELECT ${MARK_COLUMNS}`;
+  return MARK_WITH_DEFINITIONS_SQL.replace('$1', () => quoteLiteral(definitionsOf.schema)).replace('$2::text[]', () => textArray(definitionsOf.tables));
+}
+
+/** The mark in a reply to serverMarkStatement. */
+export function serverMarkFrom(result: pg.QueryResult | undefined): ServerMark {
+  const row = result?.rows[0] as MarkRow | undefined;
+  if (!row) throw new Error('reading the server identity returned no row');
+  return {
+    identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot, startedAt: row.started_at,
+    definitions: row.database_xmin !== undefined && row.tables ? { database: row.database_xmin, tables: row.tables } : undefined,
+  };
+}
+
 /**
  * The server's identity and the snapshot of the caller's transaction, in one round trip, with the definitions
  * of `definitionsOf` when asked. Needs PostgreSQL 13 (pg_current_snapshot) and the right to call
@@ -116,12 +141,7 @@ export async function readServerMark(client: pg.ClientBase, definitionsOf?: Defi
   const result = definitionsOf
     ? await client.query<MarkRow>(MARK_WITH_DEFINITIONS_SQL, [definitionsOf.schema, definitionsOf.tables])
     : await client.query<MarkRow>(`SELECT ${MARK_COLUMNS}`);
-  const row = result.rows[0];
-  if (!row) throw new Error('reading the server identity returned no row');
-  return {
-    identity: { system: row.system, timeline: Number(row.timeline), database: row.database }, snapshot: row.snapshot, startedAt: row.started_at,
-    definitions: row.database_xmin !== undefined && row.tables ? { database: row.database_xmin, tables: row.tables } : undefined,
-  };
+  return serverMarkFrom(result);
 }
 
 /** The bounds of a pg_snapshot text: xmin (oldest transaction still running) and xmax (next id to be assigned). */

@@ -122,19 +122,29 @@ function typedKeyMatch(staging: Staging, tag: number, tableAlias: string, slotAl
  * outlives the transaction. One staging per transaction.
  */
 export async function createStaging(target: pg.ClientBase, tables: readonly DiffTableSpec[]): Promise<Staging> {
+  return stagingFrom(tables, await runBatch(target, stagingStatements(tables)));
+}
+
+/** createStaging's statements, for a caller that sends them in one message with others; read the replies with stagingFrom. */
+export function stagingStatements(tables: readonly DiffTableSpec[]): string[] {
   if (tables.length === 0 || tables.length > MAX_TABLES) throw new Error(`a staging holds 1 to ${MAX_TABLES} tables, not ${tables.length}`);
   const width = Math.max(...tables.map((spec) => spec.key.length));
   if (width === 0) throw new Error('every staged table needs a primary key');
   const slots = slotNames(width).map((slot) => `${slot} pg_catalog.text`).join(', ');
   const wanted = tables.flatMap((spec, tag) => spec.key.map((column, i) => `(${tag}, ${i}, ${quoteLiteral(spec.sql)}, ${quoteLiteral(column)})`));
-  const replies = await runBatch(target, [
+  return [
     `CREATE TEMP TABLE ${STAGE} (t pg_catalog.int2 NOT NULL, ${slots}, digest pg_catalog.bytea) PARTITION BY LIST (t) ON COMMIT DROP`,
     ...tables.map((_, tag) => `CREATE TEMP TABLE ${stagePartition(tag)} PARTITION OF ${STAGE} FOR VALUES IN (${tag}) ON COMMIT DROP`),
     `CREATE TEMP TABLE ${CHANGES} (t pg_catalog.int2 NOT NULL, ${slots}, change pg_catalog."char" NOT NULL, target_edit pg_catalog."char") ON COMMIT DROP`,
     `SELECT w.t, w.ord, pg_catalog.format_type(a.atttypid, NULL) AS type
        FROM (VALUES ${wanted.join(', ')}) w(t, ord, rel, col)
        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = w.rel::pg_catalog.regclass AND a.attname = w.col AND a.attnum > 0 AND NOT a.attisdropped`,
-  ]);
+  ];
+}
+
+/** The staging made by stagingStatements, from their replies (the key types are the last one's). */
+export function stagingFrom(tables: readonly DiffTableSpec[], replies: readonly pg.QueryResult[]): Staging {
+  const width = Math.max(...tables.map((spec) => spec.key.length));
   const keyTypes = tables.map((spec) => spec.key.map(() => ''));
   for (const row of (replies.at(-1)?.rows ?? []) as { t: number; ord: number; type: string | null }[]) {
     const spec = tables[row.t]!;

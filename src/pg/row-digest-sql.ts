@@ -2,7 +2,7 @@
 
 import type pg from 'pg';
 import type { TableInfo } from './catalog.js';
-import { quoteIdent, quoteTable } from './quote.js';
+import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
 import { CANONICAL_TEXT } from './transactions.js';
 
 /** What incremental sync needs to know about one table, the same on both sides. */
@@ -58,20 +58,27 @@ export function diffTableSpec(source: TableInfo, target: TableInfo, columns: rea
  * Cloud, in `public` elsewhere). A domain's typsend is its base type's, which CREATE DOMAIN copies.
  */
 export async function readSendFunctions(client: pg.ClientBase, tables: readonly TableRef[]): Promise<SendFunctions> {
-  const result = await client.query<{ nspname: string; relname: string; attname: string; send_schema: string | null; send_name: string | null }>(
-    `SELECT n.nspname, c.relname, a.attname, pn.nspname AS send_schema, p.proname AS send_name
-       FROM unnest($1::text[], $2::text[]) AS wanted(schema_name, table_name)
+  return sendFunctionsFrom(await client.query(sendFunctionsStatement(tables)));
+}
+
+/** The statement readSendFunctions sends, values as literals, for a caller that sends it with others (runBatch). */
+export function sendFunctionsStatement(tables: readonly TableRef[]): string {
+  const array = (values: readonly string[]) => `ARRAY[${values.map(quoteLiteral).join(', ')}]::pg_catalog.text[]`;
+  return `SELECT n.nspname, c.relname, a.attname, pn.nspname AS send_schema, p.proname AS send_name
+       FROM unnest(${array(tables.map((t) => t.schema))}, ${array(tables.map((t) => t.name))}) AS wanted(schema_name, table_name)
        JOIN pg_namespace n ON n.nspname = wanted.schema_name
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.table_name
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_proc p ON p.oid = t.typsend
        LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
-      ORDER BY c.oid, a.attnum`,
-    [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  );
+      ORDER BY c.oid, a.attnum`;
+}
+
+/** The send functions in a reply to sendFunctionsStatement. */
+export function sendFunctionsFrom(result: pg.QueryResult | undefined): SendFunctions {
   const out = new Map<string, Map<string, string>>();
-  for (const row of result.rows) {
+  for (const row of (result?.rows ?? []) as { nspname: string; relname: string; attname: string; send_schema: string | null; send_name: string | null }[]) {
     const table = quoteTable(row.nspname, row.relname);
     const columns = out.get(table) ?? new Map<string, string>();
     if (row.send_schema !== null && row.send_name !== null) columns.set(row.attname, quoteTable(row.send_schema, row.send_name));

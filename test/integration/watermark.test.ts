@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { sync, type SyncOptions, type SyncResult } from '../../src/index.js';
+import { sync, type PreviewedPlan, type SyncOptions, type SyncResult } from '../../src/index.js';
 import { runCli } from '../support/cli.js';
 import { ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
@@ -50,8 +50,18 @@ describe('watermarks', () => {
         INSERT INTO archon_crawled_pages (url, chunk_number, content, metadata, source_id)
           SELECT url || '#stray', chunk_number, 'stray', metadata, source_id FROM archon_crawled_pages WHERE id = (SELECT min(id) FROM archon_crawled_pages);
         UPDATE archon_sources SET title = title WHERE source_id = (SELECT min(source_id) FROM archon_sources)`);
-      const third = await run(source, target, { mode: 'incremental' }, direction);
+      let previewed: PreviewedPlan | undefined;
+      const third = await run(source, target, { mode: 'incremental', confirm: (plan) => { previewed = plan; return true; } }, direction);
       assert.equal(third.comparedSince, second.syncId);
+      // The target's own edits, told apart by the watermark (the shared contract with the deletion guard). The
+      // source edits every table too, so a row both sides touched may count as the target's update or not at all.
+      const edits = (plan: PreviewedPlan | undefined, name: string) => plan?.preview.tables.find((t) => t.table === name)?.targetEdits;
+      const pages = edits(previewed, 'archon_crawled_pages');
+      const touched = (e: typeof pages) => (e ? e.inserted + e.updated + e.deleted : -1);
+      assert.ok(touched(pages) >= 1 && touched(pages) <= 2, `the page deleted and the stray one: ${JSON.stringify(pages)}`);
+      assert.ok(pages?.keys.length === touched(pages) && pages.keys.every((key) => /^id=\d+$/.test(key)), `keys as column=value: ${JSON.stringify(pages)}`);
+      assert.deepEqual(edits(previewed, 'archon_project_sources'), { inserted: 0, updated: 0, deleted: 0, keys: [] }, 'a table the target left alone');
+      assert.equal(first.plan.preview.tables[0]?.targetEdits, undefined, 'no watermark, no target edits');
       const moved = changes(third);
       assert.equal(Object.keys(moved).length, 17, `edits in every table were moved: ${JSON.stringify(moved)}`);
       await assertEqual(source, target);
@@ -61,6 +71,7 @@ describe('watermarks', () => {
       await ownerSql(target.server, target.database, 'UPDATE archon_sources SET title = title; UPDATE archon_crawled_pages SET content = content');
       const rewritten = await rowVersions(target);
       const fourth = await run(source, target, { mode: 'incremental', verify: 'checksum' }, direction);
+      assert.deepEqual(fourth.plan.preview.tables.find((t) => t.table === 'archon_sources')?.targetEdits, { inserted: 0, updated: 0, deleted: 0, keys: [] }, 'a rewrite with the same values is no edit');
       assert.equal(fourth.comparedSince, third.syncId);
       assert.deepEqual(changes(fourth), {});
       assert.deepEqual(await rowVersions(target), rewritten, 'rows the target rewrote unchanged were written again');
