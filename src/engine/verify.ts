@@ -2,12 +2,14 @@
 
 import { ValidationError, type ArchonSyncError } from '../errors.js';
 import { readCatalog, countRows, type Catalog } from '../pg/catalog.js';
+import { Stalled } from '../pg/stall-watch.js';
 import { beginReadOnly } from '../pg/transactions.js';
 import type { TableComparison, VerifyOptions, VerifyResult } from '../types.js';
 import { compareTable, tableSpecs } from './compare.js';
 import { Session } from './connections.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { asSyncError, stallError } from './failure.js';
+import { verifyByDigests } from './verify-digests.js';
 import { resolveOptions } from './options.js';
 import { openSourceSnapshot } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
@@ -41,8 +43,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     // Repeatable read on both sides: each is compared as of one moment. A running sync would hold the target's
     // tables for its whole run; say so at once rather than wait behind it.
     await openSourceSnapshot(session.source, schema, tables, lockTimeoutMs);
-    await refuseIfAnotherRun(session.target, await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [] }));
-    const [sourceCatalog, targetCatalog] = [await readCatalog(session.source, schema, tables), await readCatalog(session.target, schema, tables)];
+    // Read-write: the digests are staged in temporary tables; the transaction is rolled back (session.release).
+    await refuseIfAnotherRun(session.target, await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false }));
+    const [sourceCatalog, targetCatalog] = await Promise.all([readCatalog(session.source, schema, tables), readCatalog(session.target, schema, tables)]);
     session.sourcePid = sourceCatalog.server.backendPid;
     session.targetPid = targetCatalog.server.backendPid;
     refuseHiddenRows(sourceCatalog, 'source');
@@ -54,7 +57,12 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     tracker.totalRows = counts.reduce((a, b) => a + b, 0);
     tracker.setPhase('verification');
     const results: TableComparison[] = [...missing];
-    for (const spec of specs) {
+    // Keyed tables by their digests, all at once; tables without a key as one aggregate each.
+    results.push(...await verifyByDigests(session, { source: sourceCatalog, target: targetCatalog }, specs.filter((spec) => spec.key.length > 0), {
+      sampleLimit: resolved.sampleLimit, signal: resolved.signal, stallTimeoutMs: resolved.stallTimeoutMs, tracker, sourceRows: totals,
+      onTable: (table) => { current = table; },
+    }));
+    for (const spec of specs.filter((s) => s.key.length === 0)) {
       throwIfAborted(resolved.signal);
       current = `${spec.schema}.${spec.name}`;
       tracker.startTable(spec.name, totals.get(spec.name) ?? 0);
@@ -75,6 +83,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     results.sort((a, b) => (order.get(a.table) ?? 0) - (order.get(b.table) ?? 0));
     return { equal: results.every((r) => r.equal), tables: results, seconds: (Date.now() - started) / 1000 };
   } catch (error) {
+    // The digest stream's watch throws its Stalled (the row-by-row comparison reports through onStall).
+    if (error instanceof Stalled && !stall) {
+      stall = stallError(error, 'verification', current, 'nothing was changed');
+      await session.abandon(error.side);
+    }
     throw asSyncError(error, { step: 'verification', table: current, signal: resolved.signal, stall, lostSide: session.lostSide(), outcome: 'nothing was changed' });
   } finally {
     stopCancelling();
