@@ -114,6 +114,11 @@ export interface VerifyOptions extends ConnectionOptions {
   onEvent?: SyncEventListener | undefined;
   /** No row arriving from a side for this long ends the comparison; default 60 s. */
   stallTimeoutMs?: number | undefined;
+  /**
+   * Go by the watermark of the last committed sync between the two databases (in the target's
+   * archon_sync_history), reading only rows written since where it vouches for a table; default true.
+   */
+  watermark?: boolean | undefined;
 }
 
 export interface HistoryQuery {
@@ -310,6 +315,10 @@ export interface VerifyResult {
   equal: boolean;
   tables: TableComparison[];
   seconds: number;
+  /** The sync whose watermark spared the digests of rows unchanged since, if one did. */
+  comparedSince?: string | undefined;
+  /** Keyed tables whose every row was read, and why (table → reason): all of them when no watermark was used. */
+  readEveryRow?: Record<string, string> | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
       }, 'completed');
     },
     verification(header, result) {
-      logger.info({ event: 'verified', source: header.source, target: header.target, equal: result.equal, seconds: result.seconds, tables: result.tables },
+      logger.info({ event: 'verified', source: header.source, target: header.target, equal: result.equal, seconds: result.seconds, tables: result.tables,
+        comparedSince: result.comparedSince, readEveryRow: result.readEveryRow },
         result.equal ? 'equal' : 'not equal');
     },
     history(rows) {

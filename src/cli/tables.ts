@@ -99,6 +99,10 @@ export function verificationLines(header: RunHeader, result: VerifyResult, color
     if (r.sourceOnlyColumns.length > 0) lines.push(`${r.table}: columns only on the source, not compared: ${r.sourceOnlyColumns.join(', ')}`);
     if (r.targetOnlyColumns.length > 0) lines.push(`${r.table}: columns only on the target, not compared: ${r.targetOnlyColumns.join(', ')}`);
   }
+  if (result.comparedSince) lines.push(`only rows written since ${result.comparedSince} were read where its watermark vouches for the table`);
+  const everyRow = result.readEveryRow ?? {};
+  const keyed = result.tables.filter((r) => r.method === 'keyed');
+  lines.push(...fullComparisonLines({ tables: keyed, comparedInFull: everyRow }).map((line) => line.replace(' compared in full: ', ': every row read: ')));
   lines.push(result.equal
     ? paint(color, 32, `equal: every row of ${result.tables.length} tables matches (${result.seconds.toFixed(1)} s)`)
     : paint(color, 31, `NOT equal: ${result.tables.filter((r) => !r.equal).length} of ${result.tables.length} tables differ`));

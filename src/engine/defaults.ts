@@ -19,4 +19,6 @@ export const DEFAULTS = {
   fullCopyShare: 0.35,
   triggerSuppression: 'auto',
   verify: 'count',
+  /** verify() goes by the last sync's watermark when one vouches for a table. */
+  watermark: true,
 } as const;

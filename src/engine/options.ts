@@ -28,6 +28,8 @@ export interface ResolvedOptions {
   triggerSuppression: 'auto' | 'disable-triggers';
   verify: 'count' | 'checksum';
   history: HistoryOptions | false;
+  /** verify(): go by the last sync's watermark. */
+  watermark: boolean;
   signal: AbortSignal | undefined;
   onEvent: SyncEventListener;
   confirm: ConfirmHook | undefined;
@@ -35,7 +37,7 @@ export interface ResolvedOptions {
 }
 
 /** Whatever sync(), plan() or verify() was given: their options are all parts of SyncOptions. */
-export type RunOptions = SyncOptions;
+export type RunOptions = SyncOptions & { watermark?: boolean | undefined };
 
 const MODES: readonly SyncMode[] = ['auto', 'full', 'incremental'];
 const VERIFY_KINDS = ['count', 'checksum'] as const;
@@ -140,11 +142,18 @@ export function resolveOptions(options: RunOptions): ResolvedOptions {
     triggerSuppression: oneOf(options.triggerSuppression, 'triggerSuppression', TRIGGER_SUPPRESSION, DEFAULTS.triggerSuppression),
     verify: oneOf(options.verify, 'verify', VERIFY_KINDS, DEFAULTS.verify),
     history: history(options.history),
+    watermark: flag(options.watermark, 'watermark', DEFAULTS.watermark),
     signal: options.signal,
     onEvent: hook(options.onEvent, 'onEvent') ?? noEvents,
     confirm: hook(options.confirm, 'confirm'),
     wording: options.wording ?? LIBRARY_WORDING,
   };
+}
+
+function flag(value: boolean | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalid([`${name} must be true or false`]);
+  return value;
 }
 
 function share(value: number | undefined): number {

@@ -8,8 +8,11 @@ import { diffTableSpec } from '../pg/row-digest-sql.js';
 import type { KeySample, TableComparison } from '../types.js';
 import type { TableSpec } from './compare.js';
 import type { Session } from './connections.js';
+import { diffSpec } from './incremental.js';
+import type { TablePlan } from './plan.js';
 import type { ProgressTracker } from './progress-tracker.js';
 import { StreamProgress } from './stream-progress.js';
+import { judgeLastRun, marksReadable } from './watermark.js';
 
 export interface DigestVerifyOptions {
   sampleLimit: number;
@@ -19,6 +22,19 @@ export interface DigestVerifyOptions {
   /** Rows per table in the source snapshot, for the progress steps. */
   sourceRows: ReadonlyMap<string, number>;
   onTable: (table: string | undefined) => void;
+  /**
+   * The tables as a sync between these two databases plans them (their signatures are what a watermark vouches
+   * for), when the target's history table is readable; undefined, or why not, when no watermark can be used.
+   */
+  watermark: { schema: string; tables: readonly TablePlan[] } | { unusable: string };
+}
+
+export interface DigestVerification {
+  tables: TableComparison[];
+  /** The run whose watermark spared the digests of rows unchanged since, if one did. */
+  comparedSince: string | undefined;
+  /** Keyed tables whose every row was read, and why (table → reason); empty when the watermark vouched for all. */
+  everyRow: Record<string, string>;
 }
 
 function sampleOf(key: readonly string[], found: DiffKeys): KeySample {
@@ -30,15 +46,36 @@ function sampleOf(key: readonly string[], found: DiffKeys): KeySample {
  * same counts and samples a row-by-row comparison gives (keys in the C collation's order of their text). The
  * target's transaction must be read-write (the staging is temporary tables) and is rolled back by the caller.
  */
-export async function verifyByDigests(session: Session, catalogs: { source: Catalog; target: Catalog }, specs: readonly TableSpec[], options: DigestVerifyOptions): Promise<TableComparison[]> {
-  if (specs.length === 0) return [];
-  const diffSpecs = specs.map((spec) => diffTableSpec(catalogs.source.tables.get(spec.name)!, catalogs.target.tables.get(spec.name)!, spec.columns, 'binary'));
-  const setup = await setUpComparison(session.source, session.target, {
-    lock: [], refs: specs.map((spec) => ({ schema: spec.schema, name: spec.name })), specs: diffSpecs, marksOf: undefined,
+export async function verifyByDigests(session: Session, catalogs: { source: Catalog; target: Catalog }, specs: readonly TableSpec[], options: DigestVerifyOptions): Promise<DigestVerification> {
+  if (specs.length === 0) return { tables: [], comparedSince: undefined, everyRow: {} };
+  const watermark = 'unusable' in options.watermark || !marksReadable(catalogs.source.server) || !marksReadable(catalogs.target.server)
+    ? undefined : options.watermark;
+  // A table a sync plans is digested over the sync's columns, as its watermark's signature says; others over the common ones.
+  const planned = (spec: TableSpec) => watermark?.tables.find((t) => t.name === spec.name && t.primaryKey.join('\0') === spec.key.join('\0'));
+  const diffSpecs = specs.map((spec) => {
+    const table = planned(spec);
+    return table ? diffSpec(table) : diffTableSpec(catalogs.source.tables.get(spec.name)!, catalogs.target.tables.get(spec.name)!, spec.columns, 'binary');
   });
+  const plannedTables = specs.map(planned).filter((t): t is TablePlan => t !== undefined);
+  const setup = await setUpComparison(session.source, session.target, {
+    lock: [], refs: specs.map((spec) => ({ schema: spec.schema, name: spec.name })), specs: diffSpecs,
+    marksOf: watermark && plannedTables.length > 0 ? { schema: watermark.schema, tables: plannedTables.map((t) => t.name) } : undefined,
+  });
+  // The transaction is repeatable read: the marks are its snapshot, the one the digests are read in.
+  const verdict = setup.marks ? await judgeLastRun(session.target, setup.marks, plannedTables) : {};
+  const everyRow: Record<string, string> = {};
+  for (const spec of specs) {
+    const why = 'unusable' in options.watermark ? options.watermark.unusable
+      : !watermark ? 'a server cannot give the marks a watermark is judged by'
+        : !planned(spec) ? 'a sync would not compare it by this key'
+          : !setup.marks || !verdict.trusted ? 'no committed archon-sync run between these two databases left a watermark this run can use'
+            : verdict.comparedInFull?.get(spec.name);
+    if (!verdict.trusted?.filters.has(spec.sql)) everyRow[spec.name] = why ?? 'the watermark does not vouch for it';
+  }
   const progress = new StreamProgress(options.tracker, specs.map((spec) => ({ schema: spec.schema, name: spec.name, sourceRows: options.sourceRows.get(spec.name) ?? 0 })), options.onTable);
   const diff = await diffTables(session.source, session.target, setup.staging, {
     sendFunctions: setup.sendFunctions,
+    changedSince: verdict.trusted?.filters,
     sampleLimit: options.sampleLimit,
     requireReplica: false,
     signal: options.signal,
@@ -46,7 +83,7 @@ export async function verifyByDigests(session: Session, catalogs: { source: Cata
     onRows: (rowsByTable, bytes) => progress.streaming(rowsByTable, bytes),
   });
   progress.ended(diff.tables.map((t) => t.sourceRows), diff.bytes);
-  return specs.map((spec, tag): TableComparison => {
+  const tables = specs.map((spec, tag): TableComparison => {
     const t = diff.tables[tag]!;
     return {
       table: spec.name, method: 'keyed',
@@ -56,4 +93,5 @@ export async function verifyByDigests(session: Session, catalogs: { source: Cata
       sourceOnlyColumns: spec.sourceOnlyColumns, targetOnlyColumns: spec.targetOnlyColumns,
     };
   });
+  return { tables, comparedSince: verdict.trusted?.sinceSyncId, everyRow };
 }

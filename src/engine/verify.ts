@@ -10,7 +10,8 @@ import { Session } from './connections.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { asSyncError, stallError } from './failure.js';
 import { verifyByDigests } from './verify-digests.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { buildPlan, type TablePlan } from './plan.js';
 import { openSourceSnapshot } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 
@@ -30,6 +31,21 @@ function refuseHiddenRows(catalog: Catalog, side: 'source' | 'target'): void {
   );
 }
 
+/**
+ * The tables as a sync between these two databases plans them, whose watermark verify may go by: only with
+ * the watermark option on, the target's history table readable, and a plan a sync would accept.
+ */
+function watermarkTables(options: ResolvedOptions, historyReadable: boolean, source: Catalog, target: Catalog, sourceRows: Map<string, number>): { schema: string; tables: TablePlan[] } | { unusable: string } {
+  if (!options.watermark) return { unusable: 'the watermark is not used (watermark: false)' };
+  if (!historyReadable) return { unusable: 'the target has no readable archon_sync_history table, where a watermark would be' };
+  try {
+    const plan = buildPlan({ schema: options.schema, tables: options.tables, source, target, sourceRows });
+    return { schema: plan.schema, tables: plan.tables };
+  } catch {
+    return { unusable: 'a sync would refuse these two databases as they are, so no watermark of one can vouch for them' };
+  }
+}
+
 /** Compares the selected tables row by row (primary key → md5 of the row) between source and target. */
 export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
@@ -44,7 +60,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     // tables for its whole run; say so at once rather than wait behind it.
     await openSourceSnapshot(session.source, schema, tables, lockTimeoutMs);
     // Read-write: the digests are staged in temporary tables; the transaction is rolled back (session.release).
-    await refuseIfAnotherRun(session.target, await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false }));
+    const begun = await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false });
+    await refuseIfAnotherRun(session.target, begun.lockIsFree);
     const [sourceCatalog, targetCatalog] = await Promise.all([readCatalog(session.source, schema, tables), readCatalog(session.target, schema, tables)]);
     session.sourcePid = sourceCatalog.server.backendPid;
     session.targetPid = targetCatalog.server.backendPid;
@@ -57,11 +74,14 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     tracker.totalRows = counts.reduce((a, b) => a + b, 0);
     tracker.setPhase('verification');
     const results: TableComparison[] = [...missing];
-    // Keyed tables by their digests, all at once; tables without a key as one aggregate each.
-    results.push(...await verifyByDigests(session, { source: sourceCatalog, target: targetCatalog }, specs.filter((spec) => spec.key.length > 0), {
+    // Keyed tables by their digests, all at once (going by the last sync's watermark where it vouches for a table);
+    // tables without a key as one aggregate each.
+    const digested = await verifyByDigests(session, { source: sourceCatalog, target: targetCatalog }, specs.filter((spec) => spec.key.length > 0), {
       sampleLimit: resolved.sampleLimit, signal: resolved.signal, stallTimeoutMs: resolved.stallTimeoutMs, tracker, sourceRows: totals,
       onTable: (table) => { current = table; },
-    }));
+      watermark: watermarkTables(resolved, begun.historyReadable, sourceCatalog, targetCatalog, totals),
+    });
+    results.push(...digested.tables);
     for (const spec of specs.filter((s) => s.key.length === 0)) {
       throwIfAborted(resolved.signal);
       current = `${spec.schema}.${spec.name}`;
@@ -81,7 +101,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     }
     const order = new Map(tables.map((t, i) => [t, i]));
     results.sort((a, b) => (order.get(a.table) ?? 0) - (order.get(b.table) ?? 0));
-    return { equal: results.every((r) => r.equal), tables: results, seconds: (Date.now() - started) / 1000 };
+    return {
+      equal: results.every((r) => r.equal), tables: results, seconds: (Date.now() - started) / 1000,
+      comparedSince: digested.comparedSince, readEveryRow: digested.everyRow,
+    };
   } catch (error) {
     // The digest stream's watch throws its Stalled (the row-by-row comparison reports through onStall).
     if (error instanceof Stalled && !stall) {

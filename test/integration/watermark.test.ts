@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { sync, type PreviewedPlan, type SyncOptions, type SyncResult } from '../../src/index.js';
+import { sync, verify, type PreviewedPlan, type SyncOptions, type SyncResult } from '../../src/index.js';
 import { runCli } from '../support/cli.js';
 import { ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
@@ -77,6 +77,28 @@ describe('watermarks', () => {
       assert.deepEqual(await rowVersions(target), rewritten, 'rows the target rewrote unchanged were written again');
     });
   }
+
+  test('verify goes by the same watermark: it reads only rows written since, finds edits on either side, and says when it reads every row', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 95, 'a'), side(servers.target, 96, 'b')]);
+    const uris = { source: source.uri, target: target.uri };
+    const without = await verify({ ...uris, watermark: false });
+    assert.equal(without.comparedSince, undefined);
+    assert.match(without.readEveryRow?.archon_sources ?? '', /watermark: false/);
+    const first = await run(source, target, { mode: 'full' });
+    const equal = await verify(uris);
+    assert.equal(equal.equal, true, JSON.stringify(equal.tables.filter((t) => !t.equal)));
+    assert.equal(equal.comparedSince, first.syncId, 'an unchanged pair is verified by the watermark');
+    assert.deepEqual(equal.readEveryRow, {}, 'the watermark vouches for every keyed table');
+    await ownerSql(target.server, target.database, `UPDATE archon_settings SET description = 'edited on the target' WHERE key = (SELECT min(key) FROM archon_settings)`);
+    await ownerSql(source.server, source.database, `DELETE FROM archon_crawled_pages WHERE id = (SELECT min(id) FROM archon_crawled_pages)`);
+    const edited = await verify(uris);
+    assert.equal(edited.comparedSince, first.syncId);
+    assert.equal(edited.equal, false);
+    const byName = (name: string) => edited.tables.find((t) => t.table === name);
+    assert.equal(byName('archon_settings')?.differing.count, 1, 'the target\'s own edit');
+    assert.equal(byName('archon_crawled_pages')?.onlyOnTarget.count, 1, 'the row the source deleted');
+    assert.equal(edited.tables.filter((t) => !t.equal).length, 2, JSON.stringify(edited.tables.filter((t) => !t.equal).map((t) => t.table)));
+  });
 
   test('a transaction that began before a run and wrote after its COMMIT is seen by the next run, on either side', async () => {
     const [source, target] = await Promise.all([side(servers.source, 93, 'a'), side(servers.target, 94, 'b')]);
