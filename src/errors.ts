@@ -17,6 +17,8 @@ export type FailureCause =
   | 'lost-connection'
   /** No data moved, or a server did not answer a probe, for stallTimeoutMs. */
   | 'stall'
+  /** The pooler (PgBouncer) found no free server connection for us within its query_wait_timeout. */
+  | 'pool-exhausted'
   /** A lock was not granted within lockTimeoutMs (SQLSTATE 55P03). */
   | 'lock-timeout'
   /** The server's disk is full (53100). */

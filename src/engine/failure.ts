@@ -55,6 +55,8 @@ export interface FailureContext {
   stall?: ArchonSyncError | undefined;
   /** A side whose connection has ended, as its own events said. */
   lostSide?: Side | undefined;
+  /** Each side's endpoint as people see it, for a message that names where (a full pool). */
+  endpoints?: Record<Side, string> | undefined;
   /** What became of the target: `the target was rolled back` unless the step wrote nothing. */
   outcome?: string | undefined;
 }
@@ -79,14 +81,26 @@ export function asSyncError(error: unknown, context: FailureContext): ArchonSync
   const message = redact(error instanceof Error ? error.message : String(error));
   const detail = database?.detail ? ` (${redact(database.detail)})` : '';
   const where = context.table ? ` for ${context.table}` : '';
-  const advice = adviceFor(cause, error);
   const outcome = context.outcome ?? 'the target was rolled back';
+  if (cause === 'pool-exhausted') return poolExhausted(error, context, outcome);
+  const advice = adviceFor(cause, error);
   return new CopyError(phrase`${context.step}${where} failed: ${message}${detail}${advice ? phrase`; ${advice}` : ''}; ${outcome}`, {
     cause: error,
     failure: cause,
     table: context.table ?? database?.table,
     constraint: database?.constraint,
     details: { step: context.step, sqlstate: database?.code, detail: database?.detail ? redact(database.detail) : undefined, ...(context.lostSide ? { lostSide: context.lostSide } : {}) },
+  });
+}
+
+/** PgBouncer gave up on our query: the pool (which side, which endpoint) had no free server connection for it. */
+function poolExhausted(error: unknown, context: FailureContext, outcome: string): CopyError {
+  const side = context.lostSide;
+  const where = side ? ` the ${side}'s pooler${context.endpoints ? ` at ${context.endpoints[side]}` : ''}` : ' the pooler';
+  const what = context.table ? ` for ${context.table}` : '';
+  return new CopyError(`${context.step}${what} failed:${where} has no free server connection (its query_wait_timeout passed while the query waited); raise its pool_size or use session mode; ${outcome}`, {
+    cause: error, failure: 'pool-exhausted', table: context.table,
+    details: { step: context.step, ...(side ? { lostSide: side, endpoint: context.endpoints?.[side] } : {}) },
   });
 }
 

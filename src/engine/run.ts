@@ -6,7 +6,6 @@ import { wordPhrase, type Phrase } from '../advice.js';
 import { CancelledError, CopyError, type ArchonSyncError } from '../errors.js';
 import { countRows, type ForeignKeyInfo } from '../pg/catalog.js';
 import { readServerMark } from '../pg/change-marks.js';
-import { connect } from '../pg/connect.js';
 import {
   addForeignKeyStatement, disableTriggerStatement, dropForeignKeyStatement, dropIndexesStatement, lockTablesStatement, restoreTriggerStatement,
   runStatements, truncateStatement,
@@ -24,6 +23,7 @@ import type { CostTable } from './cost-model.js';
 import { decideLoads, targetQuestions, type Decisions, type TargetRows } from './decide.js';
 import { asSyncError, stallError } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
+import { runApplicationName } from '../pg/history-statements.js';
 import { completedFields, failedFields, progressFields } from './history-fields.js';
 import { rebuildIndexes } from './index-rebuild.js';
 import type { ResolvedOptions } from './options.js';
@@ -31,7 +31,7 @@ import { loadsFor, previewed } from './preview.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
-import { ServerProbe } from './server-probe.js';
+import { Sidecar } from './sidecar.js';
 import type { TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
 
@@ -88,15 +88,16 @@ export class Run {
 
   async execute(): Promise<RunOutcome> {
     const { options } = this;
-    const session = await Session.open(options);
+    const history = this.stopAt === 'commit' && options.history ? options.history : undefined;
+    const syncId = history ? history.syncId ?? newSyncId(new Date(this.started)) : undefined;
+    const session = await Session.open(options, syncId ? runApplicationName(syncId) : undefined);
     const stopCancelling = session.cancelOnAbort(options.signal);
-    const probes = options.stallTimeoutMs > 0
-      ? (['source', 'target'] as const).map((side) => ServerProbe.start(session.uri(side), side, options.stallTimeoutMs, options.connectTimeoutMs,
-        (stall) => void this.stalled(session, stall)))
-      : [];
+    const sidecars = this.openSidecars(session);
     try {
-      const outcome = await session.guard(this.steps(session));
-      if (outcome.stoppedAt === 'commit') await this.history?.finish(completedFields(outcome.result, this.checksums));
+      // The run's row first, on its own connection and outside its transaction: whatever happens next is recorded.
+      if (history && syncId) await this.startHistory(session, sidecars.target, history, syncId);
+      const outcome = await session.guard(this.steps(session, sidecars.target));
+      if (outcome.stoppedAt === 'commit') await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
       else await session.release();
       return outcome;
     } catch (error) {
@@ -104,36 +105,48 @@ export class Run {
       if (error instanceof Stalled) await this.stalled(session, error);
       const typed = asSyncError(error, {
         step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide: session.lostSide(),
+        endpoints: { source: options.sourceEndpoint.label, target: options.targetEndpoint.label },
         outcome: this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed',
       });
       await session.release();
-      await this.history?.finish(failedFields(typed, this.results, this.started, this.checksums, options.wording));
+      await this.history?.finish(session.usable('target') ? session.target : undefined,
+        failedFields(typed, this.results, this.started, this.checksums, options.wording));
       throw typed;
     } finally {
-      for (const probe of probes) probe.stop();
+      sidecars.source.close();
+      sidecars.target.close();
       stopCancelling();
-      await this.history?.close();
       await session.close();
     }
   }
 
+  /** Each side's sidecar (probe, live progress, index progress), connecting in the background. */
+  private openSidecars(session: Session): Record<'source' | 'target', Sidecar> {
+    const { options } = this;
+    const open = (side: 'source' | 'target') => Sidecar.open({
+      uri: session.uri(side), side, label: (side === 'source' ? options.sourceEndpoint : options.targetEndpoint).label,
+      connectTimeoutMs: options.connectTimeoutMs, stallTimeoutMs: options.stallTimeoutMs,
+      pooled: () => session.pooled(side), onStall: (stall) => void this.stalled(session, stall), warn: (message) => this.warn(message),
+    });
+    return { source: open('source'), target: open('target') };
+  }
+
   /** The steps, in order; a plan and a preview stop before the first write. */
-  private async steps(session: Session): Promise<RunOutcome> {
+  private async steps(session: Session, sidecar: Sidecar): Promise<RunOutcome> {
     const plan = await this.validate(session);
     const rows = await this.inspectTarget(session, plan);
     if (this.stopAt === 'plan') return { stoppedAt: 'plan', plan };
-    // The run's own log starts once the plan holds, so a failure while comparing is recorded; a preview writes none.
-    if (this.stopAt === 'commit' && this.options.history) await this.startHistory(this.options.history, plan);
+    this.history?.update({ total_rows: plan.totalRows });
     const decisions = await this.decide(session, plan, rows);
     const loads = loadsFor(plan, decisions);
     const decided = previewed(plan, loads, decisions, { mode: this.options.mode, triggerSuppression: this.triggerSuppression });
     if (this.stopAt === 'preview') return { stoppedAt: 'preview', plan: decided };
     await this.confirm(decided);
-    return { stoppedAt: 'commit', result: await this.write(session, decided, loads) };
+    return { stoppedAt: 'commit', result: await this.write(session, decided, loads, sidecar) };
   }
 
   /** The target transaction's writes, as its steps, then the checks and COMMIT. */
-  private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[]): Promise<SyncResult> {
+  private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[], sidecar: Sidecar): Promise<SyncResult> {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
     await this.prepareTarget(session.target, plan, loads);
@@ -141,7 +154,7 @@ export class Run {
     for (const load of loads) await this.loadTable(session, load);
     this.enterPhase('indexing');
     await rebuildIndexes(loads, {
-      session, options: this.options, tracker: this.tracker, warn: (message) => this.warn(message), onTable: (table) => { this.currentTable = table; },
+      session, sidecar, options: this.options, tracker: this.tracker, warn: (message) => this.warn(message), onTable: (table) => { this.currentTable = table; },
     });
     await this.restoreConstraints(session.target, plan, loads);
     await advanceSequences(session.target, loads.filter((load) => load.changed).flatMap(({ table }) =>
@@ -351,20 +364,22 @@ export class Run {
   }
 
   /**
-   * The target transaction id goes into the history row first: if we die right after COMMIT, the next run can
-   * tell. With it the watermark: the target's snapshot now, after every write, and the source's.
+   * The target transaction id and the watermark (the target's snapshot now, after every write, and the source's)
+   * go into the history row inside the transaction, in the COMMIT's own message: they are there exactly when the
+   * data is, so a later run can settle a row left `running` and trust the watermark.
    */
   private async commit(session: Session, plan: SyncPlan): Promise<void> {
     throwIfAborted(this.options.signal);
     const watermark = await this.watermark(session, plan);
-    await this.history?.settle({
+    await this.history?.stopProgress();
+    const facts = this.history?.inTransaction({
       metadata: {
-        ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
+        ...this.historyMetadata(this.results.map((r) => r.table), plan.skippedTables), target_xid: this.targetXid,
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
-    await commit(session.target);
+    await commit(session.target, facts ? [facts] : []);
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
   }
@@ -409,21 +424,15 @@ export class Run {
     };
   }
 
-  private async startHistory(history: HistoryOptions, plan: SyncPlan): Promise<void> {
-    const { options } = this;
-    this.history = await HistoryRecorder.start(
-      () => connect(options.target, { side: 'target (history)', connectTimeoutMs: options.connectTimeoutMs, applicationName: 'archon-sync-history' }),
-      {
-        syncId: history.syncId ?? newSyncId(new Date(this.started)),
-        direction: history.direction,
-        triggeredBy: history.triggeredBy ?? 'library',
-        sourceDb: history.sourceDb,
-        targetDb: history.targetDb,
-        metadata: this.historyMetadata(plan.tables.map((t) => t.name), plan.skippedTables),
-      },
-      (message) => this.warn(message),
-    );
-    this.history.update({ total_rows: plan.totalRows });
+  private async startHistory(session: Session, sidecar: Sidecar, history: HistoryOptions, syncId: string): Promise<void> {
+    this.history = await HistoryRecorder.start(session.target, {
+      syncId,
+      direction: history.direction,
+      triggeredBy: history.triggeredBy ?? 'library',
+      sourceDb: history.sourceDb,
+      targetDb: history.targetDb,
+      metadata: this.historyMetadata([], []),
+    }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message));
   }
 }
 

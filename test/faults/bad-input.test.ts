@@ -98,8 +98,8 @@ describe('schema and data faults', () => {
       await servers.target.asOwner(db.remote, (client) => client.query(sql));
       const before = await snapshot(servers.target, db.remote).catch(() => undefined);
       const result = await runCli(syncArgs(), { env: db.env });
-      // Found by the plan, before the sync starts: nothing is written, not even a history row.
-      if (before) await assertFailure(result, { code: 3, message, target: { server: servers.target, database: db.remote, before }, history: 'none' });
+      // Found by the plan, before any write to the tables; the run reached the target, so its row says why it stopped.
+      if (before) await assertFailure(result, { code: 3, message, target: { server: servers.target, database: db.remote, before }, history: 'failed' });
       else await assertFailure(result, { code: 3, message });
     });
   }
