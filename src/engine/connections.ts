@@ -54,6 +54,11 @@ export class Session {
     return undefined;
   }
 
+  /** The side whose connection ends within `ms` (a FATAL is followed by its connection closing, a moment later). */
+  async lostSideWithin(ms: number): Promise<Side | undefined> {
+    return this.lostSide() ?? Promise.race([this.lost.catch(() => this.lostSide()), timeout(ms).then(() => undefined)]);
+  }
+
   /** `work`, or the error of whichever connection is lost first. */
   guard<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.lost]);

@@ -8,6 +8,7 @@ import { redact } from '../pg/redact.js';
 import {
   guardedInTransaction, shortUpdateStatements, startRunStatements, updateRunStatement, type HistoryFields, type HistoryRowStart,
 } from '../pg/history-statements.js';
+import { isStatementError } from '../pg/server-errors.js';
 import { isUndefinedTable } from '../pg/transactions.js';
 
 export type { HistoryFields } from '../pg/history-statements.js';
@@ -24,6 +25,12 @@ export function newSyncId(date: Date = new Date()): string {
 // Live progress is a nicety that costs a statement each: none in a run's first seconds (a nothing-changed run
 // ends before), then at most one every few seconds, and only when something changed.
 const PROGRESS_INTERVAL_MS = 3000;
+// How long the run waits for a write beside it (the sidecar's may queue in a full pool for minutes).
+const BESIDE_WAIT_MS = 3000;
+
+function atMost(work: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+}
 
 /** Where live progress goes: the sidecar's best-effort statement, or nowhere. */
 export type BesideWriter = (statements: readonly string[]) => Promise<unknown>;
@@ -62,6 +69,8 @@ export class HistoryRecorder {
       if (!inserted) throw new Error(`no free sync id after ${start.syncId} (another run took it at the same moment)`);
       return new HistoryRecorder(inserted.sync_id, inserted.sync_id, beside, warn);
     } catch (error) {
+      // A connection that failed (a pooler's FATAL, a lost socket) is the run's failure, not the history's.
+      if (!isStatementError(error)) throw error;
       // The short transaction is aborted; the run's own BEGIN must not find it open.
       await main.query('ROLLBACK').catch(() => undefined);
       warn(isUndefinedTable(error)
@@ -107,7 +116,7 @@ export class HistoryRecorder {
     this.progressStopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.inFlight;
+    await atMost(this.inFlight, BESIDE_WAIT_MS);
   }
 
   /** The statement, for the run's own transaction, that writes `fields` (metadata merged) and cannot fail it. */
@@ -126,7 +135,7 @@ export class HistoryRecorder {
     if (!statement) return;
     try {
       if (main) await runBatch(main, shortUpdateStatements(statement));
-      else await this.beside(shortUpdateStatements(statement));
+      else await atMost(this.beside(shortUpdateStatements(statement)), BESIDE_WAIT_MS);
     } catch (error) {
       await main?.query('ROLLBACK').catch(() => undefined);
       this.warn([`the outcome of this run could not be written to archon_sync_history (${redact((error as Error).message)}); the next run settles its row`]);

@@ -2,8 +2,8 @@
 // or a preview, which stop there and roll back) confirm, write in one target transaction, verify and commit.
 
 import type pg from 'pg';
-import { wordPhrase, type Phrase } from '../advice.js';
-import { CancelledError, CopyError, type ArchonSyncError } from '../errors.js';
+import { optionNamed, phrase, wordPhrase, type Phrase } from '../advice.js';
+import { CancelledError, CommitUnconfirmedError, CopyError, type ArchonSyncError } from '../errors.js';
 import { countRows, type ForeignKeyInfo } from '../pg/catalog.js';
 import { readServerMark } from '../pg/change-marks.js';
 import {
@@ -13,11 +13,13 @@ import {
 import { findForeignKeyViolation } from '../pg/foreign-key-check.js';
 import { quoteTable } from '../pg/quote.js';
 import { advanceSequences } from '../pg/sequences.js';
+import { causeOfServerError } from '../pg/server-errors.js';
 import { Stalled } from '../pg/stall-watch.js';
 import { inspectTarget } from '../pg/target-facts.js';
-import { beginTargetTransaction, commit } from '../pg/transactions.js';
+import { beginTargetTransaction } from '../pg/transactions.js';
 import type { HistoryOptions, PreviewedPlan, SyncPhase, SyncPlan, SyncResult, TableComparison, TableResult, TriggerSuppression } from '../types.js';
 import { checksumError, compareTables, countMismatchError } from './checks.js';
+import { boundedCommit, type CommitOutcome } from './bounded-commit.js';
 import { Session } from './connections.js';
 import type { CostTable } from './cost-model.js';
 import { decideLoads, targetQuestions, type Decisions, type TargetRows } from './decide.js';
@@ -71,6 +73,7 @@ export class Run {
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
   private comparedInFull: Record<string, string> = {};
+  private commitOutcome: CommitOutcome = 'committed';
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
 
@@ -97,14 +100,23 @@ export class Run {
       // The run's row first, on its own connection and outside its transaction: whatever happens next is recorded.
       if (history && syncId) await this.startHistory(session, sidecars.target, history, syncId);
       const outcome = await session.guard(this.steps(session, sidecars.target));
-      if (outcome.stoppedAt === 'commit') await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
-      else await session.release();
+      if (outcome.stoppedAt !== 'commit') await session.release();
+      else if (this.commitOutcome === 'unconfirmed') throw await this.unconfirmed(session, outcome.result);
+      else await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
       return outcome;
     } catch (error) {
+      if (error instanceof CommitUnconfirmedError) {
+        // Stuck in COMMIT even when cancelled: end the backend (its locks with it); its row stays `running` for the
+        // next run to settle from txid_status.
+        if (error.failure === 'commit-unknown') await session.abandon('target');
+        throw error;
+      }
       this.ended.abort();
       if (error instanceof Stalled) await this.stalled(session, error);
+      // The pooler's FATAL names no side; the connection it closes does.
+      const lostSide = causeOfServerError(error) === 'pool-exhausted' ? await session.lostSideWithin(500) : session.lostSide();
       const typed = asSyncError(error, {
-        step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide: session.lostSide(),
+        step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide,
         endpoints: { source: options.sourceEndpoint.label, target: options.targetEndpoint.label },
         outcome: this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed',
       });
@@ -118,6 +130,24 @@ export class Run {
       stopCancelling();
       await session.close();
     }
+  }
+
+  /**
+   * The run committed on the target, but its COMMIT was cancelled in its wait for the synchronous standby: the row
+   * says completed, with that fact; the caller gets its own error (the CLI: exit 6).
+   */
+  private async unconfirmed(session: Session, result: SyncResult): Promise<CommitUnconfirmedError> {
+    const error = new CommitUnconfirmedError(phrase`committed on the target ${this.options.targetEndpoint.label}, but its synchronous standby did not confirm ${
+      ''}the commit within ${Math.round(this.options.commitTimeoutMs / 1000)} s (${optionNamed('commitTimeoutMs')}): the data is there and visible, and may be lost ${
+      ''}if the primary fails before the standby catches up; check the standby (synchronous_standby_names)`, {
+      failure: 'commit-unconfirmed', result, details: { step: 'commit' },
+    });
+    await this.history?.finish(session.target, {
+      ...completedFields(result, this.checksums),
+      error_message: error.describe(this.options.wording),
+      metadata: { commit: 'committed locally; not confirmed by the synchronous standby' },
+    });
+    return error;
   }
 
   /** Each side's sidecar (probe, live progress, index progress), connecting in the background. */
@@ -379,7 +409,7 @@ export class Run {
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
-    await commit(session.target, facts ? [facts] : []);
+    this.commitOutcome = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label);
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
   }

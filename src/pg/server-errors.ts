@@ -36,6 +36,11 @@ export function causeOfServerError(error: unknown): FailureCause | undefined {
   return CAUSE_OF_SQLSTATE[error.code];
 }
 
+/** An ERROR the server raised for one statement, the connection still usable (not a FATAL, not a lost socket). */
+export function isStatementError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.severity === 'ERROR';
+}
+
 /** Whether a NOTICE is pgvector's warning that an HNSW graph outgrew maintenance_work_mem (its only notice while building). */
 export function isHnswOutgrewMemory(notice: { file?: string | undefined }): boolean {
   return notice.file === 'hnswbuild.c';
