@@ -13,6 +13,8 @@ import {
 import { findForeignKeyViolation } from '../pg/foreign-key-check.js';
 import { quoteTable } from '../pg/quote.js';
 import { advanceSequences } from '../pg/sequences.js';
+import { findLockHolder } from '../pg/lock-holders.js';
+import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
 import { causeOfServerError } from '../pg/server-errors.js';
 import { Stalled } from '../pg/stall-watch.js';
 import { inspectTarget } from '../pg/target-facts.js';
@@ -23,13 +25,14 @@ import { boundedCommit, type CommitOutcome } from './bounded-commit.js';
 import { Session } from './connections.js';
 import type { CostTable } from './cost-model.js';
 import { decideLoads, targetQuestions, type Decisions, type TargetRows } from './decide.js';
-import { asSyncError, stallError } from './failure.js';
+import { asSyncError, lockTimeoutError, stallError, type Locking } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
 import { runApplicationName } from '../pg/history-statements.js';
 import { completedFields, failedFields, progressFields } from './history-fields.js';
 import { rebuildIndexes } from './index-rebuild.js';
 import type { ResolvedOptions } from './options.js';
 import { loadsFor, previewed } from './preview.js';
+import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly } from './privilege-check.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
@@ -74,6 +77,10 @@ export class Run {
   private comparedSince: string | undefined;
   private comparedInFull: Record<string, string> = {};
   private commitOutcome: CommitOutcome = 'committed';
+  /** What the target's role may do, asked while inspecting it, judged once the loads are decided. */
+  private privileges: { questions: PrivilegeQuestions; answers: Privileges | undefined } | undefined;
+  /** Set while a statement that takes table locks runs: a lock timeout then names what and whom it waited for. */
+  private locking: Locking | undefined;
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
 
@@ -86,6 +93,7 @@ export class Run {
 
   /** What a failure says it was doing, for its one line. */
   private get step(): string {
+    if (this.locking) return 'locking';
     return this.stopAt === 'commit' ? STEP_NAMES[this.tracker.phase] : 'planning';
   }
 
@@ -115,12 +123,13 @@ export class Run {
       if (error instanceof Stalled) await this.stalled(session, error);
       // The pooler's FATAL names no side; the connection it closes does.
       const lostSide = causeOfServerError(error) === 'pool-exhausted' ? await session.lostSideWithin(500) : session.lostSide();
-      const typed = asSyncError(error, {
+      let typed = asSyncError(error, {
         step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide,
         endpoints: { source: options.sourceEndpoint.label, target: options.targetEndpoint.label },
         outcome: this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed',
       });
       await session.release();
+      if (causeOfServerError(error) === 'lock-timeout' && this.locking && !this.stall) typed = await this.lockTimedOut(session, error, this.locking);
       await this.history?.finish(session.usable('target') ? session.target : undefined,
         failedFields(typed, this.results, this.started, this.checksums, options.wording));
       throw typed;
@@ -150,6 +159,14 @@ export class Run {
     return error;
   }
 
+  /** A lock timeout, naming the session that holds the lock: read on the side's own connection, now rolled back. */
+  private async lockTimedOut(session: Session, error: unknown, locking: Locking): Promise<ArchonSyncError> {
+    const holder = session.usable(locking.side)
+      ? await findLockHolder(session.client(locking.side), locking.tables, locking.mode).catch(() => undefined)
+      : undefined;
+    return lockTimeoutError(error, locking, holder, this.options.lockTimeoutMs, this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed');
+  }
+
   /** Each side's sidecar (probe, live progress, index progress), connecting in the background. */
   private openSidecars(session: Session): Record<'source' | 'target', Sidecar> {
     const { options } = this;
@@ -171,6 +188,7 @@ export class Run {
     const loads = loadsFor(plan, decisions);
     const decided = previewed(plan, loads, decisions, { mode: this.options.mode, triggerSuppression: this.triggerSuppression });
     if (this.stopAt === 'preview') return { stoppedAt: 'preview', plan: decided };
+    if (this.privileges) refuseMissingPrivileges(this.privileges.answers, this.privileges.questions, plan, loads, plan.target.user);
     await this.confirm(decided);
     return { stoppedAt: 'commit', result: await this.write(session, decided, loads, sidecar) };
   }
@@ -223,7 +241,9 @@ export class Run {
     this.historyReadable = begun.historyReadable;
     // A running sync holds locks the catalog reads would queue behind: say so at once instead.
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
+    this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
     const plan = await readPlan(session, options);
+    this.locking = undefined;
     this.tracker.totalRows = plan.totalRows;
     throwIfAborted(options.signal);
     return plan;
@@ -236,10 +256,16 @@ export class Run {
   private async inspectTarget(session: Session, plan: SyncPlan): Promise<TargetRows> {
     const { options } = this;
     let asked: ReturnType<typeof targetQuestions> | undefined;
+    // A sync asks in the same message what the role may do there; the answer is judged once the loads are decided.
+    const privileges = this.stopAt === 'commit' ? privilegeQuestions(plan) : undefined;
     const facts = await inspectTarget(session.target, options.triggerSuppression !== 'disable-triggers', (replicaRole) => {
       asked = targetQuestions(plan, options.mode, replicaRole);
-      return asked.questions;
+      return { ...asked.questions, privileges };
     });
+    if (privileges) {
+      refuseReadOnly(facts.privileges, plan.target.user, options.targetEndpoint.label);
+      this.privileges = { questions: privileges, answers: facts.privileges };
+    }
     this.triggerSuppression = facts.replicaRole ? 'replica-role' : 'disabled-triggers';
     plan.externalReferences.forEach((fk, i) => {
       if (!facts.referenced[i]) return;
@@ -262,11 +288,13 @@ export class Run {
       session, plan, options: this.options, rows, historyReadable: this.historyReadable,
       observer: {
         comparing: (candidates) => {
+          this.locking = { side: 'target', mode: 'SHARE ROW EXCLUSIVE', tables: candidates.map((t) => t.sql) };
           // The comparison in the estimate too, so the percent and ETA move while digests stream.
           this.tracker.setPlan(plan.tables, { verify: this.options.verify, diff: candidates });
           this.enterPhase('compare');
         },
         tableStarted: (table) => {
+          this.locking = undefined;
           this.currentTable = `${table.schema}.${table.name}`;
           this.tracker.startTable(table.name, table.sourceRows, table.format);
         },
@@ -275,6 +303,7 @@ export class Run {
       },
     });
     this.currentTable = undefined;
+    this.locking = undefined;
     this.marks = decisions.marks;
     this.comparedSince = decisions.comparedSince;
     this.comparedInFull = decisions.comparedInFull;
@@ -305,14 +334,17 @@ export class Run {
     const setAside = plan.externalReferences.filter((fk) => fk.refSchema === plan.schema && fullNames.has(fk.refTable));
     this.setAside = setAside;
     const outside = setAside.map((fk) => quoteTable(fk.schema, fk.table));
+    const locked = [...new Set([...full.map((t) => t.sql), ...outside])];
+    this.locking = { side: 'target', mode: 'ACCESS EXCLUSIVE', tables: locked };
     await runStatements(target, [
-      ...lockTablesStatement([...new Set([...full.map((t) => t.sql), ...outside])], 'ACCESS EXCLUSIVE'),
+      ...lockTablesStatement(locked, 'ACCESS EXCLUSIVE'),
       ...this.triggersToSilence(plan).map(disableTriggerStatement),
       ...setAside.map(dropForeignKeyStatement),
       ...dropIndexesStatement(loads.flatMap((load) => load.indexesToDrop())),
       ...loads.flatMap((load) => load.prepareStatements()),
       ...truncateStatement(loads.filter((load) => load.truncates).map((load) => load.table.sql)),
     ]);
+    this.locking = undefined;
   }
 
   /** In replica mode ordinary triggers are already silent, but ALWAYS and REPLICA triggers would still fire. */

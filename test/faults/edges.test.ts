@@ -10,6 +10,8 @@ import type { Cluster } from '../support/cluster.js';
 import { filledDatabase } from '../support/fixtures.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
+import { STATEMENT_LOG_SETTINGS, StatementLogMark, trafficOf } from '../support/statement-log.js';
+import { sync } from '../../src/index.js';
 import { assertFailure, assertNothingLeft, historyRows, runWhenSeen, snapshot, syncArgs } from './contract.js';
 
 // Few connection slots on the target, so a test can leave exactly 1, 2 or 3 of them free for the run.
@@ -24,7 +26,10 @@ let remote: string;
 let env: Record<string, string>;
 
 before(async () => {
-  servers = await testServers({ target: { settings: { max_connections: MAX_CONNECTIONS, superuser_reserved_connections: RESERVED } } });
+  servers = await testServers({
+    source: { settings: { ...STATEMENT_LOG_SETTINGS } },
+    target: { settings: { ...STATEMENT_LOG_SETTINGS, max_connections: MAX_CONNECTIONS, superuser_reserved_connections: RESERVED } },
+  });
   [local, remote] = await Promise.all([filledDatabase(servers.source, 261, SCALE, 'local'), filledDatabase(servers.target, 262, undefined, 'remote')]);
   env = { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) };
   // One full copy first: each test's own run then moves a little, and the file stays quick.
@@ -70,6 +75,48 @@ describe('scarce connection slots on the target', () => {
       await assertNothingLeft(servers.target, remote);
     });
   }
+});
+
+describe('connections per side', () => {
+  test('a run opens at most two connections per side (its own and the sidecar), and a nothing-changed run sends the sidecar almost nothing', async () => {
+    const marks = { source: StatementLogMark.now(cluster(servers.source)), target: StatementLogMark.now(cluster(servers.target)) };
+    await touchSource();
+    assert.equal((await runCli(syncArgs(), { env })).code, 0);
+    for (const side of ['source', 'target'] as const) {
+      const excerpt = marks[side].read();
+      // Every connection of ours, whatever its name (the harness's own clients set none).
+      const ours = trafficOf(excerpt, (name) => name !== '');
+      assert.ok(ours.connections <= 2, `${side}: ${ours.connections} connections`);
+      assert.ok(trafficOf(excerpt, 'archon-sync-sidecar').connections <= 1, side);
+    }
+    const quiet = { source: StatementLogMark.now(cluster(servers.source)), target: StatementLogMark.now(cluster(servers.target)) };
+    assert.equal((await runCli(syncArgs('--mode=incremental'), { env })).code, 0);
+    const beside = { source: trafficOf(quiet.source.read(), 'archon-sync-sidecar'), target: trafficOf(quiet.target.read(), 'archon-sync-sidecar') };
+    assert.ok(beside.target.statements <= 2 && beside.source.statements <= 1, JSON.stringify(beside));
+  });
+});
+
+describe('another run holding the target', () => {
+  test('is named from the lock holder, and the refusal comes within 1 s', async () => {
+    const holder = new pg.Client({ connectionString: servers.target.ownerUri(remote), application_name: 'archon-sync sync_20991231_235959' });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(1095910216, 1)');
+      const started = Date.now();
+      await assert.rejects(sync({
+        source: env.LOCAL_DATABASE_URI ?? '', target: env.REMOTE_DATABASE_URI ?? '',
+        history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' },
+      }), /another archon-sync run \(sync_20991231_235959, pid \d+, since [^)]+\) is writing to this target/);
+      const took = Date.now() - started;
+      assert.ok(took < 1_000, `refused after ${took} ms`);
+      const result = await runCli(syncArgs(), { env });
+      assert.equal(result.code, 3);
+      assert.match(result.stderr, /another archon-sync run \(sync_20991231_235959,/);
+    } finally {
+      await holder.end();
+    }
+  });
 });
 
 describe('a pooler in front of each side', () => {
