@@ -201,6 +201,40 @@ describe('the client killed with kill -9', () => {
   }
 });
 
+describe('privileges checked before any write', () => {
+  test('a table owner without CREATE on the schema: refused before the copy, naming the grant', async () => {
+    await touchSource();
+    const before = await snapshot(servers.target, remote);
+    await servers.target.admin(remote, async (client) => {
+      await client.query('ALTER SCHEMA public OWNER TO postgres');
+      await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    });
+    try {
+      const result = await runCli(syncArgs(), { env });
+      await assertFailure(result, {
+        code: 3, message: /role "archon_owner" lacks CREATE on schema public on the target, which rebuilding the indexes of \w+ and \d+ more needs; GRANT CREATE ON SCHEMA public/,
+        target: { server: servers.target, database: remote, before }, history: 'failed',
+      });
+    } finally {
+      await servers.target.admin(remote, (client) => client.query('ALTER SCHEMA public OWNER TO pg_database_owner'));
+    }
+  });
+
+  test('a read-only target role: refused at once, named as such', async () => {
+    const before = await snapshot(servers.target, remote);
+    await servers.target.admin('postgres', (client) => client.query(`ALTER ROLE archon_owner IN DATABASE ${remote} SET default_transaction_read_only = on`));
+    try {
+      const result = await runCli(syncArgs(), { env });
+      await assertFailure(result, {
+        code: 3, message: /the target \S+ is read-only for role "archon_owner" \(default_transaction_read_only is on/,
+        target: { server: servers.target, database: remote, before },
+      });
+    } finally {
+      await servers.target.admin('postgres', (client) => client.query(`ALTER ROLE archon_owner IN DATABASE ${remote} RESET default_transaction_read_only`));
+    }
+  });
+});
+
 describe('a synchronous standby that is not there', () => {
   test('COMMIT waits past --commit-timeout: cancelled, exit 6 saying committed but unconfirmed, history row completed with the fact', async () => {
     await touchSource();
