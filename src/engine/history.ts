@@ -63,11 +63,10 @@ export class HistoryRecorder {
    * the sync lock is free); on any problem warns once and returns a recorder that does nothing.
    */
   static async start(main: pg.ClientBase, start: HistoryStart, beside: BesideWriter, warn: (message: Phrase) => void): Promise<HistoryRecorder> {
+    let inserted: { sync_id: string } | undefined;
     try {
       const results = await runBatch(main, startRunStatements(start));
-      const inserted = results.find((r) => r.command === 'INSERT')?.rows[0] as { sync_id: string } | undefined;
-      if (!inserted) throw new Error(`no free sync id after ${start.syncId} (another run took it at the same moment)`);
-      return new HistoryRecorder(inserted.sync_id, inserted.sync_id, beside, warn);
+      inserted = results.find((r) => r.command === 'INSERT')?.rows[0] as { sync_id: string } | undefined;
     } catch (error) {
       // A connection that failed (a pooler's FATAL, a lost socket) is the run's failure, not the history's.
       if (!isStatementError(error)) throw error;
@@ -78,6 +77,11 @@ export class HistoryRecorder {
         : [`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`]);
       return new HistoryRecorder(undefined, start.syncId, beside, warn);
     }
+    if (!inserted) {
+      warn([`cannot record this run in archon_sync_history: no free sync id after ${start.syncId} (other runs took them at the same moment); the sync goes on`]);
+      return new HistoryRecorder(undefined, start.syncId, beside, warn);
+    }
+    return new HistoryRecorder(inserted.sync_id, inserted.sync_id, beside, warn);
   }
 
   /** The row exists: what this run writes there will be there for the next one. */

@@ -11,7 +11,7 @@ import {
   runStatements, truncateStatement,
 } from '../pg/ddl.js';
 import { findForeignKeyViolation } from '../pg/foreign-key-check.js';
-import { quoteTable } from '../pg/quote.js';
+import { quoteLiteral, quoteTable } from '../pg/quote.js';
 import { advanceSequences } from '../pg/sequences.js';
 import { findLockHolder } from '../pg/lock-holders.js';
 import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
@@ -495,6 +495,11 @@ export class Run {
       targetDb: history.targetDb,
       metadata: this.historyMetadata([], []),
     }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message));
+    // Another run took this second's id: the connection's name must carry the id actually written (the lock
+    // holder is named by it). Rare, so one statement more only then; PgBouncer keeps application_name per client.
+    if (this.history.recording && this.history.syncId !== syncId) {
+      await session.target.query(`SET application_name = ${quoteLiteral(runApplicationName(this.history.syncId))}`);
+    }
   }
 }
 

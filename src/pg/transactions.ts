@@ -35,7 +35,8 @@ export const CANONICAL_TEXT = [
 /**
  * A backend whose client died (kill -9, a lost laptop) notices within a second even while it computes (an index
  * build, a long copy), instead of holding every lock until its statement ends. PostgreSQL 14 and later; earlier
- * servers do not have the setting, so it is set only where the server has it.
+ * servers do not have the setting, so it is set only where the server has it. It is a SELECT, so in a repeatable-read
+ * transaction it takes the snapshot: send it after the locks that must come first.
  */
 export const CLIENT_DEATH_CHECK = `SELECT set_config('client_connection_check_interval', '1000', true) WHERE current_setting('server_version_num')::int >= 140000`;
 
@@ -107,8 +108,9 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
     'SET LOCAL idle_in_transaction_session_timeout = 0',
     `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
     ...CANONICAL_TEXT,
-    CLIENT_DEATH_CHECK,
     ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+    // A SELECT: it takes the snapshot, so only after the locks.
+    CLIENT_DEATH_CHECK,
   ]);
 }
 
