@@ -4,6 +4,7 @@
 export type AdvisedOption =
   | 'lockTimeoutMs'
   | 'stallTimeoutMs'
+  | 'commitTimeoutMs'
   | 'connectTimeoutMs'
   | 'maintenanceWorkMem'
   | 'maxParallelMaintenanceWorkers'

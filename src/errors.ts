@@ -9,7 +9,8 @@ export type ArchonSyncErrorCode =
   | 'VALIDATION'
   | 'COPY'
   | 'VERIFICATION'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'COMMIT_UNCONFIRMED';
 
 /** Why something failed, set where it happened (never read back from a message). */
 export type FailureCause =
@@ -17,6 +18,8 @@ export type FailureCause =
   | 'lost-connection'
   /** No data moved, or a server did not answer a probe, for stallTimeoutMs. */
   | 'stall'
+  /** The pooler (PgBouncer) found no free server connection for us within its query_wait_timeout. */
+  | 'pool-exhausted'
   /** A lock was not granted within lockTimeoutMs (SQLSTATE 55P03). */
   | 'lock-timeout'
   /** The server's disk is full (53100). */
@@ -57,6 +60,10 @@ export type FailureCause =
   | 'mismatch'
   /** The caller aborted (AbortSignal, a signal). */
   | 'aborted'
+  /** COMMIT did not return within commitTimeoutMs and was cancelled: committed locally, the synchronous standby did not confirm. */
+  | 'commit-unconfirmed'
+  /** COMMIT did not return even when cancelled: whether it committed is not known here (the next run settles it). */
+  | 'commit-unknown'
   /** The confirmation hook declined, or nobody answered. */
   | 'not-confirmed';
 
@@ -142,6 +149,22 @@ export class VerificationError extends ArchonSyncError {
 /** The caller aborted (AbortSignal, SIGINT, a declined confirmation); the target was rolled back. */
 export class CancelledError extends ArchonSyncError {
   readonly code = 'CANCELLED' as const;
+}
+
+/**
+ * COMMIT did not return within commitTimeoutMs and was cancelled. `failure` says what that means: committed on the
+ * target but not confirmed by its synchronous standby (`commit-unconfirmed`: `result` is the run's), or not known
+ * (`commit-unknown`: the next run reads the transaction's fate with txid_status and records it).
+ */
+export class CommitUnconfirmedError extends ArchonSyncError {
+  readonly code = 'COMMIT_UNCONFIRMED' as const;
+  /** The completed run's result (a SyncResult) when it committed on the target. */
+  readonly result: unknown;
+
+  constructor(message: string | Phrase, context: ErrorContext & { result?: unknown } = {}) {
+    super(message, context);
+    this.result = context.result;
+  }
 }
 
 export function isArchonSyncError(error: unknown): error is ArchonSyncError {

@@ -17,6 +17,7 @@ export {
   CopyError,
   VerificationError,
   CancelledError,
+  CommitUnconfirmedError,
   isArchonSyncError,
 } from './errors.js';
 export type { ArchonSyncErrorCode } from './errors.js';

@@ -69,6 +69,12 @@ export interface SyncOptions extends ConnectionOptions {
    */
   stallTimeoutMs?: number | undefined;
   /**
+   * A COMMIT that has not returned after this long (waiting for a synchronous standby, holding every lock) is
+   * cancelled and reported as committed on the target but not confirmed by the standby (CommitUnconfirmedError);
+   * default 60 s, 0: wait forever.
+   */
+  commitTimeoutMs?: number | undefined;
+  /**
    * `full` empties and reloads every table; `incremental` compares per-row digests and moves only the rows that
    * differ (tables with a primary key, when the replica role is allowed); `auto` (default) chooses per table:
    * full for an empty target table or one without a primary key, or when more than `fullCopyShare` of its rows

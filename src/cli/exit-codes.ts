@@ -9,6 +9,8 @@ export const EXIT = {
   copy: 3,
   verification: 4,
   cancelled: 5,
+  /** Committed on the target, not confirmed by its synchronous standby; or whether it committed is not known. */
+  commitUnconfirmed: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -24,6 +26,7 @@ const EXIT_FOR_CODE: Record<ArchonSyncErrorCode, ExitCode> = {
   COPY: EXIT.copy,
   VERIFICATION: EXIT.verification,
   CANCELLED: EXIT.cancelled,
+  COMMIT_UNCONFIRMED: EXIT.commitUnconfirmed,
 };
 
 export function exitCodeFor(error: unknown): ExitCode {

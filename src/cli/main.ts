@@ -36,6 +36,7 @@ interface SyncArgs extends CommonArgs {
   exclude: string[] | undefined;
   'lock-timeout': number;
   'stall-timeout': number;
+  'commit-timeout': number;
   'triggered-by': string;
   'maintenance-work-mem': string;
   'parallel-maintenance-workers': number;
@@ -141,6 +142,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         connectTimeoutMs: args['connect-timeout'] * 1000,
         lockTimeoutMs: args['lock-timeout'] * 1000,
         stallTimeoutMs: args['stall-timeout'] * 1000,
+        commitTimeoutMs: args['commit-timeout'] * 1000,
         maintenanceWorkMem: args['maintenance-work-mem'],
         maxParallelMaintenanceWorkers: args['parallel-maintenance-workers'],
         history: args.history ? { syncId: newSyncId(), direction: args.direction, triggeredBy: args['triggered-by'], sourceDb, targetDb } : false,
@@ -255,6 +257,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('exclude', { type: 'string', array: true, describe: 'leave these tables out' })
       .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeoutMs / 1000, describe: 'seconds to wait for each table lock' })
       .option('stall-timeout', { type: 'number', default: DEFAULTS.stallTimeoutMs / 1000, describe: 'seconds without data moving (or a server not answering) before the run gives up; index builds may take longer' })
+      .option('commit-timeout', { type: 'number', default: DEFAULTS.commitTimeoutMs / 1000, describe: 'seconds COMMIT may wait (for a synchronous standby) before it is cancelled: committed on the target, unconfirmed (exit 6); 0 waits forever' })
       .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
       .option('maintenance-work-mem', { type: 'string', default: DEFAULTS.maintenanceWorkMem, describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
       .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
@@ -285,7 +288,7 @@ export async function main(argv: string[]): Promise<number> {
       '  REMOTE_DATABASE_URI  postgresql://user:password@host:port/db of the remote (cloud) Supabase',
       '  NO_COLOR             no colours;  DEBUG=1  print error causes',
       '',
-      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back) · 4 verification mismatch (target rolled back) · 5 cancelled',
+      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back) · 4 verification mismatch (target rolled back) · 5 cancelled · 6 committed on the target but not confirmed by its synchronous standby (or the commit\'s outcome is unknown)',
       '',
       'Examples:',
       '  archon-sync --direction=remote-to-local                 # by hand: shows the plan, asks for "yes"',

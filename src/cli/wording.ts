@@ -5,6 +5,7 @@ import type { AdvisedOption, Wording } from '../index.js';
 const FLAG_FOR_OPTION: Record<AdvisedOption, string> = {
   lockTimeoutMs: '--lock-timeout',
   stallTimeoutMs: '--stall-timeout',
+  commitTimeoutMs: '--commit-timeout',
   connectTimeoutMs: '--connect-timeout',
   maintenanceWorkMem: '--maintenance-work-mem',
   maxParallelMaintenanceWorkers: '--parallel-maintenance-workers',

@@ -1,7 +1,8 @@
 // The two connections of a run (source snapshot, target transaction): opening, cancelling, and letting go.
 
 import type pg from 'pg';
-import { cancelBackend, terminateBackend } from '../pg/backend-signals.js';
+import { terminateBackend } from '../pg/backend-signals.js';
+import { keyProcessId, sendCancelRequest } from '../pg/cancel-request.js';
 import { connect, connectionLoss, ConnectionLost, destroyConnection } from '../pg/connect.js';
 import type { Side } from '../pg/stall-watch.js';
 import { rollback } from '../pg/transactions.js';
@@ -23,6 +24,7 @@ export class Session {
   sourcePid = 0;
   targetPid = 0;
   private released = false;
+  private readonly abandoned = new Set<Side>();
   private closing = false;
   /** Rejects as soon as either connection ends while the run still needs it. */
   readonly lost: Promise<never>;
@@ -52,17 +54,25 @@ export class Session {
     return undefined;
   }
 
+  /** The side whose connection ends within `ms` (a FATAL is followed by its connection closing, a moment later). */
+  async lostSideWithin(ms: number): Promise<Side | undefined> {
+    return this.lostSide() ?? Promise.race([this.lost.catch(() => this.lostSide()), timeout(ms).then(() => undefined)]);
+  }
+
   /** `work`, or the error of whichever connection is lost first. */
   guard<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.lost]);
   }
 
-  /** Connects to both sides in parallel; if one fails the other is closed. */
-  static async open(options: ResolvedOptions): Promise<Session> {
+  /**
+   * Connects to both sides in parallel; if one fails the other is closed. `targetName`: the target connection's
+   * application_name (a sync's names its run, so a refused run can name the one holding the lock).
+   */
+  static async open(options: ResolvedOptions, targetName?: string): Promise<Session> {
     const { connectTimeoutMs } = options;
     const [source, target] = await Promise.allSettled([
       connect(options.source, { side: 'source', connectTimeoutMs }),
-      connect(options.target, { side: 'target', connectTimeoutMs }),
+      connect(options.target, { side: 'target', connectTimeoutMs, applicationName: targetName }),
     ]);
     if (source.status === 'rejected' || target.status === 'rejected') {
       if (source.status === 'fulfilled') await source.value.end().catch(() => undefined);
@@ -85,11 +95,32 @@ export class Session {
   }
 
   /**
+   * Whether a side goes through a pooler: PgBouncer hands out BackendKeyData of its own, so the key's process id
+   * differs from the backend's pid (a Docker port mapping or the docker-exec transport passes the real one).
+   * Undefined until the backend's pid is known.
+   */
+  pooled(side: Side): boolean | undefined {
+    const pid = this.pid(side);
+    return pid ? keyProcessId(this.client(side)) !== pid : undefined;
+  }
+
+  /** The side's connection still works: not lost, not abandoned (for the history row's last write). */
+  usable(side: Side): boolean {
+    return !connectionLoss(this.client(side)) && !this.abandoned.has(side);
+  }
+
+  /** Asks the server (or pooler) to cancel what the side runs, by the protocol's CancelRequest: needs no free slot. */
+  cancel(side: Side): Promise<boolean> {
+    return sendCancelRequest(this.uri(side), this.client(side));
+  }
+
+  /**
    * Gives up on a side at once: closes its socket (failing whatever waits on it) and asks the server to end its
    * backend, which rolls back and frees its locks even while it is busy or no longer reads its socket.
    */
   async abandon(side: Side): Promise<void> {
     this.closing = true;
+    this.abandoned.add(side);
     destroyConnection(this.client(side));
     const pid = this.pid(side);
     if (pid) await terminateBackend(this.uri(side), pid);
@@ -116,17 +147,15 @@ export class Session {
   }
 
   /**
-   * Aborting `signal` asks both servers to cancel what they run; if the run has not let go after a grace period
+   * Aborting `signal` asks both servers to cancel what they run (CancelRequest, so a full server or pool is no
+   * obstacle); if the run has not let go after a grace period
    * (a server that does not answer), both sides are abandoned. Returns the function that stops listening.
    */
   cancelOnAbort(signal: AbortSignal | undefined): () => void {
     if (!signal) return () => undefined;
     let force: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      for (const side of ['source', 'target'] as const) {
-        const pid = this.pid(side);
-        if (pid) void cancelBackend(this.uri(side), pid);
-      }
+      for (const side of ['source', 'target'] as const) void this.cancel(side);
       force = setTimeout(() => {
         if (!this.released) for (const side of ['source', 'target'] as const) void this.abandon(side);
       }, CANCEL_GRACE_MS);

@@ -7,6 +7,11 @@ export const DEFAULTS = {
   lockTimeoutMs: 10_000,
   /** No bytes moving in a copy, or a server not answering a probe, for this long ends the run. */
   stallTimeoutMs: 60_000,
+  /**
+   * A COMMIT that has not returned after this long is cancelled: it waits for a synchronous standby that does not
+   * answer (the data is committed on the target, not confirmed by the standby).
+   */
+  commitTimeoutMs: 60_000,
   maintenanceWorkMem: '256MB',
   maxParallelMaintenanceWorkers: 2,
   sampleLimit: 10,

@@ -7,6 +7,7 @@ import { ArchonSyncError, CancelledError, CopyError, type FailureCause } from '.
 import { ConnectionLost } from '../pg/connect.js';
 import { redact } from '../pg/redact.js';
 import { causeOfServerError } from '../pg/server-errors.js';
+import type { LockHolder, LockMode } from '../pg/lock-holders.js';
 import type { Side, Stalled } from '../pg/stall-watch.js';
 
 export const CANCELLED_MESSAGE = 'cancelled; the target was rolled back and is unchanged';
@@ -55,6 +56,8 @@ export interface FailureContext {
   stall?: ArchonSyncError | undefined;
   /** A side whose connection has ended, as its own events said. */
   lostSide?: Side | undefined;
+  /** Each side's endpoint as people see it, for a message that names where (a full pool). */
+  endpoints?: Record<Side, string> | undefined;
   /** What became of the target: `the target was rolled back` unless the step wrote nothing. */
   outcome?: string | undefined;
 }
@@ -79,8 +82,9 @@ export function asSyncError(error: unknown, context: FailureContext): ArchonSync
   const message = redact(error instanceof Error ? error.message : String(error));
   const detail = database?.detail ? ` (${redact(database.detail)})` : '';
   const where = context.table ? ` for ${context.table}` : '';
-  const advice = adviceFor(cause, error);
   const outcome = context.outcome ?? 'the target was rolled back';
+  if (cause === 'pool-exhausted') return poolExhausted(error, context, outcome);
+  const advice = adviceFor(cause, error);
   return new CopyError(phrase`${context.step}${where} failed: ${message}${detail}${advice ? phrase`; ${advice}` : ''}; ${outcome}`, {
     cause: error,
     failure: cause,
@@ -90,9 +94,45 @@ export function asSyncError(error: unknown, context: FailureContext): ArchonSync
   });
 }
 
+/** PgBouncer gave up on our query: the pool (which side, which endpoint) had no free server connection for it. */
+function poolExhausted(error: unknown, context: FailureContext, outcome: string): CopyError {
+  const side = context.lostSide;
+  const where = side ? ` the ${side}'s pooler${context.endpoints ? ` at ${context.endpoints[side]}` : ''}` : ' the pooler';
+  const what = context.table ? ` for ${context.table}` : '';
+  return new CopyError(`${context.step}${what} failed:${where} has no free server connection (its query_wait_timeout passed while the query waited); raise its pool_size or use session mode; ${outcome}`, {
+    cause: error, failure: 'pool-exhausted', table: context.table,
+    details: { step: context.step, ...(side ? { lostSide: side, endpoint: context.endpoints?.[side] } : {}) },
+  });
+}
+
 /** The one error every stall becomes: which side stopped, in which step, and the option that sets the limit. */
 export function stallError(stall: Stalled, step: string, table: string | undefined, outcome = 'the target was rolled back'): CopyError {
   return new CopyError(phrase`${step}${table ? ` of ${table}` : ''} failed: ${stall.message} (${optionNamed('stallTimeoutMs')}); ${outcome}`, {
     table, failure: 'stall', details: { step, stalledSide: stall.side, stall: stall.kind },
+  });
+}
+
+/** What the run was locking when a lock timeout hit: the side, the mode it asked for and the tables. */
+export interface Locking {
+  side: Side;
+  mode: LockMode;
+  /** Quoted `"schema"."table"` names. */
+  tables: readonly string[];
+}
+
+/**
+ * A lock not granted within lockTimeoutMs, with the session that held it (read after our rollback) when it is
+ * still there: the table, the mode we wanted, its pid, application_name, state and since when.
+ */
+export function lockTimeoutError(error: unknown, locking: Locking, holder: LockHolder | undefined, lockTimeoutMs: number, outcome: string): CopyError {
+  const seconds = Math.round(lockTimeoutMs / 100) / 10;
+  const wanted = `${locking.mode} lock on the ${locking.side}'s ${holder?.table ?? (locking.tables.length === 1 ? locking.tables[0] : 'tables')}`;
+  const who = holder
+    ? `pid ${holder.pid} (${holder.applicationName ? `application_name '${holder.applicationName}'` : 'no application_name'}, ${holder.state ?? 'state unknown'}${
+      holder.since ? `, since ${holder.since.toISOString().replace(/\.\d+Z$/, 'Z')}` : ''}) holds ${holder.held} on it`
+    : 'the session that held it has let go since';
+  return new CopyError(phrase`locking failed: the ${wanted} was not granted within ${seconds} s; ${who}; retry when it is idle or raise ${optionNamed('lockTimeoutMs')}; ${outcome}`, {
+    cause: error, failure: 'lock-timeout', table: holder?.table,
+    details: { step: 'locking', side: locking.side, mode: locking.mode, ...(holder ? { holder: { ...holder, since: holder.since?.toISOString() } } : {}) },
   });
 }

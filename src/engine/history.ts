@@ -1,17 +1,15 @@
-// The run's row in the target's archon_sync_history, written on its own autocommit connection, never slowing the copy.
+// The run's row in the target's archon_sync_history: started and finished on the run's own connection (outside its
+// transaction), its commit facts written inside it, live progress best-effort on the sidecar.
 
 import type pg from 'pg';
 import { INIT_HISTORY, phrase, type Phrase } from '../advice.js';
-import { destroyConnection } from '../pg/connect.js';
+import { runBatch } from '../pg/batch.js';
 import { redact } from '../pg/redact.js';
 import {
-  historyTableExists,
-  insertHistoryRow,
-  settleAbandonedRuns,
-  updateHistoryRow,
-  type HistoryFields,
-  type HistoryRowStart,
+  guardedInTransaction, shortUpdateStatements, startRunStatements, updateRunStatement, type HistoryFields, type HistoryRowStart,
 } from '../pg/history-statements.js';
+import { isStatementError } from '../pg/server-errors.js';
+import { isUndefinedTable } from '../pg/transactions.js';
 
 export type { HistoryFields } from '../pg/history-statements.js';
 
@@ -24,138 +22,127 @@ export function newSyncId(date: Date = new Date()): string {
   return `sync_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}_${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}`;
 }
 
-const UPDATE_INTERVAL_MS = 1000;
-// A history statement that takes longer than this is given up on, with its connection. Timed on our side:
-// a session-level SET statement_timeout would stay behind on a pooled server connection Archon then uses.
-const STATEMENT_TIMEOUT_MS = 5000;
+// Live progress is a nicety that costs a statement each: none in a run's first seconds (a nothing-changed run
+// ends before), then at most one every few seconds, and only when something changed.
+const PROGRESS_INTERVAL_MS = 3000;
+// How long the run waits for a write beside it (the sidecar's may queue in a full pool for minutes).
+const BESIDE_WAIT_MS = 3000;
 
-class HistoryTimeout extends Error {}
-
-async function withinTimeout<T>(work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HistoryTimeout(`no answer within ${STATEMENT_TIMEOUT_MS / 1000} s`)), STATEMENT_TIMEOUT_MS); }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function atMost(work: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 }
 
+/** Where live progress goes: the sidecar's best-effort statement, or nowhere. */
+export type BesideWriter = (statements: readonly string[]) => Promise<unknown>;
+
 /**
- * One history row, kept current. Updates are coalesced (the latest state wins) and written at most once a
- * second, one at a time; a failing or slow history connection produces one warning and is then ignored.
+ * One history row. `start` and `finish` run on the run's main connection in short transactions of their own (so a
+ * run with a single free connection slot is recorded), `inTransaction` gives the statement that writes what must
+ * commit with the data, and `update` sends coalesced progress beside the run, never overwriting an outcome.
  */
 export class HistoryRecorder {
   private pending: HistoryFields = {};
+  private written: HistoryFields = {};
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastWrite = 0;
-  private disabled: boolean;
+  private lastWrite: number;
+  private progressStopped = false;
 
   private constructor(
-    private readonly client: pg.Client | undefined,
-    /** The id actually written (a suffix is added when another run took the same second). */
+    /** The id actually written (a suffix is added when another run took the same second); undefined: not recording. */
+    private readonly id: string | undefined,
     readonly syncId: string,
+    private readonly beside: BesideWriter,
     private readonly warn: (message: Phrase) => void,
   ) {
-    this.disabled = client === undefined;
+    this.lastWrite = Date.now();
   }
 
   /**
-   * Connects and inserts the `running` row; on any problem warns once and returns a recorder that does nothing.
-   * Call it only while holding the sync lock (it settles rows of dead runs).
+   * Inserts the `running` row on `main` before the run's transaction begins (and settles rows of dead runs while
+   * the sync lock is free); on any problem warns once and returns a recorder that does nothing.
    */
-  static async start(connectHistory: () => Promise<pg.Client>, start: HistoryStart, warn: (message: Phrase) => void): Promise<HistoryRecorder> {
-    let client: pg.Client | undefined;
+  static async start(main: pg.ClientBase, start: HistoryStart, beside: BesideWriter, warn: (message: Phrase) => void): Promise<HistoryRecorder> {
+    let inserted: { sync_id: string } | undefined;
     try {
-      client = await connectHistory();
-      const history = client;
-      if (!(await withinTimeout(historyTableExists(history)))) {
-        warn(phrase`the target has no archon_sync_history table, so this run is not recorded; create it with ${INIT_HISTORY}`);
-        await history.end().catch(() => undefined);
-        return new HistoryRecorder(undefined, start.syncId, warn);
-      }
-      const syncId = await withinTimeout(insertHistoryRow(history, start));
-      await withinTimeout(settleAbandonedRuns(history, syncId));
-      return new HistoryRecorder(history, syncId, warn);
+      const results = await runBatch(main, startRunStatements(start));
+      inserted = results.find((r) => r.command === 'INSERT')?.rows[0] as { sync_id: string } | undefined;
     } catch (error) {
-      warn([`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`]);
-      if (client) destroyConnection(client);
-      return new HistoryRecorder(undefined, start.syncId, warn);
+      // A connection that failed (a pooler's FATAL, a lost socket) is the run's failure, not the history's.
+      if (!isStatementError(error)) throw error;
+      // The short transaction is aborted; the run's own BEGIN must not find it open.
+      await main.query('ROLLBACK').catch(() => undefined);
+      warn(isUndefinedTable(error)
+        ? phrase`the target has no archon_sync_history table, so this run is not recorded; create it with ${INIT_HISTORY}`
+        : [`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`]);
+      return new HistoryRecorder(undefined, start.syncId, beside, warn);
     }
+    if (!inserted) {
+      warn([`cannot record this run in archon_sync_history: no free sync id after ${start.syncId} (other runs took them at the same moment); the sync goes on`]);
+      return new HistoryRecorder(undefined, start.syncId, beside, warn);
+    }
+    return new HistoryRecorder(inserted.sync_id, inserted.sync_id, beside, warn);
   }
 
-  /** The row exists and its connection still works: what this run settles will be there for the next one. */
+  /** The row exists: what this run writes there will be there for the next one. */
   get recording(): boolean {
-    return !this.disabled;
+    return this.id !== undefined;
   }
 
-  /** Records new progress; returns at once. */
+  /** Records new progress; returns at once. Unchanged values are not written again. */
   update(fields: HistoryFields): void {
-    if (this.disabled) return;
-    this.pending = { ...this.pending, ...fields };
-    if (this.inFlight || this.timer) return;
-    const wait = Math.max(0, this.lastWrite + UPDATE_INTERVAL_MS - Date.now());
+    if (!this.id || this.progressStopped) return;
+    for (const [key, value] of Object.entries(fields) as [keyof HistoryFields, unknown][]) {
+      if (this.written[key] !== value) (this.pending as Record<string, unknown>)[key] = value;
+    }
+    if (this.inFlight || this.timer || Object.keys(this.pending).length === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
-    }, wait);
+    }, Math.max(0, this.lastWrite + PROGRESS_INTERVAL_MS - Date.now()));
     this.timer.unref();
   }
 
   private flush(): void {
-    if (this.disabled || !this.client || Object.keys(this.pending).length === 0) return;
-    const fields = this.pending;
+    const statement = this.id && !this.progressStopped ? updateRunStatement(this.id, this.pending, { whileRunning: true }) : undefined;
+    if (!statement) return;
+    this.written = { ...this.written, ...this.pending };
     this.pending = {};
     this.lastWrite = Date.now();
-    this.inFlight = withinTimeout(updateHistoryRow(this.client, this.syncId, fields))
-      .catch((error: unknown) => this.fail(error))
-      .finally(() => {
-        this.inFlight = undefined;
-        if (Object.keys(this.pending).length > 0) this.update({});
-      });
+    this.inFlight = this.beside(shortUpdateStatements(statement)).then(() => undefined, () => undefined).finally(() => {
+      this.inFlight = undefined;
+      if (Object.keys(this.pending).length > 0) this.update({});
+    });
   }
 
-  private fail(error: unknown): void {
-    if (this.disabled) return;
-    this.disabled = true;
-    this.warn([`archon_sync_history can no longer be updated (${redact((error as Error).message)}); the sync goes on`]);
-    if (this.client) destroyConnection(this.client);
-  }
-
-  /** Writes what is pending now and waits for it (a few seconds at most): for facts that must land before COMMIT. */
-  async settle(fields: HistoryFields): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+  /** No more live progress; waits for one in flight, so it cannot hold the row when the run's transaction writes it. */
+  async stopProgress(): Promise<void> {
+    this.progressStopped = true;
+    clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.disabled || !this.client) return;
-    const client = this.client;
-    const write = { ...this.pending, ...fields };
-    this.pending = {};
+    await atMost(this.inFlight, BESIDE_WAIT_MS);
+  }
+
+  /** The statement, for the run's own transaction, that writes `fields` (metadata merged) and cannot fail it. */
+  inTransaction(fields: HistoryFields): string | undefined {
+    const statement = this.id ? updateRunStatement(this.id, { ...this.pending, ...fields }, { mergeMetadata: true }) : undefined;
+    return statement ? guardedInTransaction(statement) : undefined;
+  }
+
+  /**
+   * Writes the outcome on `main` (after its COMMIT or ROLLBACK), or beside the run when the main connection is
+   * gone; a row left `running` is settled by the next run.
+   */
+  async finish(main: pg.ClientBase | undefined, fields: HistoryFields): Promise<void> {
+    await this.stopProgress();
+    const statement = this.id ? updateRunStatement(this.id, fields, { mergeMetadata: true }) : undefined;
+    if (!statement) return;
     try {
-      await withinTimeout((async () => {
-        await this.inFlight;
-        await updateHistoryRow(client, this.syncId, write);
-      })());
-      this.lastWrite = Date.now();
+      if (main) await runBatch(main, shortUpdateStatements(statement));
+      else await atMost(this.beside(shortUpdateStatements(statement)), BESIDE_WAIT_MS);
     } catch (error) {
-      this.fail(error);
+      await main?.query('ROLLBACK').catch(() => undefined);
+      this.warn([`the outcome of this run could not be written to archon_sync_history (${redact((error as Error).message)}); the next run settles its row`]);
     }
-  }
-
-  /** Writes the final state (waiting a few seconds at most) and closes the connection. */
-  async finish(fields: HistoryFields): Promise<void> {
-    await this.settle(fields);
-    await this.close();
-  }
-
-  async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.disabled = true;
-    const client = this.client;
-    if (!client) return;
-    await Promise.race([client.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    destroyConnection(client);
   }
 }

@@ -2,17 +2,19 @@
 
 import { optionNamed, phrase, type Phrase } from '../advice.js';
 import type { IndexInfo } from '../pg/catalog.js';
-import { connect } from '../pg/connect.js';
 import { createIndexes } from '../pg/index-builds.js';
 import { IndexProgressMonitor } from '../pg/index-progress.js';
 import type { Session } from './connections.js';
 import type { ResolvedOptions } from './options.js';
+import type { Sidecar } from './sidecar.js';
 import type { ProgressTracker } from './progress-tracker.js';
 import { throwIfAborted } from './refusals.js';
 import type { TableLoad } from './table-load.js';
 
 export interface RebuildContext {
   session: Session;
+  /** The target's sidecar, which the progress monitor reads on. */
+  sidecar: Sidecar;
   options: ResolvedOptions;
   tracker: ProgressTracker;
   warn: (message: Phrase) => void;
@@ -21,12 +23,12 @@ export interface RebuildContext {
 }
 
 /**
- * Builds each table's indexes in one message. Their progress comes from pg_stat_progress_create_index, read on a
- * connection of its own; the builder announces which index of the batch it is on (application_name), so the
+ * Builds each table's indexes in one message. Their progress comes from pg_stat_progress_create_index, read on the
+ * target's sidecar; the builder announces which index of the batch it is on (application_name), so the
  * live display and the history row can say which index builds and how far it is.
  */
 export async function rebuildIndexes(loads: readonly TableLoad[], context: RebuildContext): Promise<void> {
-  const { session, options, tracker } = context;
+  const { session, sidecar, options, tracker } = context;
   const work = loads.filter((load) => load.indexesToBuild().length > 0);
   if (work.length === 0) return;
   let batch: IndexInfo[] = [];
@@ -48,12 +50,17 @@ export async function rebuildIndexes(loads: readonly TableLoad[], context: Rebui
     }
   };
   const monitor = IndexProgressMonitor.start(
-    () => connect(options.target, { side: 'target (progress)', connectTimeoutMs: options.connectTimeoutMs, applicationName: 'archon-sync-progress' }),
+    async () => {
+      const client = await sidecar.connection();
+      if (!client) throw new Error('the target has no sidecar connection');
+      return client;
+    },
     session.targetPid,
     (sample) => {
       if (sample.position !== undefined && sample.table === table && sample.position > current) advanceTo(sample.position, sample.sampledAt);
       tracker.indexProgress(sample);
     },
+    { shared: true },
   );
   try {
     for (const load of work) {

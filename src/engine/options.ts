@@ -20,6 +20,8 @@ export interface ResolvedOptions {
   lockTimeoutMs: number;
   /** 0: never. */
   stallTimeoutMs: number;
+  /** 0: never. */
+  commitTimeoutMs: number;
   maintenanceWorkMem: string;
   maxParallelMaintenanceWorkers: number;
   sampleLimit: number;
@@ -134,6 +136,7 @@ export function resolveOptions(options: RunOptions): ResolvedOptions {
     connectTimeoutMs: milliseconds(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs),
     lockTimeoutMs: milliseconds(options.lockTimeoutMs, 'lockTimeoutMs', DEFAULTS.lockTimeoutMs),
     stallTimeoutMs: milliseconds(options.stallTimeoutMs, 'stallTimeoutMs', DEFAULTS.stallTimeoutMs),
+    commitTimeoutMs: milliseconds(options.commitTimeoutMs, 'commitTimeoutMs', DEFAULTS.commitTimeoutMs),
     maintenanceWorkMem: memory(options.maintenanceWorkMem, 'maintenanceWorkMem', DEFAULTS.maintenanceWorkMem),
     maxParallelMaintenanceWorkers: wholeNumber(options.maxParallelMaintenanceWorkers, 'maxParallelMaintenanceWorkers', DEFAULTS.maxParallelMaintenanceWorkers, MAX_WORKERS),
     sampleLimit: wholeNumber(options.sampleLimit, 'sampleLimit', DEFAULTS.sampleLimit, Number.MAX_SAFE_INTEGER),

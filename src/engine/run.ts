@@ -2,38 +2,43 @@
 // or a preview, which stop there and roll back) confirm, write in one target transaction, verify and commit.
 
 import type pg from 'pg';
-import { wordPhrase, type Phrase } from '../advice.js';
-import { CancelledError, CopyError, type ArchonSyncError } from '../errors.js';
+import { optionNamed, phrase, wordPhrase, type Phrase } from '../advice.js';
+import { CancelledError, CommitUnconfirmedError, CopyError, type ArchonSyncError } from '../errors.js';
 import { runBatch } from '../pg/batch.js';
 import { countRowsStatement, countsFrom, type ForeignKeyInfo } from '../pg/catalog.js';
 import { readServerMark, serverMarkFrom, serverMarkStatement, type ServerMark } from '../pg/change-marks.js';
-import { connect } from '../pg/connect.js';
 import {
   addForeignKeyStatement, disableTriggerStatement, dropForeignKeyStatement, dropIndexesStatement, lockTablesStatement, restoreTriggerStatement,
   runStatements, truncateStatement,
 } from '../pg/ddl.js';
 import { findForeignKeyViolation } from '../pg/foreign-key-check.js';
-import { quoteTable } from '../pg/quote.js';
+import { quoteLiteral, quoteTable } from '../pg/quote.js';
 import { advanceSequences } from '../pg/sequences.js';
+import { findLockHolder } from '../pg/lock-holders.js';
+import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
+import { causeOfServerError } from '../pg/server-errors.js';
 import { Stalled } from '../pg/stall-watch.js';
 import { inspectTarget } from '../pg/target-facts.js';
-import { beginTargetTransaction, commit } from '../pg/transactions.js';
+import { beginTargetTransaction } from '../pg/transactions.js';
 import type { HistoryOptions, PreviewedPlan, SyncPhase, SyncPlan, SyncResult, TableComparison, TableResult, TriggerSuppression } from '../types.js';
 import { checksumError, compareTables, countMismatchError } from './checks.js';
+import { boundedCommit, type CommitOutcome } from './bounded-commit.js';
 import { Session } from './connections.js';
 import type { CostTable } from './cost-model.js';
 import { decideLoads, targetQuestions, type Decisions, type TargetRows } from './decide.js';
-import { asSyncError, stallError } from './failure.js';
+import { asSyncError, lockTimeoutError, stallError, type Locking } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
+import { runApplicationName } from '../pg/history-statements.js';
 import { completedFields, failedFields, progressFields } from './history-fields.js';
 import { rebuildIndexes } from './index-rebuild.js';
 import type { ResolvedOptions } from './options.js';
 import { loadsFor, previewed } from './preview.js';
+import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly } from './privilege-check.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
-import { ServerProbe } from './server-probe.js';
 import { IncrementalLoad } from './incremental.js';
+import { Sidecar } from './sidecar.js';
 import { StreamProgress } from './stream-progress.js';
 import type { TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
@@ -76,6 +81,11 @@ export class Run {
   /** The target's mark read with the final counts, after every write: the watermark's. */
   private endMark: ServerMark | undefined;
   private comparedInFull: Record<string, string> = {};
+  private commitOutcome: CommitOutcome = 'committed';
+  /** What the target's role may do, asked while inspecting it, judged once the loads are decided. */
+  private privileges: { questions: PrivilegeQuestions; answers: Privileges | undefined } | undefined;
+  /** Set while a statement that takes table locks runs: a lock timeout then names what and whom it waited for. */
+  private locking: Locking | undefined;
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
 
@@ -88,57 +98,108 @@ export class Run {
 
   /** What a failure says it was doing, for its one line. */
   private get step(): string {
+    if (this.locking) return 'locking';
     return this.stopAt === 'commit' ? STEP_NAMES[this.tracker.phase] : 'planning';
   }
 
   async execute(): Promise<RunOutcome> {
     const { options } = this;
-    const session = await Session.open(options);
+    const history = this.stopAt === 'commit' && options.history ? options.history : undefined;
+    const syncId = history ? history.syncId ?? newSyncId(new Date(this.started)) : undefined;
+    const session = await Session.open(options, syncId ? runApplicationName(syncId) : undefined);
     const stopCancelling = session.cancelOnAbort(options.signal);
-    const probes = options.stallTimeoutMs > 0
-      ? (['source', 'target'] as const).map((side) => ServerProbe.start(session.uri(side), side, options.stallTimeoutMs, options.connectTimeoutMs,
-        (stall) => void this.stalled(session, stall)))
-      : [];
+    const sidecars = this.openSidecars(session);
     try {
-      const outcome = await session.guard(this.steps(session));
-      if (outcome.stoppedAt === 'commit') await this.history?.finish(completedFields(outcome.result, this.checksums));
-      else await session.release();
+      // The run's row first, on its own connection and outside its transaction: whatever happens next is recorded.
+      if (history && syncId) await this.startHistory(session, sidecars.target, history, syncId);
+      const outcome = await session.guard(this.steps(session, sidecars.target));
+      if (outcome.stoppedAt !== 'commit') await session.release();
+      else if (this.commitOutcome === 'unconfirmed') throw await this.unconfirmed(session, outcome.result);
+      else await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
       return outcome;
     } catch (error) {
+      if (error instanceof CommitUnconfirmedError) {
+        // Stuck in COMMIT even when cancelled: end the backend (its locks with it); its row stays `running` for the
+        // next run to settle from txid_status.
+        if (error.failure === 'commit-unknown') await session.abandon('target');
+        throw error;
+      }
       this.ended.abort();
       if (error instanceof Stalled) await this.stalled(session, error);
-      const typed = asSyncError(error, {
-        step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide: session.lostSide(),
+      // The pooler's FATAL names no side; the connection it closes does.
+      const lostSide = causeOfServerError(error) === 'pool-exhausted' ? await session.lostSideWithin(500) : session.lostSide();
+      let typed = asSyncError(error, {
+        step: this.step, table: this.currentTable, signal: options.signal, stall: this.stall, lostSide,
+        endpoints: { source: options.sourceEndpoint.label, target: options.targetEndpoint.label },
         outcome: this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed',
       });
       await session.release();
-      await this.history?.finish(failedFields(typed, this.results, this.started, this.checksums, options.wording));
+      if (causeOfServerError(error) === 'lock-timeout' && this.locking && !this.stall) typed = await this.lockTimedOut(session, error, this.locking);
+      await this.history?.finish(session.usable('target') ? session.target : undefined,
+        failedFields(typed, this.results, this.started, this.checksums, options.wording));
       throw typed;
     } finally {
-      for (const probe of probes) probe.stop();
+      sidecars.source.close();
+      sidecars.target.close();
       stopCancelling();
-      await this.history?.close();
       await session.close();
     }
   }
 
+  /**
+   * The run committed on the target, but its COMMIT was cancelled in its wait for the synchronous standby: the row
+   * says completed, with that fact; the caller gets its own error (the CLI: exit 6).
+   */
+  private async unconfirmed(session: Session, result: SyncResult): Promise<CommitUnconfirmedError> {
+    const error = new CommitUnconfirmedError(phrase`committed on the target ${this.options.targetEndpoint.label}, but its synchronous standby did not confirm ${
+      ''}the commit within ${Math.round(this.options.commitTimeoutMs / 1000)} s (${optionNamed('commitTimeoutMs')}): the data is there and visible, and may be lost ${
+      ''}if the primary fails before the standby catches up; check the standby (synchronous_standby_names)`, {
+      failure: 'commit-unconfirmed', result, details: { step: 'commit' },
+    });
+    await this.history?.finish(session.target, {
+      ...completedFields(result, this.checksums),
+      error_message: error.describe(this.options.wording),
+      metadata: { commit: 'committed locally; not confirmed by the synchronous standby' },
+    });
+    return error;
+  }
+
+  /** A lock timeout, naming the session that holds the lock: read on the side's own connection, now rolled back. */
+  private async lockTimedOut(session: Session, error: unknown, locking: Locking): Promise<ArchonSyncError> {
+    const holder = session.usable(locking.side)
+      ? await findLockHolder(session.client(locking.side), locking.tables, locking.mode).catch(() => undefined)
+      : undefined;
+    return lockTimeoutError(error, locking, holder, this.options.lockTimeoutMs, this.stopAt === 'commit' ? 'the target was rolled back' : 'nothing was changed');
+  }
+
+  /** Each side's sidecar (probe, live progress, index progress), connecting in the background. */
+  private openSidecars(session: Session): Record<'source' | 'target', Sidecar> {
+    const { options } = this;
+    const open = (side: 'source' | 'target') => Sidecar.open({
+      uri: session.uri(side), side, label: (side === 'source' ? options.sourceEndpoint : options.targetEndpoint).label,
+      connectTimeoutMs: options.connectTimeoutMs, stallTimeoutMs: options.stallTimeoutMs,
+      pooled: () => session.pooled(side), onStall: (stall) => void this.stalled(session, stall), warn: (message) => this.warn(message),
+    });
+    return { source: open('source'), target: open('target') };
+  }
+
   /** The steps, in order; a plan and a preview stop before the first write. */
-  private async steps(session: Session): Promise<RunOutcome> {
+  private async steps(session: Session, sidecar: Sidecar): Promise<RunOutcome> {
     const plan = await this.validate(session);
     const rows = await this.inspectTarget(session, plan);
     if (this.stopAt === 'plan') return { stoppedAt: 'plan', plan };
-    // The run's own log starts once the plan holds, so a failure while comparing is recorded; a preview writes none.
-    if (this.stopAt === 'commit' && this.options.history) await this.startHistory(this.options.history, plan);
+    this.history?.update({ total_rows: plan.totalRows });
     const decisions = await this.decide(session, plan, rows);
     const loads = loadsFor(plan, decisions);
     const decided = previewed(plan, loads, decisions, { mode: this.options.mode, triggerSuppression: this.triggerSuppression });
     if (this.stopAt === 'preview') return { stoppedAt: 'preview', plan: decided };
+    if (this.privileges) refuseMissingPrivileges(this.privileges.answers, this.privileges.questions, plan, loads, plan.target.user);
     await this.confirm(decided);
-    return { stoppedAt: 'commit', result: await this.write(session, decided, loads) };
+    return { stoppedAt: 'commit', result: await this.write(session, decided, loads, sidecar) };
   }
 
   /** The target transaction's writes, as its steps, then the checks and COMMIT. */
-  private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[]): Promise<SyncResult> {
+  private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[], sidecar: Sidecar): Promise<SyncResult> {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
     await this.prepareTarget(session.target, plan, loads);
@@ -146,7 +207,7 @@ export class Run {
     for (const load of loads) await this.loadTable(session, load);
     this.enterPhase('indexing');
     await rebuildIndexes(loads, {
-      session, options: this.options, tracker: this.tracker, warn: (message) => this.warn(message), onTable: (table) => { this.currentTable = table; },
+      session, sidecar, options: this.options, tracker: this.tracker, warn: (message) => this.warn(message), onTable: (table) => { this.currentTable = table; },
     });
     await this.restoreConstraints(session.target, plan, loads);
     await advanceSequences(session.target, loads.filter((load) => load.changed).flatMap(({ table }) =>
@@ -185,7 +246,9 @@ export class Run {
     this.historyReadable = begun.historyReadable;
     // A running sync holds locks the catalog reads would queue behind: say so at once instead.
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
+    this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
     const plan = await readPlan(session, options);
+    this.locking = undefined;
     this.tracker.totalRows = plan.totalRows;
     throwIfAborted(options.signal);
     return plan;
@@ -198,10 +261,16 @@ export class Run {
   private async inspectTarget(session: Session, plan: SyncPlan): Promise<TargetRows> {
     const { options } = this;
     let asked: ReturnType<typeof targetQuestions> | undefined;
+    // A sync asks in the same message what the role may do there; the answer is judged once the loads are decided.
+    const privileges = this.stopAt === 'commit' ? privilegeQuestions(plan) : undefined;
     const facts = await inspectTarget(session.target, options.triggerSuppression !== 'disable-triggers', (replicaRole) => {
       asked = targetQuestions(plan, options.mode, replicaRole);
-      return asked.questions;
+      return { ...asked.questions, privileges };
     });
+    if (privileges) {
+      refuseReadOnly(facts.privileges, plan.target.user, options.targetEndpoint.label);
+      this.privileges = { questions: privileges, answers: facts.privileges };
+    }
     this.triggerSuppression = facts.replicaRole ? 'replica-role' : 'disabled-triggers';
     plan.externalReferences.forEach((fk, i) => {
       if (!facts.referenced[i]) return;
@@ -225,16 +294,22 @@ export class Run {
       session, plan, options: this.options, rows, historyReadable: this.historyReadable,
       observer: {
         comparing: (candidates) => {
+          this.locking = { side: 'target', mode: 'SHARE ROW EXCLUSIVE', tables: candidates.map((t) => t.sql) };
           // The comparison in the estimate too, so the percent and ETA move while digests stream.
           this.tracker.setPlan(plan.tables, { verify: this.options.verify, diff: candidates });
           this.enterPhase('compare');
           compareProgress = new StreamProgress(this.tracker, candidates, (table) => { this.currentTable = table; });
         },
-        streaming: (rowsByTable, bytes) => compareProgress.streaming(rowsByTable, bytes),
+        streaming: (rowsByTable, bytes) => {
+          // Digests stream once every lock is held: a lock timeout can no longer happen here.
+          this.locking = undefined;
+          compareProgress.streaming(rowsByTable, bytes);
+        },
         compared: (rowsByTable, bytes) => compareProgress.ended(rowsByTable, bytes),
       },
     });
     this.currentTable = undefined;
+    this.locking = undefined;
     this.marks = decisions.marks;
     this.comparedSince = decisions.comparedSince;
     this.comparedInFull = decisions.comparedInFull;
@@ -265,14 +340,17 @@ export class Run {
     const setAside = plan.externalReferences.filter((fk) => fk.refSchema === plan.schema && fullNames.has(fk.refTable));
     this.setAside = setAside;
     const outside = setAside.map((fk) => quoteTable(fk.schema, fk.table));
+    const locked = [...new Set([...full.map((t) => t.sql), ...outside])];
+    this.locking = { side: 'target', mode: 'ACCESS EXCLUSIVE', tables: locked };
     await runStatements(target, [
-      ...lockTablesStatement([...new Set([...full.map((t) => t.sql), ...outside])], 'ACCESS EXCLUSIVE'),
+      ...lockTablesStatement(locked, 'ACCESS EXCLUSIVE'),
       ...this.triggersToSilence(plan).map(disableTriggerStatement),
       ...setAside.map(dropForeignKeyStatement),
       ...dropIndexesStatement(loads.flatMap((load) => load.indexesToDrop())),
       ...loads.flatMap((load) => load.prepareStatements()),
       ...truncateStatement(loads.filter((load) => load.truncates).map((load) => load.table.sql)),
     ]);
+    this.locking = undefined;
   }
 
   /** In replica mode ordinary triggers are already silent, but ALWAYS and REPLICA triggers would still fire. */
@@ -354,20 +432,22 @@ export class Run {
   }
 
   /**
-   * The target transaction id goes into the history row first: if we die right after COMMIT, the next run can
-   * tell. With it the watermark: the target's snapshot now, after every write, and the source's.
+   * The target transaction id and the watermark (the target's snapshot now, after every write, and the source's)
+   * go into the history row inside the transaction, in the COMMIT's own message: they are there exactly when the
+   * data is, so a later run can settle a row left `running` and trust the watermark.
    */
   private async commit(session: Session, plan: SyncPlan): Promise<void> {
     throwIfAborted(this.options.signal);
     const watermark = await this.watermark(session, plan);
-    await this.history?.settle({
+    await this.history?.stopProgress();
+    const facts = this.history?.inTransaction({
       metadata: {
-        ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
+        ...this.historyMetadata(this.results.map((r) => r.table), plan.skippedTables), target_xid: this.targetXid,
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
-    await commit(session.target);
+    this.commitOutcome = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label);
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
   }
@@ -428,21 +508,20 @@ export class Run {
     };
   }
 
-  private async startHistory(history: HistoryOptions, plan: SyncPlan): Promise<void> {
-    const { options } = this;
-    this.history = await HistoryRecorder.start(
-      () => connect(options.target, { side: 'target (history)', connectTimeoutMs: options.connectTimeoutMs, applicationName: 'archon-sync-history' }),
-      {
-        syncId: history.syncId ?? newSyncId(new Date(this.started)),
-        direction: history.direction,
-        triggeredBy: history.triggeredBy ?? 'library',
-        sourceDb: history.sourceDb,
-        targetDb: history.targetDb,
-        metadata: this.historyMetadata(plan.tables.map((t) => t.name), plan.skippedTables),
-      },
-      (message) => this.warn(message),
-    );
-    this.history.update({ total_rows: plan.totalRows });
+  private async startHistory(session: Session, sidecar: Sidecar, history: HistoryOptions, syncId: string): Promise<void> {
+    this.history = await HistoryRecorder.start(session.target, {
+      syncId,
+      direction: history.direction,
+      triggeredBy: history.triggeredBy ?? 'library',
+      sourceDb: history.sourceDb,
+      targetDb: history.targetDb,
+      metadata: this.historyMetadata([], []),
+    }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message));
+    // Another run took this second's id: the connection's name must carry the id actually written (the lock
+    // holder is named by it). Rare, so one statement more only then; PgBouncer keeps application_name per client.
+    if (this.history.recording && this.history.syncId !== syncId) {
+      await session.target.query(`SET application_name = ${quoteLiteral(runApplicationName(this.history.syncId))}`);
+    }
   }
 }
 

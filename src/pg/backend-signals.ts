@@ -1,4 +1,5 @@
-// Cancelling or ending one of our backends from a fresh connection: works through poolers and TLS, unlike a cancel key.
+// Ending one of our backends from a fresh connection, best effort, when its own socket is already closed
+// (cancelling needs no connection: src/pg/cancel-request.ts).
 
 import type pg from 'pg';
 import { connect } from './connect.js';
@@ -23,11 +24,6 @@ async function signalBackend(uri: string, pid: number, statement: string, timeou
     }
   })();
   return Promise.race([attempt, gaveUp]);
-}
-
-/** Asks the server to cancel whatever `pid` is running. */
-export async function cancelBackend(uri: string, pid: number, timeoutMs = SIGNAL_TIMEOUT_MS): Promise<boolean> {
-  return signalBackend(uri, pid, 'pg_cancel_backend', timeoutMs);
 }
 
 /** Ends backend `pid`, which rolls back its transaction and releases its locks (allowed for our own role's backends). */

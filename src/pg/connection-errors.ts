@@ -4,6 +4,7 @@
 import { ConnectionError, type FailureCause } from '../errors.js';
 import { optionNamed, phrase, type Phrase } from '../advice.js';
 import { redact } from './redact.js';
+import { isPoolQueueTimeout } from './server-errors.js';
 import { isServerWithoutTls } from './tls.js';
 import { NO_PASSWORD, type Endpoint } from './uri.js';
 
@@ -84,7 +85,9 @@ export function connectionErrorFor(error: unknown, endpoint: Endpoint, side: str
       outcome = said(`cannot connect to ${where}: the TLS certificate does not match host "${endpoint.host}"; use the host name on the certificate or sslmode=verify-ca`, 'tls');
       break;
     default:
-      outcome = isServerWithoutTls(error)
+      outcome = isPoolQueueTimeout(error)
+        ? said(`cannot connect to ${where}: the pooler has no free server connection (its query_wait_timeout passed); raise its pool_size or use session mode`, 'pool-exhausted')
+        : isServerWithoutTls(error)
         ? said(`cannot connect to ${where}: the server does not support TLS but sslmode=${endpoint.sslMode} requires it; use sslmode=disable or prefer for this server`, 'tls')
         : said(`cannot connect to ${where}: ${raw}`, undefined);
   }

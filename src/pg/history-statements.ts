@@ -1,6 +1,7 @@
 // SQL for the archon_sync_history table: insert a run, update it, read recent runs.
 
 import type pg from 'pg';
+import { quoteLiteral } from './quote.js';
 
 /** The run log archon-sync writes into the target; never copied. */
 export const HISTORY_TABLE = 'archon_sync_history';
@@ -47,67 +48,116 @@ export async function historyTableExists(client: pg.ClientBase): Promise<boolean
   return result.rows[0]?.found === true;
 }
 
-/** Inserts the `running` row; if another run took the same second's id, suffixes `_2`, `_3`, … Returns the id used. */
-export async function insertHistoryRow(client: pg.ClientBase, start: HistoryRowStart): Promise<string> {
-  for (let attempt = 1; attempt <= 50; attempt++) {
-    const syncId = attempt === 1 ? start.syncId : `${start.syncId}_${attempt}`;
-    const result = await client.query(
-      `INSERT INTO ${HISTORY_TABLE}
-         (sync_id, direction, status, current_phase, percent_complete, triggered_by, source_db, target_db, metadata, started_at)
-       VALUES ($1, $2, 'running', 'validation', 0, $3, $4, $5, $6, now())
-       ON CONFLICT (sync_id) DO NOTHING`,
-      [syncId, start.direction, start.triggeredBy, start.sourceDb, start.targetDb, JSON.stringify(start.metadata)],
-    );
-    if (result.rowCount === 1) return syncId;
-  }
-  throw new Error(`could not find a free sync id after ${start.syncId}`);
+// A history write must never wait for a synchronous standby (the run's own COMMIT is bounded; these are not) nor
+// hang on a row lock: each runs in a short transaction of its own with these settings, SET LOCAL so nothing stays
+// behind on a pooled server connection.
+const SHORT_WRITE = [`SET LOCAL synchronous_commit = local`, `SET LOCAL statement_timeout = '5s'`, `SET LOCAL lock_timeout = '2s'`];
+
+// The one-sync-at-a-time advisory lock's two keys ("ARCH", 1), as src/pg/transactions.ts takes it.
+const SYNC_LOCK_CLASS = 0x41524348;
+const SYNC_LOCK = `${SYNC_LOCK_CLASS}, 1`;
+
+/** The application_name of a sync's main target connection: `archon-sync sync_…`, so a lock holder names its run. */
+export function runApplicationName(syncId: string): string {
+  return `archon-sync ${syncId}`.slice(0, 63);
 }
 
-export async function updateHistoryRow(client: pg.ClientBase, syncId: string, fields: HistoryFields): Promise<void> {
-  const entries = (Object.entries(fields) as [string, unknown][]).filter(([key, value]) => UPDATABLE.has(key) && value !== undefined);
-  if (entries.length === 0) return;
-  const sets = entries.map(([key], index) => `${key} = $${index + 2}${JSON_COLUMNS.has(key) ? '::jsonb' : ''}`);
-  const values = entries.map(([key, value]) => (JSON_COLUMNS.has(key) && value !== null ? JSON.stringify(value) : value));
-  await client.query(`UPDATE ${HISTORY_TABLE} SET ${sets.join(', ')}, updated_at = now() WHERE sync_id = $1`, [syncId, ...values]);
+/** A value as SQL text for the history statements, which go as one message and so cannot take parameters. */
+function literal(key: string, value: unknown): string {
+  if (value === null) return 'NULL';
+  if (JSON_COLUMNS.has(key)) return `${quoteLiteral(JSON.stringify(value))}::jsonb`;
+  if (value instanceof Date) return `${quoteLiteral(value.toISOString())}::timestamptz`;
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'NULL';
+  return typeof value === 'string' ? quoteLiteral(value) : quoteLiteral(JSON.stringify(value));
 }
 
 /**
- * Settles rows of archon-sync runs still marked `running`: each recorded its target transaction id, and
- * txid_status() tells whether that transaction committed (the run died after COMMIT, before its last history
- * write) or not. Only correct while the caller holds the sync advisory lock: then no other run is alive. Rows
- * other writers (Archon's own scripts) left `running` are not ours to judge and are left alone.
+ * The `running` row, in a short transaction of its own on the run's main connection before its transaction
+ * begins, so it exists whatever becomes of the run. The first free id of `sync_…`, `sync_…_2`, … is taken. In the
+ * same message, while the sync lock is free, rows of dead runs are settled (see settleAbandonedStatement).
  */
-export async function settleAbandonedRuns(client: pg.ClientBase, exceptSyncId: string): Promise<number> {
-  const result = await client.query(
-    `WITH abandoned AS (
+export function startRunStatements(start: HistoryRowStart): string[] {
+  const id = quoteLiteral(start.syncId);
+  return [
+    'BEGIN',
+    ...SHORT_WRITE,
+    `INSERT INTO ${HISTORY_TABLE}
+       (sync_id, direction, status, current_phase, percent_complete, triggered_by, source_db, target_db, metadata, started_at)
+     SELECT c.id, ${quoteLiteral(start.direction)}, 'running', 'validation', 0, ${quoteLiteral(start.triggeredBy)},
+            ${quoteLiteral(start.sourceDb)}, ${quoteLiteral(start.targetDb)}, ${quoteLiteral(JSON.stringify(start.metadata))}::jsonb, now()
+       FROM (SELECT ${id} AS id, 1 AS n UNION ALL SELECT ${id} || '_' || g, g FROM generate_series(2, 50) g) c
+      WHERE NOT EXISTS (SELECT 1 FROM ${HISTORY_TABLE} h WHERE h.sync_id = c.id)
+      ORDER BY c.n LIMIT 1
+     ON CONFLICT (sync_id) DO NOTHING
+     RETURNING sync_id`,
+    settleAbandonedStatement(),
+    'COMMIT',
+  ];
+}
+
+/**
+ * Settles rows of archon-sync runs still marked `running` whose run is gone: only while the sync lock is free (a
+ * live run holds it from its BEGIN to its COMMIT) and no backend carries the run's application_name. A run writes
+ * its target transaction id into its row inside that transaction, just before COMMIT: a row without it never
+ * committed anything. With it, txid_status() tells whether the transaction committed (the run died after COMMIT,
+ * before its last history write). Rows other writers (Archon's own scripts) left `running` are not ours to judge.
+ */
+export function settleAbandonedStatement(): string {
+  return `WITH abandoned AS (
        SELECT sync_id, CASE WHEN metadata->>'target_xid' ~ '^[0-9]+$'
-                            THEN txid_status((metadata->>'target_xid')::bigint) END AS outcome
+                            THEN coalesce(txid_status((metadata->>'target_xid')::bigint), 'unknown') ELSE 'never committed' END AS outcome
          FROM ${HISTORY_TABLE}
-        WHERE status = 'running' AND sync_id <> $1 AND metadata->>'tool' = 'archon-sync')
+        WHERE status = 'running' AND metadata->>'tool' = 'archon-sync'
+          AND started_at < now() - interval '2 seconds'
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'archon-sync ' || sync_id)
+          AND pg_try_advisory_xact_lock(${SYNC_LOCK}))
      UPDATE ${HISTORY_TABLE} h
         SET status = CASE WHEN a.outcome = 'committed' THEN 'completed' ELSE 'failed' END,
             completed_at = coalesce(h.completed_at, now()),
             percent_complete = CASE WHEN a.outcome = 'committed' THEN 100 ELSE h.percent_complete END,
             error_message = CASE
-              WHEN a.outcome = 'committed' THEN NULL
-              WHEN a.outcome = 'aborted' OR a.outcome = 'in progress'
+              WHEN a.outcome = 'committed' THEN h.error_message
+              WHEN a.outcome IN ('aborted', 'in progress', 'never committed')
                 THEN 'the run ended without recording its outcome (process killed or connection lost); nothing it did was committed'
               ELSE 'the run ended without recording its outcome, and whether it committed can no longer be told' END,
             metadata = h.metadata || jsonb_build_object('outcome_recorded_by_a_later_run', true)
        FROM abandoned a
-      WHERE h.sync_id = a.sync_id`,
-    [exceptSyncId],
-  );
-  return result.rowCount ?? 0;
+      WHERE h.sync_id = a.sync_id`;
 }
 
-/** The most recent run still marked running (for the "another sync is running" message). */
-export async function findRunningSyncId(client: pg.ClientBase): Promise<string | undefined> {
-  if (!(await historyTableExists(client))) return undefined;
-  const result = await client.query<{ sync_id: string }>(
-    `SELECT sync_id FROM ${HISTORY_TABLE} WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`,
+/** The run's row set to `fields`. `whileRunning`: only a row still `running`, so a late progress write never overwrites an outcome. */
+export function updateRunStatement(syncId: string, fields: HistoryFields, options: { whileRunning?: boolean; mergeMetadata?: boolean } = {}): string | undefined {
+  const entries = (Object.entries(fields) as [string, unknown][]).filter(([key, value]) => UPDATABLE.has(key) && value !== undefined);
+  if (entries.length === 0) return undefined;
+  const sets = entries.map(([key, value]) => (key === 'metadata' && options.mergeMetadata
+    ? `metadata = coalesce(metadata, '{}'::jsonb) || ${literal(key, value)}`
+    : `${key} = ${literal(key, value)}`));
+  return `UPDATE ${HISTORY_TABLE} SET ${sets.join(', ')}, updated_at = now() WHERE sync_id = ${quoteLiteral(syncId)}${options.whileRunning ? ` AND status = 'running'` : ''}`;
+}
+
+/** An update in a short transaction of its own (autocommit on the connection it is sent on). */
+export function shortUpdateStatements(statement: string): string[] {
+  return ['BEGIN', ...SHORT_WRITE, statement, 'COMMIT'];
+}
+
+/**
+ * An update inside the run's own transaction that cannot fail it: a history row this role may not update must
+ * not roll back the data. The exception block is a subtransaction; a failure becomes a WARNING.
+ */
+export function guardedInTransaction(statement: string): string {
+  return `DO $archon_sync$ BEGIN ${statement}; EXCEPTION WHEN OTHERS THEN RAISE WARNING 'archon-sync: the history row was not updated: %', SQLERRM; END $archon_sync$`;
+}
+
+/** The sessions holding the sync lock: their pid, application_name (a sync's names its run), state and since when. */
+export async function syncLockHolders(client: pg.ClientBase): Promise<{ pid: number; application_name: string | null; state: string | null; since: Date | null }[]> {
+  const result = await client.query<{ pid: number; application_name: string | null; state: string | null; since: Date | null }>(
+    `SELECT l.pid, a.application_name, a.state, coalesce(a.xact_start, a.backend_start) AS since
+       FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${SYNC_LOCK_CLASS} AND l.objid = 1 AND l.objsubid = 2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid()
+      ORDER BY l.mode DESC`,
   );
-  return result.rows[0]?.sync_id;
+  return result.rows;
 }
 
 export interface HistoryRow {

@@ -32,6 +32,8 @@ export interface IndexProgressMonitorOptions {
   /** Pause between readings; default 500 ms. */
   intervalMs?: number | undefined;
   now?: (() => number) | undefined;
+  /** The connection is lent (a sidecar that also carries other statements): the monitor leaves it open when it stops. */
+  shared?: boolean | undefined;
 }
 
 const DEFAULT_INTERVAL_MS = 500;
@@ -99,18 +101,19 @@ export class IndexProgressMonitor {
     private readonly onSample: (sample: IndexBuildSample) => void,
     private readonly intervalMs: number,
     private readonly now: () => number,
+    private readonly shared: boolean,
   ) {
     this.loop = this.run();
   }
 
-  /** Starts watching backend `pid` on a connection from `connect` (use a connection of its own, never the builder's). */
+  /** Starts watching backend `pid` on a connection from `connect` (never the builder's). */
   static start(
     connect: () => Promise<pg.Client>,
     pid: number,
     onSample: (sample: IndexBuildSample) => void,
     options: IndexProgressMonitorOptions = {},
   ): IndexProgressMonitor {
-    return new IndexProgressMonitor(connect, pid, onSample, options.intervalMs ?? DEFAULT_INTERVAL_MS, options.now ?? Date.now);
+    return new IndexProgressMonitor(connect, pid, onSample, options.intervalMs ?? DEFAULT_INTERVAL_MS, options.now ?? Date.now, options.shared ?? false);
   }
 
   /** Why the monitor went quiet, if it did (for logs and tests; the sync does not need it). */
@@ -131,7 +134,7 @@ export class IndexProgressMonitor {
     try {
       client = await this.connect();
       // A connection error after this point must not become an unhandled 'error' event.
-      client.on('error', (error) => { this.failure ??= error; });
+      if (!this.shared) client.on('error', (error) => { this.failure ??= error; });
       while (!this.stopped) {
         const sampledAt = this.now();
         // Timed on our side: a session-level SET statement_timeout would stay on a pooled server connection.
@@ -157,6 +160,7 @@ export class IndexProgressMonitor {
       // Quiet from here on: progress is a nicety, the index build is what matters.
       this.failure = error;
     } finally {
+      if (this.shared) client = undefined;
       const ending = client?.end().catch(() => undefined);
       // A server that stopped answering would keep end() waiting; the socket is ours to close.
       await Promise.race([ending, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { runBatch } from './batch.js';
 import type { ForeignKeyInfo } from './catalog.js';
+import { privilegeColumns, readPrivileges, type PrivilegeQuestions, type Privileges } from './privileges.js';
 import { quoteIdent, quoteTable } from './quote.js';
 
 /** What to ask about the target's tables, decided once whether the replica role was granted is known. */
@@ -14,6 +15,8 @@ export interface TargetQuestions {
   exists: readonly string[];
   /** Foreign keys from outside tables: does any row reference (non-NULL key) our tables through them? */
   references: readonly ForeignKeyInfo[];
+  /** What this role may do there (src/pg/privileges.ts). */
+  privileges?: PrivilegeQuestions | undefined;
 }
 
 export interface TargetFacts {
@@ -25,6 +28,7 @@ export interface TargetFacts {
   exists: boolean[];
   /** Per reference: whether a row uses it. */
   referenced: boolean[];
+  privileges: Privileges | undefined;
 }
 
 function factsQuery(questions: TargetQuestions): string | undefined {
@@ -32,6 +36,7 @@ function factsQuery(questions: TargetQuestions): string | undefined {
     ...questions.count.map((table, i) => `(SELECT count(*) FROM ONLY ${table}) AS c${i}`),
     ...questions.exists.map((table, i) => `EXISTS (SELECT 1 FROM ONLY ${table}) AS e${i}`),
     ...questions.references.map((fk, i) => `EXISTS (SELECT 1 FROM ONLY ${quoteTable(fk.schema, fk.table)} WHERE ${fk.columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')}) AS r${i}`),
+    ...(questions.privileges ? privilegeColumns(questions.privileges) : []),
   ];
   return columns.length === 0 ? undefined : `SELECT ${columns.join(', ')}`;
 }
@@ -43,6 +48,7 @@ function readFacts(row: Record<string, unknown> | undefined, questions: TargetQu
     counts: questions.count.map((_, i) => Number(values[`c${i}`] ?? 0)),
     exists: questions.exists.map((_, i) => values[`e${i}`] === true),
     referenced: questions.references.map((_, i) => values[`r${i}`] === true),
+    privileges: questions.privileges ? readPrivileges(values, questions.privileges) : undefined,
   };
 }
 

@@ -32,6 +32,14 @@ export const CANONICAL_TEXT = [
   `SET LOCAL lc_monetary = 'C'`,
 ];
 
+/**
+ * A backend whose client died (kill -9, a lost laptop) notices within a second even while it computes (an index
+ * build, a long copy), instead of holding every lock until its statement ends. PostgreSQL 14 and later; earlier
+ * servers do not have the setting, so it is set only where the server has it. It is a SELECT, so in a repeatable-read
+ * transaction it takes the snapshot: send it after the locks that must come first.
+ */
+export const CLIENT_DEATH_CHECK = `SELECT set_config('client_connection_check_interval', '1000', true) WHERE current_setting('server_version_num')::int >= 140000`;
+
 export interface TargetTransaction {
   /** False when another run holds the sync lock. */
   lockIsFree: boolean;
@@ -71,6 +79,7 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Ta
     // a 200,000-row table's join spills to disk.
     `SET LOCAL work_mem = '64MB'`,
     ...CANONICAL_TEXT,
+    CLIENT_DEATH_CHECK,
     `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
             pg_backend_pid() AS pid, ${settings.lock === 'exclusive' ? 'txid_current()::text' : "''"} AS xid,
             txid_current_snapshot()::text AS snapshot,
@@ -100,6 +109,8 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
     `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
     ...CANONICAL_TEXT,
     ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+    // A SELECT: it takes the snapshot, so only after the locks.
+    CLIENT_DEATH_CHECK,
   ]);
 }
 
@@ -143,6 +154,7 @@ export async function rollback(client: pg.ClientBase): Promise<void> {
   await client.query('ROLLBACK');
 }
 
-export async function commit(client: pg.ClientBase): Promise<void> {
-  await client.query('COMMIT');
+/** COMMIT, after `before` (statements that must commit with the data) in the same message. */
+export async function commit(client: pg.ClientBase, before: readonly string[] = []): Promise<void> {
+  await runBatch(client, [...before, 'COMMIT']);
 }

@@ -253,7 +253,7 @@ describe('archon-sync CLI', () => {
         when: /to continue: /,
         act: async () => {
           await servers.target.admin('postgres', (client) => client.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'archon-sync'`, [db.remote]));
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'archon-sync sync%'`, [db.remote]));
         },
       },
     });

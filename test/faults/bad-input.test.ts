@@ -98,8 +98,8 @@ describe('schema and data faults', () => {
       await servers.target.asOwner(db.remote, (client) => client.query(sql));
       const before = await snapshot(servers.target, db.remote).catch(() => undefined);
       const result = await runCli(syncArgs(), { env: db.env });
-      // Found by the plan, before the sync starts: nothing is written, not even a history row.
-      if (before) await assertFailure(result, { code: 3, message, target: { server: servers.target, database: db.remote, before }, history: 'none' });
+      // Found by the plan, before any write to the tables; the run reached the target, so its row says why it stopped.
+      if (before) await assertFailure(result, { code: 3, message, target: { server: servers.target, database: db.remote, before }, history: 'failed' });
       else await assertFailure(result, { code: 3, message });
     });
   }
@@ -138,7 +138,7 @@ describe('schema and data faults', () => {
     await assertFailure(result, { code: 3, message: /archon_tasks_sprint_id_fkey/, target: { server: servers.target, database: db.remote, before }, history: 'failed' });
   });
 
-  test('a target table locked by another session: waits at most --lock-timeout, then exit 3', async () => {
+  test('a target table locked by another session: waits at most --lock-timeout, then exit 3 naming the table, the mode and the session', async () => {
     const db = await pair();
     const holder = await servers.target.owner(db.remote);
     try {
@@ -149,7 +149,11 @@ describe('schema and data faults', () => {
       const result = await runCli(syncArgs('--lock-timeout=2'), { env: db.env });
       const seconds = (Date.now() - started) / 1000;
       await holder.query('ROLLBACK');
-      await assertFailure(result, { code: 3, message: /lock.*--lock-timeout/, target: { server: servers.target, database: db.remote, before }, history: 'failed' });
+      await assertFailure(result, {
+        code: 3,
+        message: /locking failed: the ACCESS EXCLUSIVE lock on the target's (public\.)?archon_tasks was not granted within 2 s; pid \d+ \(no application_name, idle in transaction, since [^)]+\) holds AccessShareLock on it; retry when it is idle or raise --lock-timeout/,
+        target: { server: servers.target, database: db.remote, before }, history: 'failed',
+      });
       assert.ok(seconds < 15, `took ${seconds} s with --lock-timeout=2`);
       // The CLI wrote the row, so its error reads as the CLI's line does: the flag, not the library's option name.
       const [row] = (await historyRows(servers.target, db.remote)).slice(-1);

@@ -81,7 +81,7 @@ export interface SeenOptions extends CliOptions {
   database: string;
   /** A LIKE pattern over pg_stat_activity.query of one of our backends. */
   queryLike: string;
-  /** Only backends with this application_name (default: the run's main connections, `archon-sync`). */
+  /** Only backends with this application_name (default: the run's main connections, `archon-sync` and `archon-sync sync_…`). */
   applicationName?: string;
   /** Only while the query runs (default); false also matches a backend that ran it last (a cursor between fetches). */
   activeOnly?: boolean;
@@ -101,8 +101,10 @@ export function runWhenSeen(
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline && child.exitCode === null) {
           const rows = await options.server.admin(options.database, async (client) => (await client.query<{ pid: number }>(
-            // The main connection names itself 'archon-sync: building index N' while it builds a table's indexes.
-            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND (application_name = $2 OR ($2 = 'archon-sync' AND application_name LIKE 'archon-sync: %'))
+            // A sync's target connection is 'archon-sync sync_…', and names itself 'archon-sync: building index N'
+            // while it builds a table's indexes.
+            `SELECT pid FROM pg_stat_activity WHERE datname = $1
+                AND (application_name = $2 OR ($2 = 'archon-sync' AND (application_name LIKE 'archon-sync: %' OR application_name LIKE 'archon-sync sync%')))
                 AND query LIKE $3 AND pid <> pg_backend_pid() AND (state = 'active' OR NOT $4)`,
             [options.database, options.applicationName ?? 'archon-sync', options.queryLike, options.activeOnly ?? true])).rows).catch(() => []);
           if (rows[0]) {

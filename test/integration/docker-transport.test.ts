@@ -152,7 +152,7 @@ describe('docker container transport (container=)', () => {
     let sessions: Record<string, unknown>[] = [];
     do {
       sessions = await servers.target.admin('postgres', async (client) => (await client.query(
-        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'archon-sync'`, [target])).rows as Record<string, unknown>[]);
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'archon-sync%'`, [target])).rows as Record<string, unknown>[]);
       if (sessions.length === 0) break;
       await new Promise((done) => setTimeout(done, 100));
     } while (Date.now() < deadline);

@@ -29,8 +29,12 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** `poolSize` 1 makes every client share one server connection: what one client leaves on it, the next one sees. */
-export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' | 'session' = 'transaction', poolSize = 10): Promise<PgBouncer> {
+/**
+ * `poolSize` 1 makes every client share one server connection: what one client leaves on it, the next one sees.
+ * `settings`: more [pgbouncer] lines (e.g. a short query_wait_timeout).
+ */
+export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' | 'session' = 'transaction', poolSize = 10,
+  settings: Record<string, string | number> = {}): Promise<PgBouncer> {
   const dir = mkdtempSync(join(tmpdir(), `archon-sync-pg-${process.pid}-bouncer-`));
   chownToPostgres(dir);
   const port = await freePort();
@@ -49,6 +53,7 @@ export async function startPgBouncer(cluster: Cluster, poolMode: 'transaction' |
     `default_pool_size = ${poolSize}`,
     'ignore_startup_parameters = extra_float_digits,options',
     `logfile = ${join(dir, 'pgbouncer.log')}`,
+    ...Object.entries(settings).map(([key, value]) => `${key} = ${value}`),
     '',
   ].join('\n'));
   for (const file of ['userlist.txt', 'pgbouncer.ini']) chownToPostgres(join(dir, file));
