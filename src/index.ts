@@ -1,9 +1,14 @@
-// archon-sync's public API: sync, plan, verify, the history helpers, their option/result/event types and the error classes.
+// archon-sync's public API: sync, plan, verify, undo, the history helpers, their option/result/event types and the error classes.
 
 export { sync } from './engine/sync.js';
 export type { SyncOptions, SyncResult, TableResult, HistoryOptions, SyncMode } from './engine/sync.js';
 export { plan } from './engine/dry-run.js';
 export type { PlanOptions, TablePreview } from './engine/dry-run.js';
+export type { BackupOptions } from './engine/backup/options.js';
+export { defaultBackupDir } from './engine/backup/options.js';
+export type { BackupReport } from './engine/backup/run-backup.js';
+export type { BackupEstimate } from './engine/backup/estimate.js';
+export { formatBytes } from './engine/backup/estimate.js';
 export { verify } from './engine/verify.js';
 export type { VerifyOptions, VerifyResult } from './engine/verify.js';
 export { history, initHistory } from './engine/history-admin.js';

@@ -9,4 +9,8 @@ export const DEFAULTS = {
   maxParallelMaintenanceWorkers: 2,
   sampleLimit: 10,
   schema: 'public',
+  /** A run whose old rows would take more than this cannot keep them for undo (backup.limitBytes). */
+  backupLimitBytes: 1024 ** 3,
+  /** Backups kept per target database (backup.keep). */
+  keepBackups: 10,
 } as const;

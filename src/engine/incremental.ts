@@ -5,10 +5,10 @@ import type pg from 'pg';
 import type { IndexInfo } from '../pg/catalog.js';
 import { tablesWithRows } from '../pg/target-statements.js';
 import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
-import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
+import { applyDeletes, applyInserts, createDigestTables, diffKeys, stageDiff, type StagedDiff } from '../pg/table-diff.js';
 import type { Session } from './connections.js';
 import type { SyncPlan, TablePlan } from './plan.js';
-import type { LoadContext, TableLoad, TableResult } from './table-load.js';
+import type { LoadContext, Replaced, TableLoad, TableResult } from './table-load.js';
 import type { ChangeFilter } from './watermark.js';
 
 export type { TablePreview } from './plan.js';
@@ -114,5 +114,10 @@ export class IncrementalLoad implements TableLoad {
 
   indexesToBuild(): IndexInfo[] {
     return [];
+  }
+
+  replaces(): Replaced {
+    if (!this.changed) return { kind: 'none' };
+    return { kind: 'keys', keys: diffKeys(diffSpec(this.table)), rowsBefore: this.staged.targetRows, replacedRows: this.staged.updates + this.staged.deletes };
   }
 }

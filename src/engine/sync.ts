@@ -40,6 +40,8 @@ import type { StagedDiff } from '../pg/table-diff.js';
 import { ServerProbe, type Stall } from './watchdog.js';
 import { buildWatermark, changesSinceLastRun, marksReadable, type Marks, type TrustedChanges, type Watermark } from './watermark.js';
 import { readServerMark } from '../pg/change-marks.js';
+import { RunBackup, type BackupReport, type RunFacts } from './backup/run-backup.js';
+import type { BackupOptions } from './backup/options.js';
 
 export type { TableResult } from './table-load.js';
 export type { SyncMode } from './incremental.js';
@@ -89,6 +91,11 @@ export interface SyncOptions extends ConnectionOptions {
   mode?: SyncMode | undefined;
   /** With mode `auto`, the share of changed rows above which a table is copied in full; default 0.35 (the crossover measured in docs/BENCHMARKS.md). */
   fullCopyShare?: number | undefined;
+  /**
+   * Keep the old versions of the rows the run deletes or overwrites on this machine, so undo() can put the
+   * target back as it was; default on, in ~/.local/state/archon-sync/backups (see BackupOptions). `false`: keep nothing.
+   */
+  backup?: BackupOptions | false | undefined;
 }
 
 export interface SyncResult {
@@ -107,6 +114,8 @@ export interface SyncResult {
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;
   warnings: string[];
+  /** What was kept for undo(), or why nothing was. */
+  backup: BackupReport;
 }
 
 const STEP_NAMES: Record<SyncPhase, string> = { validation: 'validation', compare: 'comparison', copy: 'copy', indexing: 'index rebuild', verification: 'verification' };
@@ -131,9 +140,12 @@ class SyncRun {
   /** Both sides' identity and snapshot, once read: the source's goes into this run's watermark. */
   private marks: Marks | undefined;
   private comparedSince: string | undefined;
+  /** The old rows this run replaces, kept on this machine for undo. */
+  private readonly backup: RunBackup;
 
   constructor(private readonly options: SyncOptions) {
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
+    this.backup = RunBackup.from(options.backup);
     this.tracker = new ProgressTracker((event) => {
       options.onEvent?.(event);
       if (event.type !== 'warning' && event.type !== 'plan' && event.type !== 'trigger-mode') this.history?.update(progressFields(event));
@@ -156,6 +168,7 @@ class SyncRun {
       if (error instanceof CopyStalledError) await this.stalled(session, { side: error.side, kind: 'data', seconds: Math.round(error.idleMs / 1000) });
       const typed = asSyncError(error, { step: STEP_NAMES[this.tracker.phase], table: this.currentTable, signal: this.options.signal, stall: this.stall });
       await session.release();
+      await this.backup.failed();
       await this.history?.finish(failedFields(typed, this.results, this.started, this.checksums));
       throw typed;
     } finally {
@@ -172,6 +185,7 @@ class SyncRun {
     const loads = await this.chooseLoads(session, plan);
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
+    await this.backup.keep(session.target, plan, loads, this.backupFacts());
     await this.prepareTarget(session.target, plan, loads);
     for (const load of [...loads].reverse()) await load.removeStale?.(session);
     for (const load of loads) await this.loadTable(session, load);
@@ -194,6 +208,21 @@ class SyncRun {
       durations: this.durations,
       bytes: this.results.reduce((s, t) => s + t.bytes, 0),
       warnings: this.warnings,
+      backup: this.backup.report,
+    };
+  }
+
+  /** What the backup's manifest records of this run. */
+  private backupFacts(): RunFacts {
+    const { options } = this;
+    return {
+      syncId: this.history?.syncId ?? (options.history ? options.history.syncId : undefined) ?? newSyncId(new Date(this.started)),
+      targetXid: this.targetXid,
+      sourceLabel: describeEndpoint(options.source).label,
+      targetLabel: describeEndpoint(options.target).label,
+      history: options.history ? { direction: options.history.direction, sourceDb: options.history.sourceDb, targetDb: options.history.targetDb } : undefined,
+      signal: options.signal,
+      warn: (message) => this.warn(message),
     };
   }
 
@@ -452,6 +481,7 @@ class SyncRun {
   private async commit(session: Session, plan: SyncPlan): Promise<void> {
     throwIfAborted(this.options.signal);
     const watermark = await this.watermark(session, plan);
+    await this.backup.seal();
     await this.history?.settle({
       metadata: {
         ...this.historyMetadata(this.results.map((r) => r.table), []), target_xid: this.targetXid,
@@ -459,6 +489,7 @@ class SyncRun {
       },
     });
     await commit(session.target);
+    await this.backup.committed((message) => this.warn(message));
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
   }

@@ -2,6 +2,7 @@
 
 import type { IndexInfo } from '../pg/catalog.js';
 import { copyTable } from '../pg/copy.js';
+import type { DiffKeys } from '../pg/table-diff.js';
 import { deleteAllStatement } from '../pg/target-statements.js';
 import type { Session } from './connections.js';
 import type { TablePlan } from './plan.js';
@@ -29,6 +30,15 @@ export interface LoadContext {
   onRows: (rows: number, bytes: number) => void;
 }
 
+/**
+ * What a load deletes or overwrites on the target, so a backup can keep the old versions before any write: every
+ * row (`all`), the rows a staged diff names (`keys`: the target's rows before, and how many of them go), or none.
+ */
+export type Replaced =
+  | { kind: 'all' }
+  | { kind: 'keys'; keys: DiffKeys; rowsBefore: number; replacedRows: number }
+  | { kind: 'none' };
+
 /** One table's part in each step of the target transaction. */
 export interface TableLoad {
   readonly table: TablePlan;
@@ -47,6 +57,8 @@ export interface TableLoad {
   load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>>;
   /** Indexes to build after every table is loaded. */
   indexesToBuild(): IndexInfo[];
+  /** What the load will delete or overwrite (read before prepareTarget). */
+  replaces(): Replaced;
 }
 
 /**
@@ -98,5 +110,9 @@ export class FullCopy implements TableLoad {
 
   indexesToBuild(): IndexInfo[] {
     return this.table.indexes;
+  }
+
+  replaces(): Replaced {
+    return { kind: 'all' };
   }
 }

@@ -67,6 +67,21 @@ function workNames(spec: DiffTableSpec) {
   };
 }
 
+/** The staged diff of a table as statements outside this module read it: its work table, key slots and key columns. */
+export interface DiffKeys {
+  /** Qualified, quoted name of the diff table (key slots…, change). */
+  diff: string;
+  /** Quoted slot columns of the diff table, in key order. */
+  slots: string[];
+  /** The table's key columns (unquoted), in key order. */
+  key: string[];
+}
+
+/** Where a table's staged diff is (for keeping the rows it will replace before applyDeletes runs). */
+export function diffKeys(spec: DiffTableSpec): DiffKeys {
+  return { diff: workNames(spec).diff, slots: keySlots(spec), key: spec.key };
+}
+
 /** The work tables name key columns by position, so no table column (say, one called `digest`) can collide. */
 function keySlots(spec: DiffTableSpec): string[] {
   return spec.key.map((_, i) => quoteIdent(`k${i}`));
