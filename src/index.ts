@@ -4,6 +4,8 @@ export { sync } from './engine/sync.js';
 export type { SyncOptions, SyncResult, TableResult, HistoryOptions, SyncMode } from './engine/sync.js';
 export { plan } from './engine/dry-run.js';
 export type { PlanOptions, TablePreview } from './engine/dry-run.js';
+export { undo, findBackups } from './engine/undo.js';
+export type { UndoOptions, UndoResult, UndoTableResult, BackupSummary } from './engine/undo.js';
 export type { BackupOptions } from './engine/backup/options.js';
 export { defaultBackupDir } from './engine/backup/options.js';
 export type { BackupReport } from './engine/backup/run-backup.js';
