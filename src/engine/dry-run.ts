@@ -10,6 +10,8 @@ import type { SyncPlan } from './plan.js';
 import { readPlan } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 import { changesSinceLastRun } from './watermark.js';
+import type { BackupOptions } from './backup/options.js';
+import { planBackupEstimate } from './backup/plan-estimate.js';
 
 export interface PlanOptions extends ConnectionOptions {
   /**
@@ -20,6 +22,8 @@ export interface PlanOptions extends ConnectionOptions {
   preview?: SyncMode | undefined;
   /** As SyncOptions.fullCopyShare. */
   fullCopyShare?: number | undefined;
+  /** As SyncOptions.backup: the plan says what keeping the old rows would take (`backup` in the result). */
+  backup?: BackupOptions | false | undefined;
 }
 
 export type { TablePreview } from './incremental.js';
@@ -35,6 +39,7 @@ export async function plan(options: PlanOptions): Promise<SyncPlan> {
     await refuseIfAnotherRun(session.target, await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: options.preview === undefined }));
     const result = await readPlan(session, options, tables);
     if (options.preview) result.preview = await preview(session, result, options.preview, options);
+    result.backup = await planBackupEstimate(session.target, result, options.backup);
     return result;
   } catch (error) {
     throw asSyncError(error, { step: 'planning', signal: options.signal });

@@ -3,11 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
-import { historyTableExists, readHistory, type HistoryRow } from '../pg/history-statements.js';
+import { historyTableExists, readHistory, type HistoryRow as RecordedRun } from '../pg/history-statements.js';
+import { undoMarks, type UndoMarks } from './backup/undoable.js';
 import { DEFAULTS } from './defaults.js';
 import { HISTORY_TABLE } from './tables.js';
 
-export type { HistoryRow } from '../pg/history-statements.js';
+/** A recorded run, and whether a backup on this machine can undo it. */
+export type HistoryRow = RecordedRun & UndoMarks;
 
 export interface HistoryQuery {
   /** URI of the database holding the table. */
@@ -15,6 +17,8 @@ export interface HistoryQuery {
   limit: number;
   direction?: string | undefined;
   connectTimeoutMs?: number | undefined;
+  /** Where the backups are (for `undoable`); default as BackupOptions.dir. */
+  backupDir?: string | undefined;
 }
 
 async function withConnection<T>(uri: string, connectTimeoutMs: number | undefined, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
@@ -32,7 +36,9 @@ export async function history(query: HistoryQuery): Promise<HistoryRow[]> {
     if (!(await historyTableExists(client))) {
       throw new ConfigurationError(`${describeEndpoint(query.database).label} has no ${HISTORY_TABLE} table; create it first (init-history)`, { details: { reason: 'no-history-table' } });
     }
-    return readHistory(client, query.limit, query.direction);
+    const rows = await readHistory(client, query.limit, query.direction);
+    const marks = await undoMarks(client, describeEndpoint(query.database).label, query.backupDir, rows);
+    return rows.map((row, i) => ({ ...row, ...(marks[i] ?? { undoable: false, undoneBy: null }) }));
   });
 }
 

@@ -1,6 +1,7 @@
 // Builds the copy plan from the two catalogs: what to copy, in which order, how, and what would go wrong.
 
 import { ConfigurationError, ValidationError } from '../errors.js';
+import type { BackupEstimate } from './backup/estimate.js';
 import type { Catalog, ColumnInfo, ForeignKeyInfo, IndexInfo, SequenceInfo, ServerInfo, TableInfo, TriggerInfo } from '../pg/catalog.js';
 import { orderByForeignKeys } from './order.js';
 
@@ -54,6 +55,8 @@ export interface SyncPlan {
   skippedTables: string[];
   /** With plan({ preview }), per table: the mode a sync would use and the rows it would change. */
   preview?: Record<string, TablePreview> | undefined;
+  /** From plan(): what keeping the old rows for undo would take, and whether a run can (unless backups are off). */
+  backup?: BackupEstimate | undefined;
   totalRows: number;
   source: ServerInfo;
   target: ServerInfo;
