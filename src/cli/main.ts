@@ -15,6 +15,8 @@ import { confirmOverwrite } from './prompt.js';
 import { jsonRenderer, prettyRenderer, rememberPlanWarnings, type Renderer } from './render.js';
 import { abortOnSignals } from './signals.js';
 import { cliWording } from './wording.js';
+import { backupDirFromEnv, parseSize } from './backup-flags.js';
+import { runUndo } from './undo-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -40,6 +42,10 @@ interface SyncArgs extends CommonArgs {
   verify: 'count' | 'checksum';
   sample: number;
   mode: 'auto' | 'full' | 'incremental';
+  backup: boolean;
+  'backup-dir': string;
+  'backup-limit': string;
+  'keep-backups': number;
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
@@ -107,6 +113,12 @@ async function runSync(args: SyncArgs): Promise<number> {
     if (!args['dry-run'] && !args['skip-confirm'] && !stdinIsTty) {
       throw new ConfigurationError('refusing to overwrite the target without confirmation: no terminal to ask on; add --skip-confirm (e.g. in cron)');
     }
+    // Where no one confirms (cron, --skip-confirm), a run that cannot keep its old rows refuses: nobody chose to
+    // lose the way back. On a terminal the plan and a warning say so, and the run goes on.
+    const backup = args.backup ? {
+      dir: args['backup-dir'], limitBytes: parseSize(args['backup-limit'], '--backup-limit'), keep: args['keep-backups'],
+      ifCannotKeep: args['skip-confirm'] || !stdinIsTty ? 'refuse' as const : 'warn' as const,
+    } : false as const;
     return withSignals(renderer, (signal) => `received ${signal}: cancelling, the target is being rolled back (press Ctrl-C again to exit at once)`, async (signal) => {
       const connection = {
         source, target, tables, signal,
@@ -115,7 +127,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         stallTimeoutMs: args['stall-timeout'] * 1000,
       };
       const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
-      const thePlan = await planSync({ ...connection, preview: args['dry-run'] && args.mode !== 'full' ? args.mode : undefined });
+      const thePlan = await planSync({ ...connection, preview: args['dry-run'] && args.mode !== 'full' ? args.mode : undefined, backup });
       rememberPlanWarnings(thePlan);
       renderer.plan(header, thePlan, args['dry-run']);
       if (args['dry-run']) return EXIT.ok;
@@ -135,6 +147,7 @@ async function runSync(args: SyncArgs): Promise<number> {
         verify: args.verify,
         sampleLimit: args.sample,
         mode: args.mode,
+        backup,
       });
       renderer.summary(result);
       return EXIT.ok;
@@ -176,6 +189,7 @@ interface HistoryArgs extends CommonArgs {
   database: 'local' | 'remote' | undefined;
   limit: number;
   json: boolean;
+  'backup-dir': string;
 }
 
 function historyDatabase(args: { direction: Direction | undefined; database: 'local' | 'remote' | undefined }): 'local' | 'remote' {
@@ -187,7 +201,9 @@ function historyDatabase(args: { direction: Direction | undefined; database: 'lo
 async function runHistory(args: HistoryArgs): Promise<number> {
   return runCommand(args, async (renderer) => {
     const database = historyDatabase(args);
-    const rows = await history({ database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000 })
+    const rows = await history({
+      database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000, backupDir: args['backup-dir'],
+    })
       .catch((error: unknown) => {
         if (error instanceof ConfigurationError && error.details?.reason === 'no-history-table') {
           throw new ConfigurationError(`the ${database} database has no archon_sync_history table; create it with \`archon-sync init-history --database ${database}\``);
@@ -209,6 +225,12 @@ async function runInitHistory(args: HistoryArgs): Promise<number> {
     return EXIT.ok;
   });
 }
+
+/** --backup-dir, for every command that reads or writes backups. */
+const BACKUP_DIR_OPTION = {
+  type: 'string', default: backupDirFromEnv(process.env), defaultDescription: '$XDG_STATE_HOME/archon-sync/backups, else ~/.local/state/archon-sync/backups',
+  describe: 'where the old rows of each run are kept, one folder per target database',
+} as const;
 
 function commonOptions<T>(y: Argv<T>) {
   return y
@@ -237,7 +259,11 @@ export async function main(argv: string[]): Promise<number> {
       .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
       .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' })
       .option('verify', { choices: ['count', 'checksum'] as const, default: 'count' as const, describe: 'before commit, compare row counts, or every row\'s checksum too (slower; names differing keys)' })
-      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' }),
+      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' })
+      .option('backup', { type: 'boolean', default: true, describe: 'keep the old rows the run deletes or overwrites on this machine, so `archon-sync undo` can put them back (--no-backup: do not)' })
+      .option('backup-limit', { type: 'string', default: `${DEFAULTS.backupLimitBytes / 1024 ** 3}GB`, describe: 'a run whose old rows would take more cannot keep them: it refuses without a terminal, warns on one' })
+      .option('keep-backups', { type: 'number', default: DEFAULTS.keepBackups, describe: 'backups kept per target database, newest first' })
+      .option('backup-dir', BACKUP_DIR_OPTION),
     async (args) => { exitCode = await runSync(args); })
     .command('verify', 'compare the tables row by row between the two databases; writes nothing (exit 0 equal, 4 not)', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, demandOption: '(use --direction=local-to-remote or --direction=remote-to-local)', describe: 'which side is the source' })
@@ -251,8 +277,25 @@ export async function main(argv: string[]): Promise<number> {
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
       .option('database', { choices: ['local', 'remote'] as const, describe: 'which database to read', defaultDescription: 'the direction\'s target, else remote' })
       .option('limit', { type: 'number', default: 20, describe: 'how many runs' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+      .option('backup-dir', BACKUP_DIR_OPTION),
     async (args) => { exitCode = await runHistory(args); })
+    .command('undo <sync-id>', 'put the target\'s tables back exactly as they were before run <sync-id>, from the backup it kept on this machine', (y) => commonOptions(y)
+      .positional('sync-id', { type: 'string', demandOption: true, describe: 'the run to undo (see `archon-sync history`)' })
+      .option('database', { choices: ['local', 'remote'] as const, describe: 'the database the run wrote to', defaultDescription: 'the one its backup names' })
+      .option('force', { type: 'boolean', default: false, describe: 'undo although the target changed since the run (those changes are lost)' })
+      .option('skip-confirm', { type: 'boolean', default: false, describe: 'do not ask (required without a terminal)' })
+      .option('backup-dir', BACKUP_DIR_OPTION)
+      .option('history', { type: 'boolean', default: true, describe: 'record the undo in the target\'s archon_sync_history (--no-history: do not)' })
+      .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
+      .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeoutMs / 1000, describe: 'seconds to wait for each table lock' })
+      .option('maintenance-work-mem', { type: 'string', default: DEFAULTS.maintenanceWorkMem, describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
+      .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' }),
+    async (args) => {
+      exitCode = await runCommand(args, (renderer) => runUndo(args, renderer, {
+        endpoints: () => endpointsFrom(args), stdinIsTty, withSignals: (message, work) => withSignals(renderer, message, work),
+      }));
+    })
     .command('init-history', 'create the archon_sync_history table (idempotent)', (y) => commonOptions(y)
       .option('database', { choices: ['local', 'remote'] as const, describe: 'where to create it', defaultDescription: 'remote' })
       .option('direction', { choices: DIRECTIONS, describe: 'create it in this direction\'s target' }),

@@ -3,7 +3,8 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { pino, type Logger } from 'pino';
-import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type TriggerSuppression, type VerifyResult } from '../index.js';
+import { isArchonSyncError, redact, ValidationError, type HistoryRow, type ProgressFields, type SyncEvent, type SyncPlan, type SyncResult, type TriggerSuppression, type UndoResult, type VerifyResult } from '../index.js';
+import { backupLine, undoneLine } from './render-backup.js';
 import { cliWording } from './wording.js';
 
 export interface RunHeader {
@@ -19,6 +20,7 @@ export interface Renderer {
   summary(result: SyncResult): void;
   verification(header: RunHeader, result: VerifyResult): void;
   history(rows: HistoryRow[]): void;
+  undone(result: UndoResult): void;
   info(message: string): void;
   error(error: unknown): void;
   close(): void;
@@ -199,6 +201,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
         print(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables; ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes to rebuild`);
       }
       if (plan.skippedTables.length > 0) print(`skipped (on neither side): ${plan.skippedTables.join(', ')}`);
+      if (plan.backup) print(plan.backup.fits ? backupLine(plan.backup) : paint(color, 33, `warning: ${cliWording(backupLine(plan.backup))}`));
       for (const warning of plan.warnings) print(paint(color, 33, `warning: ${cliWording(redact(warning))}`));
     },
     event(event) {
@@ -245,6 +248,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       print(paint(color, 32, `completed${result.syncId ? ` ${result.syncId}` : ''}: ${fmt.format(rows)} rows copied in ${result.durations.total.toFixed(1)} s (copy ${result.durations.copy.toFixed(1)} s, indexes ${result.durations.indexing.toFixed(1)} s${modes}); ${checked}`));
       if (result.plan.skippedTables.length > 0) print(`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`);
       print(triggerWords(result.triggerSuppression));
+      print(cliWording(backupLine(result.backup)));
     },
     verification(header, result) {
       stopBars();
@@ -270,6 +274,10 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     },
     history(rows) {
       out.write(`${historyTable(rows, color)}\n`);
+    },
+    undone(result) {
+      print(paint(color, 32, undoneLine(result)));
+      for (const t of result.tables) print(`  ${t.table}: ${t.restore === 'all' ? 'emptied and reloaded' : `${fmt.format(t.deleted)} rows of the run deleted`}, ${fmt.format(t.restored)} old rows put back`);
     },
     info(message) {
       if (quiet) return;
@@ -308,6 +316,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
         servers: Object.fromEntries(([['source', plan.source], ['target', plan.target]] as const).map(([side, s]) =>
           [side, { version: s.versionShort, tls: s.ssl, pooler: s.pooler ?? 'direct', user: s.user }])),
         totalRows: plan.totalRows,
+        backup: plan.backup ?? null,
         tables: plan.tables.map((t) => ({ table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name), ...(plan.preview?.[t.name] ?? {}) })),
         skippedTables: plan.skippedTables,
         warnings: plan.warnings.map((w) => cliWording(redact(w))),
@@ -351,7 +360,7 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
         triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null,
-        tables: result.tables,
+        tables: result.tables, backup: result.backup,
       }, 'completed');
     },
     verification(header, result) {
@@ -360,6 +369,9 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
     },
     history(rows) {
       logger.info({ event: 'history', rows }, 'history');
+    },
+    undone(result) {
+      logger.info({ event: 'undone', ...result }, undoneLine(result));
     },
     info(message) {
       logger.info({ event: 'info' }, redact(message));
@@ -387,17 +399,20 @@ export interface HistoryTableRow {
   synced_rows: number | null;
   triggered_by: string | null;
   error_message: string | null;
+  /** Whether a backup kept on this machine lets the run be undone, and by which undo it was. */
+  undoable?: boolean | undefined;
+  undoneBy?: string | null | undefined;
 }
 
 /** The `history` command's table of recent runs (the caller prints it). */
 export function historyTable(rows: readonly HistoryTableRow[], color: boolean): string {
   const t = new Table({
-    head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'],
+    head: ['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'undo', 'error'],
     style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
   });
   for (const r of rows) {
     t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
-      r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+      r.synced_rows ?? '', r.triggered_by ?? '', r.undoneBy ? `undone (${r.undoneBy})` : r.undoable ? 'yes' : '', (r.error_message ?? '').slice(0, 60)]);
   }
   return t.toString();
 }

@@ -16,5 +16,10 @@ export function cliWording(message: string): string {
     .replace(OPTION_NAMES, (name) => FLAG_FOR_OPTION[name] ?? name)
     .replace('point the two URIs at different databases', 'check LOCAL_DATABASE_URI and REMOTE_DATABASE_URI')
     .replace('leave it out of the selection', 'leave it out with --exclude')
-    .replace('create it first (init-history)', 'create it with `archon-sync init-history`');
+    .replace('create it first (init-history)', 'create it with `archon-sync init-history`')
+    .replaceAll('backup.limitBytes', '--backup-limit')
+    .replaceAll('backup.dir', '--backup-dir')
+    .replaceAll('turn backups off for this run (backup: false)', 'add --no-backup to go on without a way to undo it')
+    .replaceAll('(backup: false)', '(--no-backup)')
+    .replaceAll('force: true', '--force');
 }
