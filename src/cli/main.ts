@@ -306,10 +306,11 @@ export async function main(argv: string[]): Promise<number> {
       '  REMOTE_DATABASE_URI  postgresql://user:password@host:port/db of the remote (cloud) Supabase',
       '  NO_COLOR             no colours;  DEBUG=1  print error causes',
       '',
-      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back) · 4 verification mismatch (target rolled back) · 5 cancelled',
+      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back), or refused (a backup that cannot be kept without a terminal, an undo over changes) · 4 verification mismatch (target rolled back) · 5 cancelled',
       '',
       'Examples:',
       '  archon-sync --direction=remote-to-local                 # by hand: shows the plan, asks for "yes"',
+      '  archon-sync undo sync_20261127_031500                   # puts the target back as it was before that run',
       '  15 3 * * * cd /srv/archon && archon-sync --direction=local-to-remote --skip-confirm --log-format=json >> /var/log/archon-sync.log 2>&1 || echo "archon-sync failed: $?" | mail -s archon-sync ops',
     ].join('\n'))
     .version(VERSION)
