@@ -301,11 +301,19 @@ class UndoRun {
     }
   }
 
-  /** Facts about the target's identity that mean it may not be as the run left it (a new timeline, an unreadable identifier). */
+  /**
+   * Facts about the target's identity that mean it may not be as the run left it: a new timeline, or a cluster
+   * identifier readable one time and not the other. Unreadable both times, the database was recognised by its
+   * host, port, name and oid (the backup's key): that is said, and is enough.
+   */
   private identityDoubts(identity: TargetIdentity, manifest: BackupManifest): string[] {
     const then = manifest.target;
+    if (then.system === null && identity.system === null) {
+      this.warn(`the role may not call pg_control_system(), so ${then.label} was recognised by its host, port, name and oid only`);
+      return [];
+    }
     if (then.system === null || identity.system === null) {
-      return ['whether this is the same database cannot be told (the role may not call pg_control_system())'];
+      return ['whether this is the same database cannot be told (the role could call pg_control_system() only one of the times)'];
     }
     if (then.timeline !== null && identity.timeline !== null && then.timeline !== identity.timeline) {
       return [`the server was restored to a point in time or promoted since (timeline ${then.timeline}, now ${identity.timeline})`];
