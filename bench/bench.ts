@@ -3,8 +3,8 @@
 // each other after a share of the source's rows changed.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -79,6 +79,17 @@ interface LinkTraffic {
 }
 
 const CLI = resolve(args.cli);
+
+/**
+ * Every archon-sync run keeps its old rows, as users' runs do, in a scratch directory removed at the end (not in the
+ * home), two runs at most, and with no size limit, so a large scale measures the cost of keeping them rather than a
+ * refusal. --cli-args may say otherwise (--no-backup, to compare).
+ */
+const BACKUP_DIR = mkdtempSync(join(tmpdir(), 'archon-sync-bench-backups-'));
+process.on('exit', () => rmSync(BACKUP_DIR, { recursive: true, force: true }));
+function backupFlags(): string {
+  return /--(no-)?backup\b/.test(args.cliArgs) ? '' : `--backup-dir=${quoteShell(BACKUP_DIR)} --backup-limit=1TB --keep-backups=2`;
+}
 
 interface Timed {
   seconds: number;
@@ -214,7 +225,7 @@ async function archonSync(setup: Setup, variant: Variant, logFile: string) {
   // Every run starts from an emptied target, where auto copies in full too; naming the mode keeps each comparison a
   // whole copy against a whole copy (pg_dump, the psql pipes) whatever auto's rules become. --cli-args may override it.
   const mode = /--mode\b/.test(args.cliArgs) ? '' : '--mode=full';
-  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, args.cliArgs].join(' ');
+  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, backupFlags(), args.cliArgs].join(' ');
   const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
@@ -472,6 +483,9 @@ interface ModeRun {
   durations: Record<string, number> | undefined;
   /** Per table, how it was loaded and what moved (tables with changes or loaded in full). */
   tables: { table: string; mode: string; inserted: number; updated: number; deleted: number; copiedRows: number }[];
+  /** What keeping the old rows for undo cost the run (the CLI's `completed` line): seconds and bytes kept. */
+  backupSeconds: number | undefined;
+  backupBytes: number | undefined;
   verified: boolean;
   /** The machine's 1-minute load average when the run ended (the other work on it shows here). */
   loadAverage: number;
@@ -522,10 +536,10 @@ async function incrementalScenarios(): Promise<void> {
     const env = { ...process.env, LOCAL_DATABASE_URI: sourceUri.toString(), REMOTE_DATABASE_URI: targetUri(setup) };
     const bytesBefore = meter.bytesFromServer();
     const lsnBefore = await walLsn(setup);
-    const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
+    const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${backupFlags()} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
-    let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables'] } = {};
+    let completed: { durations?: Record<string, number>; bytes?: number; tables?: ModeRun['tables']; backup?: { kept: boolean; seconds?: number; bytes?: number } } = {};
     for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
     return { ...timed, walBytes, sourceBytes, completed };
   };
@@ -557,12 +571,13 @@ async function incrementalScenarios(): Promise<void> {
         sourceBytes: run.sourceBytes, reportedBytes: run.completed.bytes, walBytes: run.walBytes, durations: run.completed.durations,
         tables: (run.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
           .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
+        backupSeconds: run.completed.backup?.seconds, backupBytes: run.completed.backup?.bytes,
         verified: ok,
         loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
       };
       runs.push(result);
       const full = result.tables.filter((t) => t.mode === 'full').length;
-      console.log(`  ${mode.padEnd(11)} ${run.seconds.toFixed(2)} s  source ${(run.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(run.walBytes / 1e6).toFixed(1)} MB  `
+      console.log(`  ${mode.padEnd(11)} ${run.seconds.toFixed(2)} s  backup ${result.backupSeconds?.toFixed(2) ?? '–'} s  source ${(run.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(run.walBytes / 1e6).toFixed(1)} MB  `
         + `peak RSS ${result.peakRssMb} MB  ${full} table(s) in full  load ${result.loadAverage}  ${ok ? 'verified' : 'NOT EQUAL'}`);
       if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
     }
@@ -595,6 +610,10 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
     return incremental && full ? incremental.sourceBytes / full.sourceBytes : undefined;
   })();
   const autoWorst = Math.max(...shares.map((s) => ratio(s, 'auto') ?? 0));
+  const backupShare = (share: number, mode: ModeName) => {
+    const r = find(share, mode);
+    return r?.backupSeconds === undefined ? undefined : r.backupSeconds / r.seconds;
+  };
   const targets = {
     unchangedIncremental: { target: 0.05, measured: ratio(0, 'incremental') },
     unchangedAuto: { target: 0.05, measured: ratio(0, 'auto') },
@@ -602,6 +621,9 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
     onePercentAuto: { target: 0.1, measured: ratio(0.01, 'auto') },
     autoWorstOverFull: { target: 1.05, measured: autoWorst },
     unchangedSourceBytesShare: { target: 0.02, measured: unchangedBytes },
+    // Issue 25: keeping the old rows for undo costs at most a tenth of a run at 1 % changed.
+    onePercentBackupShareIncremental: { target: 0.1, measured: backupShare(0.01, 'incremental') },
+    onePercentBackupShareAuto: { target: 0.1, measured: backupShare(0.01, 'auto') },
   };
   const load = loadavg();
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
@@ -613,9 +635,9 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
   const table = [
-    '| changed | mode | wall s | × full | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | `
+    '| changed | mode | wall s | × full | backup s | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | ${r.backupSeconds?.toFixed(2) ?? '–'} | `
       + `${r.durations?.compare?.toFixed(2) ?? '–'} | ${r.durations?.copy?.toFixed(2) ?? '–'} | ${r.durations?.indexing?.toFixed(2) ?? '–'} | `
       + `${mb(r.sourceBytes)} | ${mb(r.walBytes)} | ${r.peakRssMb} | ${r.tables.filter((t) => t.mode === 'full').length} |`),
   ].join('\n');
@@ -625,6 +647,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], initialFullSecon
     `1 % changed, incremental / full: ${verdict(targets.onePercentIncremental)}; auto / full: ${verdict(targets.onePercentAuto)}`,
     `auto / full, worst share: ${verdict(targets.autoWorstOverFull)}`,
     `source bytes, nothing changed, incremental / full: ${verdict(targets.unchangedSourceBytesShare)}`,
+    `1 % changed, keeping the old rows / the run: incremental ${verdict(targets.onePercentBackupShareIncremental)}; auto ${verdict(targets.onePercentBackupShareAuto)}`,
     `crossover (incremental's wall time = full's): ${crossover === undefined ? 'not bracketed by the measured shares' : `${(crossover * 100).toFixed(1)} % of rows changed`}`,
     `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,
   ];
