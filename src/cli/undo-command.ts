@@ -27,12 +27,15 @@ export interface CommandContext {
   withSignals: <T>(message: (signal: NodeJS.Signals) => string, work: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 }
 
-/** Which database the run wrote to: --database, else what its backup recorded. */
-async function targetDatabase(args: UndoArgs): Promise<'local' | 'remote'> {
+/** Which database the run wrote to: --database, else what its backup recorded, else the endpoint its backup names. */
+async function targetDatabase(args: UndoArgs, endpoints: Endpoints): Promise<'local' | 'remote'> {
   if (args.database) return args.database;
   const found = await findBackups({ syncId: args['sync-id'], backupDir: args['backup-dir'] });
   const named = [...new Set(found.map((b) => b.targetDb).filter((db): db is 'local' | 'remote' => db === 'local' || db === 'remote'))];
   if (named.length === 1 && named[0]) return named[0];
+  // A run without a history row did not record which side it wrote to; its backup still names host, port and database.
+  const byLabel = (['local', 'remote'] as const).filter((db) => found.some((b) => b.target === describeEndpoint(endpoints[db]).label));
+  if (byLabel.length === 1 && byLabel[0]) return byLabel[0];
   if (found.length === 0) {
     throw new ConfigurationError(`no backup of ${args['sync-id']} in ${args['backup-dir']}; name the database it wrote to with --database local|remote to be told why, or check --backup-dir`);
   }
@@ -40,8 +43,9 @@ async function targetDatabase(args: UndoArgs): Promise<'local' | 'remote'> {
 }
 
 export async function runUndo(args: UndoArgs, renderer: Renderer, context: CommandContext): Promise<number> {
-  const database = await targetDatabase(args);
-  const target = context.endpoints()[database];
+  const endpoints = context.endpoints();
+  const database = await targetDatabase(args, endpoints);
+  const target = endpoints[database];
   const label = describeEndpoint(target, 'target').label;
   if (!args['skip-confirm'] && !context.stdinIsTty) {
     throw new ConfigurationError('refusing to undo without confirmation: no terminal to ask on; add --skip-confirm');

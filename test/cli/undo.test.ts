@@ -120,6 +120,9 @@ describe('archon-sync undo', () => {
   test('under cron a run that cannot keep its old rows refuses in one line; --no-backup goes on; the newest --keep-backups are kept', async () => {
     const p = await pair(83, 84);
     const before = await state(p.remote);
+    const dryRun = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty', '--backup-limit=1kB', `--backup-dir=${p.dir}`], { env: p.env });
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    assert.match(dryRun.stdout, /warning: cannot keep the old rows of this run for undo: keeping the old rows this run deletes or overwrites takes about [\d.]+ (kB|MB), over the backup limit of 1\.0 kB \(--backup-limit\)/);
     const refused = await sync(p, '--backup-limit=1kB');
     assert.equal(refused.code, 3, refused.stderr);
     const line = errorLine(refused);
@@ -203,7 +206,8 @@ describe('archon-sync undo', () => {
     const [manifest] = [...manifests(p.dir).values()];
     assert.equal(manifest?.state, 'sealed', 'the process died before it could note the COMMIT');
 
-    const undo = await runCli(['undo', manifest.syncId, '--database=remote', '--skip-confirm', `--backup-dir=${p.dir}`], { env: p.env });
+    // The run kept no history row to say which side it wrote to: its backup names the endpoint.
+    const undo = await runCli(['undo', manifest.syncId, '--skip-confirm', `--backup-dir=${p.dir}`], { env: p.env });
     assert.equal(undo.code, 0, undo.stderr);
     assert.deepEqual(await state(p.remote), before);
     for (const table of ARCHON_TABLES) assert.ok(before.tables[table], table);
