@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-if (process.env.ARCHON_SYNC_TEST_HOME === undefined) {
+if (!process.env.ARCHON_SYNC_TEST_HOME) {
   const home = mkdtempSync(join(tmpdir(), 'archon-sync-home-'));
   const realHome = homedir();
   // npm (the package tests) keeps reading the real configuration and cache.
