@@ -93,6 +93,7 @@ export class RunBackup {
   /** The run's files, flushed while the run loads the target, awaited when sealing. */
   private readonly files: string[] = [];
   private flushed: Promise<Error | undefined> | undefined;
+  private warn: (message: string) => void = () => undefined;
 
   constructor(private readonly options: CompiledBackup) {
     this.report = options.enabled ? { kept: false, reason: 'the run ended before its old rows were read' } : { kept: false, reason: 'backups are turned off (backup: false)' };
@@ -111,6 +112,7 @@ export class RunBackup {
   async keep(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[], run: RunFacts): Promise<void> {
     if (!this.options.enabled) return;
     const started = Date.now();
+    this.warn = run.warn;
     try {
       await this.keepRows(target, plan, loads, run, this.options);
     } finally {
@@ -125,7 +127,7 @@ export class RunBackup {
     const parts = loads.map((load, i) => ({ load, replaced: load.replaces(), facts: facts[i] as BackupTableFacts }));
     const estimate = await estimateBackup(weights(parts), options, false);
     if (!estimate.fits) {
-      this.cannotKeep(estimate.reason ?? 'too large', 'size', run, estimate);
+      this.cannotKeep(estimate.reason ?? 'too large', 'size', estimate);
       return;
     }
     const identity = await readTargetIdentity(target, marksReadable(plan.target));
@@ -165,7 +167,7 @@ export class RunBackup {
     } catch (error) {
       if (created) await store.remove(created);
       if (!isLocalFileError(error)) throw error;
-      this.cannotKeep(`writing the backup in ${options.dir} failed: ${error.message}`, error.code === 'ENOSPC' || error.code === 'EDQUOT' ? 'space' : 'write', run);
+      this.cannotKeep(`writing the backup in ${options.dir} failed: ${error.message}`, 'write');
       return;
     }
     this.store = store;
@@ -224,7 +226,7 @@ export class RunBackup {
     await store.prune(key, { partial: true });
   }
 
-  private cannotKeep(reason: string, kind: 'size' | 'space' | 'write', run: RunFacts, estimate?: BackupEstimate): void {
+  private cannotKeep(reason: string, kind: 'size' | 'write', estimate?: BackupEstimate): void {
     if (this.options.enabled && this.options.ifCannotKeep === 'refuse') {
       const advice = kind === 'size' && estimate && estimate.bytes > estimate.limitBytes
         ? 'raise backup.limitBytes'
@@ -234,19 +236,31 @@ export class RunBackup {
       });
     }
     this.report = { kept: false, reason, estimate };
-    run.warn(`cannot keep the old rows of this run for undo: ${reason}; the run goes on without them and cannot be undone`);
+    this.warn(`cannot keep the old rows of this run for undo: ${reason}; the run goes on without them and cannot be undone`);
   }
 
-  /** Call right before COMMIT: the manifest goes to disk, flushed, so a committed run always has its backup. */
+  /**
+   * Call right before COMMIT: the manifest goes to disk, flushed, so a committed run always has its backup. A disk
+   * that refuses now is handled as one that refused while writing: the backup is dropped, and the run refuses or
+   * goes on without it as the options say.
+   */
   async seal(): Promise<void> {
     if (this.progress !== 'written' || !this.store || !this.dir || !this.manifest) return;
     const started = Date.now();
-    const failed = await this.flushed;
-    if (failed) throw failed;
-    this.manifest.createdAt = new Date().toISOString();
-    await this.store.writeManifest(this.dir, this.manifest);
-    this.progress = 'sealed';
-    this.spent += Date.now() - started;
+    try {
+      const failed = await this.flushed;
+      if (failed) throw failed;
+      this.manifest.createdAt = new Date().toISOString();
+      await this.store.writeManifest(this.dir, this.manifest);
+      this.progress = 'sealed';
+    } catch (error) {
+      if (!isLocalFileError(error)) throw error;
+      await this.store.remove({ dir: this.dir }).catch(() => undefined);
+      this.progress = 'discarded';
+      this.cannotKeep(`flushing the backup in ${this.dir} failed: ${error.message}`, 'write');
+    } finally {
+      this.spent += Date.now() - started;
+    }
   }
 
   /** Call after COMMIT: notes the outcome and keeps the newest backups only. Never throws: the run has committed. */
