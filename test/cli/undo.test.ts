@@ -141,7 +141,7 @@ describe('archon-sync undo', () => {
     assert.deepEqual([...manifests(p.dir).values()].map((m) => m.syncId), [second.syncId], `${first.syncId} was not pruned`);
   });
 
-  test('a run killed after keeping its old rows but before COMMIT changes nothing and leaves no backup to undo', async () => {
+  test('a run killed after keeping its old rows but before COMMIT changes nothing; the next run removes its void backup, and undo refuses it', async () => {
     const p = await pair(85, 86);
     const before = await state(p.remote);
     let failure: unknown;
@@ -172,11 +172,13 @@ describe('archon-sync undo', () => {
     const [[dir, manifest]] = [...manifests(p.dir).entries()] as [[string, { syncId: string; state: string }]];
     assert.equal(manifest.state, 'sealed');
 
-    const undo = await runCli(['undo', manifest.syncId, '--skip-confirm', `--backup-dir=${p.dir}`], { env: p.env });
+    // The next run asks the server: that transaction rolled back, so its backup is void and goes.
+    const next = completed(await sync(p));
+    assert.equal(existsSync(dir), false, 'the void backup is still there');
+    assert.deepEqual([...manifests(p.dir).values()].map((m) => m.syncId), [next.syncId]);
+    const undo = await runCli(['undo', manifest.syncId, '--database=remote', '--skip-confirm', `--backup-dir=${p.dir}`], { env: p.env });
     assert.equal(undo.code, 3, undo.stderr);
-    assert.match(errorLine(undo), new RegExp(`${manifest.syncId} did not commit \\(its transaction rolled back\\); it changed nothing, so there is nothing to undo, and its backup was removed`));
-    assert.equal(existsSync(dir), false);
-    assert.deepEqual(await state(p.remote), before);
+    assert.match(errorLine(undo), new RegExp(`${manifest.syncId} did not commit \\(failed: the run ended without recording its outcome`));
   });
 
   test('a run killed while its COMMIT is in flight, which then completes, has its backup, and undo puts the target back', async () => {
