@@ -58,7 +58,15 @@ export type FailureCause =
   /** The caller aborted (AbortSignal, a signal). */
   | 'aborted'
   /** The confirmation hook declined, or nobody answered. */
-  | 'not-confirmed';
+  | 'not-confirmed'
+  /** The run would delete more of a table's target rows than maxDeleteShare allows, or empty it (the deletion guard). */
+  | 'delete-guard'
+  /** The target's own edits since the last committed run would be overwritten, and nobody chose to (targetChanges). */
+  | 'target-edits'
+  /** The run's old rows cannot be kept for undo, and the options say to refuse then. */
+  | 'cannot-keep-backup'
+  /** Undo refused: the target changed since, the run did not commit, the backup is another database's, … */
+  | 'undo-refused';
 
 export interface ErrorContext {
   /** The table the error is about, schema-qualified when known. */

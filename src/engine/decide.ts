@@ -21,6 +21,8 @@ export interface TableDecision {
   diff: StagedDiff | undefined;
   /** Rows on the target before the run. */
   targetRows: number;
+  /** Rows the target itself wrote since the last committed run, told apart by the watermark; undefined where no watermark is trusted for the table. */
+  targetEdits?: { inserted: number; updated: number; deleted: number; keys: string[] } | undefined;
 }
 
 export interface Decisions {
@@ -124,7 +126,7 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
     observer.comparing(candidates);
     await runStatements(session.target, lockTablesStatement(candidates.map((t) => t.sql), 'SHARE ROW EXCLUSIVE'));
     if (watermarkUsable(options, input.historyReadable, plan)) since = await changesSinceLastRun(session, plan, candidates);
-    const differ = await prepareDiff(session, candidates, since.trusted?.filters);
+    const differ = await prepareDiff(session, candidates, since.trusted?.filters, options.sampleLimit);
     for (const table of candidates) {
       throwIfAborted(options.signal);
       observer.tableStarted(table);
@@ -138,7 +140,9 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
   const tables = plan.tables.map((table): TableDecision => {
     const diff = diffs.get(table);
     const reason = diff ? fullAfterComparing(diff, options) : fullBecause.get(table);
-    return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
+    return {
+      table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0, targetEdits: diff?.targetEdits,
+    };
   });
   return { tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks };
 }

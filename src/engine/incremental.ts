@@ -3,10 +3,10 @@
 
 import type { IndexInfo } from '../pg/catalog.js';
 import { readSendFunctions, type DiffTableSpec, type SendFunctions } from '../pg/row-digest-sql.js';
-import { applyDeletes, applyInserts, createDigestTables, stageDiff, type StagedDiff } from '../pg/table-diff.js';
+import { applyDeletes, applyInserts, createDigestTables, diffKeys, stageDiff, type StagedDiff } from '../pg/table-diff.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
-import type { LoadContext, TableLoad } from './table-load.js';
+import type { LoadContext, Replaced, TableLoad } from './table-load.js';
 import type { ChangeFilter } from './watermark.js';
 
 export function diffSpec(table: TablePlan): DiffTableSpec {
@@ -22,7 +22,7 @@ export interface Differ {
  * Prepares both sides for diffing `tables` (each side's send functions, the work tables on the target: three
  * round trips in all) and returns the differ. A table with a change filter has only its changed rows digested.
  */
-export async function prepareDiff(session: Session, tables: readonly TablePlan[], filters?: ReadonlyMap<string, ChangeFilter>): Promise<Differ> {
+export async function prepareDiff(session: Session, tables: readonly TablePlan[], filters?: ReadonlyMap<string, ChangeFilter>, editSampleLimit?: number): Promise<Differ> {
   const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
   // No settings to pin: both transactions opened with CANONICAL_TEXT, the digests' settings too.
   const sendFunctions: { source: SendFunctions; target: SendFunctions } = {
@@ -32,7 +32,7 @@ export async function prepareDiff(session: Session, tables: readonly TablePlan[]
   await createDigestTables(session.target, tables.map(diffSpec));
   return {
     diff: (s, table, context) => stageDiff(s.source, s.target, diffSpec(table), {
-      sendFunctions, signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs, changedSince: filters?.get(table.sql),
+      sendFunctions, signal: context.signal, onRows: context.onRows, stallTimeoutMs: context.stallTimeoutMs, changedSince: filters?.get(table.sql), editSampleLimit,
     }),
   };
 }
@@ -79,5 +79,10 @@ export class IncrementalLoad implements TableLoad {
 
   indexesToBuild(): IndexInfo[] {
     return [];
+  }
+
+  replaces(): Replaced {
+    if (!this.changed) return { kind: 'none' };
+    return { kind: 'keys', keys: diffKeys(diffSpec(this.table)), rowsBefore: this.staged.targetRows, replacedRows: this.staged.updates + this.staged.deletes };
   }
 }

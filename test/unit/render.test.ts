@@ -43,6 +43,7 @@ function result(overrides: Record<string, unknown> = {}): SyncResult {
     syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role', comparedInFull: {},
     durations: { validation: 0.1, compare: 0, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
     tables: [{ table: 'archon_settings', format: 'binary', mode: 'full', inserted: 4, updated: 0, deleted: 0, sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
+    backup: { kept: true, syncId: 'sync_20260101_000000', dir: '/tmp/backups/db-0123/sync_20260101_000000', bytes: 2048, tables: 1, seconds: 0.1 },
     ...overrides,
   } as unknown as SyncResult;
 }
