@@ -109,6 +109,8 @@ async function withSignals<T>(renderer: Renderer, message: (signal: NodeJS.Signa
 
 function selectTables(args: { tables: string[] | undefined; exclude: string[] | undefined }): string[] {
   const include = args.tables?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  // `--tables ''` (an empty variable in a script) must not widen into all 17 tables.
+  if (args.tables !== undefined && include?.length === 0) throw new ConfigurationError('--tables names no table (it was empty); name the tables to copy, or leave --tables out to copy the 17 Archon tables');
   const exclude = new Set(args.exclude?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) ?? []);
   const base = include && include.length > 0 ? include : [...ARCHON_TABLES];
   const unknownExcluded = [...exclude].filter((t) => !base.includes(t));

@@ -105,6 +105,12 @@ function tableSelection(tables: readonly string[] | undefined): readonly string[
     throw invalid(phrase`${optionNamed('tables')} must be a list of table names`);
   }
   if (selected.length === 0) throw invalid(['no tables selected; name at least one table to copy']);
+  for (const name of selected as readonly string[]) {
+    // Names are unqualified, in `schema`, and exact: `public.archon_sources` or `Archon_Sources` names no table.
+    if (name.includes('.')) throw invalid(phrase`table "${name}" is schema-qualified; name it without its schema in ${optionNamed('tables')} (the schema is ${optionNamed('schema')})`);
+    const archon = ARCHON_TABLES.find((t) => t.toLowerCase() === name.toLowerCase());
+    if (archon && archon !== name) throw invalid(phrase`table "${name}" is mis-cased; the Archon table is ${archon} (names are exact) in ${optionNamed('tables')}`);
+  }
   if (selected.includes(HISTORY_TABLE)) {
     throw invalid(phrase`${HISTORY_TABLE} is archon-sync's own run log in the target and is never copied; ${{ kind: 'exclude-table' }}`);
   }

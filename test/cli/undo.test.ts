@@ -122,11 +122,11 @@ describe('archon-sync undo', () => {
     const before = await state(p.remote);
     const dryRun = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty', '--backup-limit=1kB', `--backup-dir=${p.dir}`], { env: p.env });
     assert.equal(dryRun.code, 0, dryRun.stderr);
-    assert.match(dryRun.stdout, /warning: cannot keep the old rows of this run for undo: keeping the old rows this run deletes or overwrites takes about [\d.]+ (kB|MB), over the backup limit of 1\.0 kB \(--backup-limit\)/);
+    assert.match(dryRun.stdout, /cannot keep the old rows of this run for undo: keeping the old rows this run deletes or overwrites takes about [\d.]+ (kB|MB), over the backup limit of 1\.0 kB \(--backup-limit\)/);
     const refused = await sync(p, '--backup-limit=1kB');
     assert.equal(refused.code, 3, refused.stderr);
     const line = errorLine(refused);
-    assert.match(line, /cannot keep the old rows of this run for undo: .* over the backup limit of 1\.0 kB \(--backup-limit\); nothing was changed: raise --backup-limit, or add --no-backup/);
+    assert.match(line, /cannot keep the old rows of this run for undo: .* over the backup limit of 1\.0 kB; nothing was changed: raise --backup-limit, or turn backups off for this run \(--no-backup\)/);
     assert.deepEqual(await state(p.remote), before);
     assert.equal(manifests(p.dir).size, 0);
 

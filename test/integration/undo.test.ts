@@ -12,6 +12,7 @@ import { ALL_TABLES, fingerprintDatabase, ownerSql } from '../support/fixtures.j
 import { testServers, type TestServers } from '../support/servers.js';
 import { editEveryTable, modes, side, type Side } from '../support/sides.js';
 import { TEST_HOME } from '../support/state-home.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -32,7 +33,7 @@ function backupDir(): string {
 }
 
 function run(source: Side, target: Side, dir: string, extra: Partial<SyncOptions> = {}): Promise<SyncResult> {
-  return sync({ source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, backup: { dir }, ...extra });
+  return sync({ ...UNGUARDED, source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, backup: { dir }, ...extra });
 }
 
 function keptId(result: SyncResult): string {

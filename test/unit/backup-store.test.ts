@@ -91,6 +91,6 @@ test('the estimate keeps a whole table copied in full and the changed share of a
   assert.ok(fits.freeBytes > 0, 'free space is read from the nearest existing parent');
   const over = await estimateBackup(weights, { dir, limitBytes: 1024 ** 2 }, true);
   assert.equal(over.fits, false);
-  assert.equal(over.reason, 'keeping the old rows this run deletes or overwrites takes up to 10.0 MB, over the backup limit of 1.0 MB (backup.limitBytes)');
+  assert.equal(over.reason, 'keeping the old rows this run deletes or overwrites takes up to 10.0 MB, over the backup limit of 1.0 MB');
   assert.deepEqual([formatBytes(0), formatBytes(1023), formatBytes(1536), formatBytes(3 * 1024 ** 3)], ['0 B', '1023 B', '1.5 kB', '3.0 GB']);
 });
