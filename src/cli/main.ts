@@ -135,7 +135,7 @@ function question(planned: PreviewedPlan, targetDb: string, targetLabel: string)
   const destroys = destructiveLine(planned.preview, where);
   const edits = targetEdits.inserted + targetEdits.updated + targetEdits.deleted;
   const overwritten = edits > 0
-    ? ` It also overwrites ${fmt.format(edits)} rows the ${targetDb} database wrote itself since the last sync (${targetEdits.tables.map((t) => t.table).join(', ')}; listed above).`
+    ? ` It also overwrites ${fmt.format(edits)} row${edits === 1 ? '' : 's'} the ${targetDb} database wrote itself since the last sync (${targetEdits.tables.map((t) => t.table).join(', ')}; listed above).`
     : '';
   return `This makes ${totals.tables} tables in the ${where} database equal to the source: ${fmt.format(totals.inserts)} rows inserted, `
     + `${fmt.format(totals.updates)} updated, ${fmt.format(totals.deletes)} deleted (${totals.fullTables} tables emptied and copied in full).`

@@ -18,7 +18,7 @@ export function destructiveLine(preview: SyncPreview, target: string): string {
   const overwrites = preview.tables.filter((t) => t.mode === 'incremental').reduce((s, t) => s + t.updates, 0);
   const full = preview.tables.filter((t) => t.mode === 'full' && t.targetRows > 0);
   const parts: string[] = [];
-  if (deleting.length > 0) parts.push(`deletes ${deleting.map((t, i) => `${fmt.format(t.guardDeletes)}${i === 0 ? ' rows' : ''} of ${t.table}`).join(', ')}`);
+  if (deleting.length > 0) parts.push(`deletes ${deleting.map((t, i) => `${fmt.format(t.guardDeletes)}${i === 0 ? (t.guardDeletes === 1 ? ' row' : ' rows') : ''} of ${t.table}`).join(', ')}`);
   if (overwrites > 0) parts.push(`overwrites ${plural(overwrites, 'row')}`);
   if (full.length > 0) {
     const before = full.reduce((s, t) => s + t.targetRows, 0);

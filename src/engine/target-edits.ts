@@ -42,7 +42,7 @@ export function describeTargetEdits(summary: TargetEditsSummary): string {
 
 /** The refusal when nobody chose: the edits, their first keys, and the option that overwrites them. */
 export function targetEditsPhrase(summary: TargetEditsSummary, target: string): Phrase {
-  return phrase`refused: ${target} has ${fmt.format(editCount(summary))} rows of its own written since the last sync that this run would overwrite — ${describeTargetEdits(summary)}; nothing was changed — sync the other way first to keep them, or set ${optionNamed('targetChanges')} to overwrite them`;
+  return phrase`refused: ${target} has ${fmt.format(editCount(summary))} row${editCount(summary) === 1 ? '' : 's'} of its own written since the last sync that this run would overwrite — ${describeTargetEdits(summary)}; nothing was changed — sync the other way first to keep them, or set ${optionNamed('targetChanges')} to overwrite them`;
 }
 
 export function targetEditsError(summary: TargetEditsSummary, target: string): ValidationError {

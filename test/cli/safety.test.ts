@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { assertFailure, snapshot } from '../faults/contract.js';
 import { errorLine, jsonLines, runCli } from '../support/cli.js';
 import { ALL_TABLES, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { runCliInPty } from '../support/pty.js';
@@ -38,9 +39,13 @@ describe('safety on the command line', () => {
     assert.match(dry.stdout, /a sync would be REFUSED: it would delete [\d,]+ of [\d,]+ rows of archon_crawled_pages, [\d,]+ of [\d,]+ of archon_code_examples .* \(--max-delete\)/);
     assert.match(dry.stdout, /In remote .* this deletes [\d,]+ rows of archon_crawled_pages, [\d,]+ of archon_code_examples/);
 
+    const whole = await snapshot(p.remote.server, p.remote.database);
     const refused = await cron(p, '--skip-confirm');
-    assert.equal(refused.code, 3, refused.stderr);
-    assert.match(errorLine(refused), /^archon-sync: refused: this run would delete [\d,]+ of [\d,]+ rows of archon_crawled_pages \(100 %\), [\d,]+ of [\d,]+ of archon_code_examples \(100 %\) in the target .* raise --max-delete to allow it$/);
+    // The failure contract: exit 3, one line, no password, the target identical, the history row failed, nothing left.
+    await assertFailure(refused, {
+      code: 3, history: 'failed', target: { server: p.remote.server, database: p.remote.database, before: whole },
+      message: /^archon-sync: refused: this run would delete [\d,]+ of [\d,]+ rows of archon_crawled_pages \(100 %\), [\d,]+ of [\d,]+ of archon_code_examples \(100 %\) in the target .* raise --max-delete to allow it$/,
+    });
     const failed = jsonLines(refused.stdout).find((l) => l.event === 'failed');
     assert.equal(failed?.failure, 'delete-guard');
     assert.deepEqual(await fingerprintDatabase(p.remote.server, p.remote.database, ALL_TABLES), before);
@@ -53,11 +58,12 @@ describe('safety on the command line', () => {
   test('under cron a row the target wrote since the last sync is refused, named; --target-changes=overwrite overwrites it; the JSON says so', async () => {
     const p = await synced(263);
     const [row] = await ownerSql(p.remote.server, p.remote.database, `INSERT INTO archon_settings (key, value) VALUES ('remote-only', 'mine') RETURNING id::text AS id`);
-    const before = await fingerprintDatabase(p.remote.server, p.remote.database, ALL_TABLES);
+    const whole = await snapshot(p.remote.server, p.remote.database);
     const refused = await cron(p, '--skip-confirm');
-    assert.equal(refused.code, 3, refused.stderr);
-    assert.match(errorLine(refused), new RegExp(`refused: the target .* has 1 rows of its own written since the last sync .* archon_settings: 1 inserted \\(id=${String(row?.id)}\\).* --target-changes=overwrite`));
-    assert.deepEqual(await fingerprintDatabase(p.remote.server, p.remote.database, ALL_TABLES), before);
+    await assertFailure(refused, {
+      code: 3, history: 'failed', target: { server: p.remote.server, database: p.remote.database, before: whole },
+      message: new RegExp(`refused: the target .* has 1 row of its own written since the last sync .* archon_settings: 1 inserted \\(id=${String(row?.id)}\\).* --target-changes=overwrite`),
+    });
     const plan = jsonLines(refused.stdout).find((l) => l.event === 'plan');
     assert.equal(plan, undefined, 'refused before the plan is confirmed');
 
@@ -84,7 +90,7 @@ describe('safety on the command line', () => {
     const screen = result.screen.join('');
     assert.match(screen, /has 1 row of its own written since the last sync that this run overwrites:/);
     assert.match(screen, /archon_settings: 1 updated — id=/);
-    assert.match(screen, /deletes 1 rows of archon_code_examples.*overwrites 1 rows the remote database wrote itself since the last sync \(archon_settings; listed above\)/);
+    assert.match(screen, /deletes 1 row of archon_code_examples.*overwrites 1 row the remote database wrote itself since the last sync \(archon_settings; listed above\)/);
     assert.deepEqual(await fingerprintDatabase(p.remote.server, p.remote.database, ALL_TABLES), before);
   });
 

@@ -63,11 +63,24 @@ describe('the preview is what the sync does', () => {
           const previewed = await plan({ ...UNGUARDED, ...options, preview: mode });
           assert.ok(previewed.preview, `${label}: no preview`);
           assert.equal((await historyRows(servers.target, target.database)).length, runs.length, `${label}: the preview wrote a history row`);
+          if (triggerSuppression === 'auto') {
+            // The deletion guard decides from the same counts: with the default share, the preview shows the refusal
+            // the sync makes (a declined confirmation ends the others before any write).
+            const guarded = await plan({ ...options, preview: mode });
+            const refusal = await sync({ ...options, mode: mode, confirm: () => false }).then(() => undefined, (e: unknown) => e);
+            if ((guarded.preview?.guard.refused.length ?? 0) > 0) {
+              assert.deepEqual((refusal as { details?: { refused?: unknown } }).details?.refused, guarded.preview?.guard.refused, `${label}: guard`);
+            } else {
+              assert.equal((refusal as { failure?: string }).failure !== 'delete-guard', true, `${label}: refused without the preview saying so`);
+            }
+          }
           const result = await sync({ ...UNGUARDED, ...options, mode });
           assert.equal(previewed.preview.triggerSuppression, result.triggerSuppression, label);
           assert.equal(previewed.preview.comparedSince, result.comparedSince, label);
           assert.deepEqual(previewed.preview.comparedInFull, result.comparedInFull, label);
           assert.deepEqual(previewed.preview.tables.map((t) => t.table), result.tables.map((t) => t.table), label);
+          // What the target itself wrote since the last run, as the preview counted it, is what the sync overwrote.
+          assert.deepEqual(result.targetEdits, previewed.preview.targetEdits, `${label}: target edits`);
           for (const done of result.tables) {
             const said: TablePreview | undefined = previewed.preview.tables.find((t) => t.table === done.table);
             assert.deepEqual(counts(said), { mode: done.mode, inserts: done.inserted, updates: done.updated, deletes: done.deleted }, `${label}: ${done.table}`);
