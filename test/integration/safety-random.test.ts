@@ -11,20 +11,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ARCHON_TABLES, isArchonSyncError, plan, sync, undo, type SyncMode, type SyncResult } from '../../src/index.js';
 import { fingerprintDatabase, ownerSql } from '../support/fixtures.js';
-import { mulberry32 } from '../support/random.js';
+import { drawWeighted, mulberry32, pickWith, randomRun } from '../support/random.js';
 import { testServers, type TestServers } from '../support/servers.js';
-import { assertEqual, editEveryTable, side, type Side } from '../support/sides.js';
+import { assertEqual, editEveryTable, OTHER, type Name, side, type Side } from '../support/sides.js';
 import { TEST_HOME } from '../support/state-home.js';
 
-const SEED = Number(process.env.ARCHON_SYNC_RANDOM_SEED ?? 25);
-const STEPS = Number(process.env.ARCHON_SYNC_RANDOM_STEPS ?? 24);
+const { seed: SEED, steps: STEPS } = randomRun({ seed: 25, steps: 24 });
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
 after(async () => { await servers?.close(); });
 
-type Name = 'a' | 'b';
-const OTHER: Record<Name, Name> = { a: 'b', b: 'a' };
 /** Tables a large share of whose rows a step deletes (children of nothing the 17 copy, or cascading inside them). */
 const SHRINKABLE = ['archon_crawled_pages', 'archon_code_examples', 'archon_settings', 'archon_prompts', 'archon_task_history'] as const;
 
@@ -44,9 +41,7 @@ class World {
   constructor(readonly sides: Record<Name, Side>, readonly random: () => number, readonly log: string[]) {}
 
   pick<T>(items: readonly T[]): T {
-    const item = items[Math.floor(this.random() * items.length)];
-    assert.ok(item !== undefined);
-    return item;
+    return pickWith(this.random, items);
   }
 
   async print(name: Name): Promise<Fingerprint> {
@@ -126,16 +121,9 @@ class World {
       }],
       [1.5, () => this.undoLast(name)],
     ];
-    const total = actions.reduce((sum, [weight]) => sum + weight, 0);
-    let at = this.random() * total;
-    for (const [weight, action] of actions) {
-      at -= weight;
-      if (at < 0) {
-        this.log.push(`step ${n}`);
-        await action();
-        return;
-      }
-    }
+    const action = drawWeighted(this.random, actions);
+    this.log.push(`step ${n}`);
+    await action?.();
   }
 }
 
