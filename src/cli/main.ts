@@ -161,6 +161,9 @@ async function runSync(args: SyncArgs): Promise<number> {
     // Where nobody answers (cron, --skip-confirm) nobody can choose to lose the target's own edits or the way
     // back: such a run refuses instead. On a terminal the plan shows both, and the question decides.
     const unattended = args['skip-confirm'] || !stdinIsTty;
+    if (unattended && args['target-changes'] === 'ask' && !args['dry-run']) {
+      throw new ConfigurationError('--target-changes=ask needs someone to ask: there is no terminal or --skip-confirm is given; use refuse or overwrite');
+    }
     const backup = args.backup ? {
       dir: args['backup-dir'], limitBytes: parseSize(args['backup-limit'], '--backup-limit'), keep: args['keep-backups'],
       ifCannotKeep: unattended ? 'refuse' as const : 'warn' as const,
