@@ -3,8 +3,8 @@
 // each other after a share of the source's rows changed, on this machine or (--link --incremental) through the link.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -107,6 +107,20 @@ interface LinkTraffic extends ServerTraffic {
 }
 
 const CLI = resolve(args.cli);
+
+/**
+ * Every archon-sync run keeps its old rows, as users' runs do, in a scratch directory removed at the end (not in the
+ * home), two runs at most, and with no size limit, so a large scale measures the cost of keeping them rather than a
+ * refusal. --cli-args may say otherwise (--no-backup, to compare).
+ */
+const BACKUP_DIR = mkdtempSync(join(tmpdir(), 'archon-sync-bench-backups-'));
+process.on('exit', () => rmSync(BACKUP_DIR, { recursive: true, force: true }));
+function backupFlags(): string {
+  // The bench times copies it means to make, shares of deleted rows and a target restored from a copy included:
+  // the deletion guard and the target-edit refusal (issue 25) are checked and shown, never allowed to stop it.
+  const safety = /--max-delete|--target-changes/.test(args.cliArgs) ? '' : ' --max-delete=100 --target-changes=overwrite';
+  return (/--(no-)?backup\b/.test(args.cliArgs) ? '' : `--backup-dir=${quoteShell(BACKUP_DIR)} --backup-limit=1TB --keep-backups=2`) + safety;
+}
 
 interface Timed {
   seconds: number;
@@ -243,7 +257,7 @@ async function archonSync(setup: Setup, variant: Variant, logFile: string) {
   // Every run starts from an emptied target, where auto copies in full too; naming the mode keeps each comparison a
   // whole copy against a whole copy (pg_dump, the psql pipes) whatever auto's rules become. --cli-args may override it.
   const mode = /--mode\b/.test(args.cliArgs) ? '' : '--mode=full';
-  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, args.cliArgs].join(' ');
+  const flags = [variant.quiet ? '--quiet --no-history --log-format=pretty' : '--log-format=json', variant.checksum ? '--verify=checksum' : '', mode, backupFlags(), args.cliArgs].join(' ');
   const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm ${flags} > ${quoteShell(logFile)}`, env);
   let copySeconds: number | undefined;
   let indexSeconds: number | undefined;
@@ -520,6 +534,9 @@ interface ModeRun {
   comparedSince: string | null;
   /** Per table, how it was loaded and what moved (tables with changes or loaded in full). */
   tables: { table: string; mode: string; inserted: number; updated: number; deleted: number; copiedRows: number }[];
+  /** What keeping the old rows for undo cost the run (the CLI's `completed` line): seconds and bytes kept. */
+  backupSeconds: number | undefined;
+  backupBytes: number | undefined;
   verified: boolean;
   /** The machine's 1-minute load average when the run ended (the other work on it shows here). */
   loadAverage: number;
@@ -609,13 +626,13 @@ async function incrementalScenarios(): Promise<void> {
     const lsnBefore = await walLsn(setup);
     const linkBefore = setup.link?.stats();
     const marks = setup.link ? { target: StatementLogMark.now(targetCluster), source: StatementLogMark.now(sourceCluster) } : undefined;
-    const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
+    const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} --direction=local-to-remote --skip-confirm --log-format=json --mode=${mode} ${backupFlags()} ${args.cliArgs} > ${quoteShell(logFile)}`, env);
     // Every connection the CLI opened, whatever its name (the plan's, the sync's, history, probe, progress).
     const traffic: RunTraffic | undefined = marks && linkBefore
       ? { target: linkTraffic(setup, direct, linkBefore, marks.target, true), source: serverTraffic(marks.source, true) } : undefined;
     const walBytes = await walBytesSince(setup, lsnBefore);
     const sourceBytes = meter.bytesFromServer() - bytesBefore;
-    let completed: { durations?: Record<string, number>; bytes?: number; comparedSince?: string | null; tables?: ModeRun['tables'] } = {};
+    let completed: { durations?: Record<string, number>; bytes?: number; comparedSince?: string | null; tables?: ModeRun['tables']; backup?: { kept: boolean; seconds?: number; bytes?: number } } = {};
     for (const line of readFileSync(logFile, 'utf8').split('\n')) if (line.includes('"completed"')) completed = JSON.parse(line) as typeof completed;
     return { ...timed, walBytes, sourceBytes, completed, traffic };
   };
@@ -660,13 +677,14 @@ async function incrementalScenarios(): Promise<void> {
           comparedSince: result.completed.comparedSince ?? null,
           tables: (result.completed.tables ?? []).filter((t) => t.mode === 'full' || t.inserted + t.updated + t.deleted > 0)
             .map(({ table, mode: how, inserted, updated, deleted, copiedRows }) => ({ table, mode: how, inserted, updated, deleted, copiedRows })),
+          backupSeconds: result.completed.backup?.seconds, backupBytes: result.completed.backup?.bytes,
           verified: ok,
           loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
           ...(result.traffic ? { traffic: result.traffic } : {}),
         };
         runs.push(modeRun);
         const full = modeRun.tables.filter((t) => t.mode === 'full').length;
-        console.log(`  ${mode.padEnd(11)} ${RUNS > 1 ? `run ${run} ` : ''}${result.seconds.toFixed(2)} s  source ${(result.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(result.walBytes / 1e6).toFixed(1)} MB  `
+        console.log(`  ${mode.padEnd(11)} ${RUNS > 1 ? `run ${run} ` : ''}${result.seconds.toFixed(2)} s  backup ${modeRun.backupSeconds?.toFixed(2) ?? '–'} s  source ${(result.sourceBytes / 1e6).toFixed(2)} MB  WAL ${(result.walBytes / 1e6).toFixed(1)} MB  `
           + `peak RSS ${modeRun.peakRssMb} MB  ${full} table(s) in full  load ${modeRun.loadAverage}  ${ok ? 'verified' : 'NOT EQUAL'}`
           + (result.traffic ? `\n      ${describeRunTraffic(result.traffic)}` : ''));
         if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
@@ -725,12 +743,20 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     unchangedSourceStatements: { target: 8, measured: medianOf(0, nightly, (r) => r.traffic?.source.totalStatements) },
     onePercentWallSeconds: { measured: seconds(0.01, nightly) },
   } : undefined;
+  const backupShare = (share: number, mode: ModeName) => {
+    const spent = medianOf(share, mode, (r) => r.backupSeconds);
+    const wall = seconds(share, mode);
+    return spent === undefined || wall === undefined ? undefined : spent / wall;
+  };
   const targets = {
     unchangedIncremental: { target: 0.05, measured: ratio(0, 'incremental') },
     unchangedAuto: { target: 0.05, measured: ratio(0, 'auto') },
     onePercentIncremental: { target: 0.1, measured: ratio(0.01, 'incremental') },
     onePercentAuto: { target: 0.1, measured: ratio(0.01, 'auto') },
     autoWorstOverFull: { target: 1.05, measured: autoWorst },
+    // Issue 25: keeping the old rows for undo costs at most a tenth of a run at 1 % changed.
+    onePercentBackupShareIncremental: { target: 0.1, measured: backupShare(0.01, 'incremental') },
+    onePercentBackupShareAuto: { target: 0.1, measured: backupShare(0.01, 'auto') },
     unchangedSourceBytesShare: { target: 0.02, measured: unchangedBytes },
   };
   const load = loadavg();
@@ -805,6 +831,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     `1 % changed, incremental / full: ${verdict(targets.onePercentIncremental)}; auto / full: ${verdict(targets.onePercentAuto)}`,
     `auto / full, worst share: ${verdict(targets.autoWorstOverFull)}`,
     `source bytes, nothing changed, incremental / full: ${verdict(targets.unchangedSourceBytesShare)}`,
+    `1 % changed, keeping the old rows / the run: incremental ${verdict(targets.onePercentBackupShareIncremental)}; auto ${verdict(targets.onePercentBackupShareAuto)}`,
     `crossover (incremental's wall time = full's): ${crossover === undefined ? 'not bracketed by the measured shares' : `${(crossover * 100).toFixed(1)} % of rows changed`}`,
     `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,
   ];

@@ -14,7 +14,16 @@ export type AdvisedOption =
   | 'verify'
   | 'triggerSuppression'
   | 'tables'
-  | 'schema';
+  | 'schema'
+  | 'maxDeleteShare'
+  /** Go on over the target's own edits (`targetChanges: 'overwrite'`; `--target-changes=overwrite`). */
+  | 'targetChanges'
+  | 'backup.limitBytes'
+  | 'backup.dir'
+  /** Turn backups off (`backup: false`; `--no-backup`). */
+  | 'backup'
+  /** Undo over changes made since (`force: true`; `--force`). */
+  | 'force';
 
 /** Something the reader can do, which a library caller and a command-line user do differently. */
 export type Advice =
@@ -38,9 +47,16 @@ export interface Wording {
   checkUris: string;
 }
 
+/** Options advised as the setting that helps rather than by name alone. */
+const LIBRARY_OPTION_SETTINGS: Partial<Record<AdvisedOption, string>> = {
+  targetChanges: "targetChanges: 'overwrite'",
+  backup: 'backup: false',
+  force: 'force: true',
+};
+
 /** The library's own words: option names as a caller passes them. */
 export const LIBRARY_WORDING: Wording = {
-  option: (option) => option,
+  option: (option) => LIBRARY_OPTION_SETTINGS[option] ?? option,
   initHistory: 'initHistory()',
   excludeTable: 'leave it out of the selection',
   checkUris: 'point the two URIs at different databases',

@@ -65,7 +65,15 @@ export type FailureCause =
   /** COMMIT did not return even when cancelled: whether it committed is not known here (the next run settles it). */
   | 'commit-unknown'
   /** The confirmation hook declined, or nobody answered. */
-  | 'not-confirmed';
+  | 'not-confirmed'
+  /** The run would delete more of a table's target rows than maxDeleteShare allows, or empty it (the deletion guard). */
+  | 'delete-guard'
+  /** The target's own edits since the last committed run would be overwritten, and nobody chose to (targetChanges). */
+  | 'target-edits'
+  /** The run's old rows cannot be kept for undo, and the options say to refuse then. */
+  | 'cannot-keep-backup'
+  /** Undo refused: the target changed since, the run did not commit, the backup is another database's, … */
+  | 'undo-refused';
 
 export interface ErrorContext {
   /** The table the error is about, schema-qualified when known. */

@@ -9,7 +9,19 @@ export type { ArchonSyncErrorCode, FailureCause } from './errors.js';
 
 export type { ColumnInfo, ForeignKeyInfo, IndexInfo, PoolerGuess, SequenceInfo, ServerInfo, TriggerInfo, TriggerMode } from './pg/catalog.js';
 export type { Endpoint } from './pg/connect.js';
-export type { HistoryRow } from './pg/history-statements.js';
+import type { HistoryRow as RecordedRun } from './pg/history-statements.js';
+import type { UndoMarks } from './engine/backup/undoable.js';
+import type { BackupOptions } from './engine/backup/options.js';
+import type { BackupEstimate } from './engine/backup/estimate.js';
+import type { BackupReport } from './engine/backup/run-backup.js';
+
+export type { BackupOptions } from './engine/backup/options.js';
+export type { BackupEstimate } from './engine/backup/estimate.js';
+export type { BackupReport } from './engine/backup/run-backup.js';
+export type { UndoOptions, UndoResult, UndoTableResult, BackupSummary } from './engine/undo.js';
+
+/** A recorded run, and whether a backup on this machine can undo it. */
+export type HistoryRow = RecordedRun & UndoMarks;
 
 // ---------------------------------------------------------------------------------------------------------
 // Options
@@ -94,6 +106,23 @@ export interface SyncOptions extends ConnectionOptions {
    * own (the CLI its flags), so the history row's error_message reads like the error it shows.
    */
   wording?: Wording | undefined;
+  /**
+   * Keep the old versions of the rows the run deletes or overwrites on this machine, so undo() can put the
+   * target back as it was; default on, in ~/.local/state/archon-sync/backups (see BackupOptions). `false`: keep nothing.
+   */
+  backup?: BackupOptions | false | undefined;
+  /**
+   * The deletion guard: a run that would delete more than this share of any table's target rows, or empty a
+   * table that has rows, is refused before any write (ValidationError, failure `delete-guard`); default 0.5, 1 turns
+   * it off. A table empty on the target is never refused. What counts as deleted: see TablePreview.guardDeletes.
+   */
+  maxDeleteShare?: number | undefined;
+  /**
+   * Rows the target itself inserted, updated or deleted since the last committed run (told apart by its
+   * watermark) would be overwritten: `ask` shows them to `confirm` (the default when there is one), `refuse` fails
+   * before any write (ValidationError, failure `target-edits`; the default without `confirm`), `overwrite` goes on.
+   */
+  targetChanges?: 'ask' | 'refuse' | 'overwrite' | undefined;
 }
 
 /**
@@ -133,6 +162,8 @@ export interface HistoryQuery {
   limit: number;
   direction?: string | undefined;
   connectTimeoutMs?: number | undefined;
+  /** Where the backups are (for `undoable`); default as BackupOptions.dir. */
+  backupDir?: string | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -185,6 +216,12 @@ export interface TablePreview {
   rowsToCopy: number;
   /** Secondary indexes dropped and built again (a full copy's; an incremental load keeps them). */
   indexesToRebuild: number;
+  /**
+   * Rows the deletion guard counts as deleted: target-only keys where the rows were compared (incremental, or
+   * auto's full copy after comparing); for a full copy made without comparing, the net loss target − source
+   * (never below 0), since its keys are not compared.
+   */
+  guardDeletes: number;
   /** Rows the target itself wrote since the last committed run, told apart by the watermark; undefined where no watermark is trusted for the table. */
   targetEdits?: TargetEdits | undefined;
 }
@@ -195,6 +232,35 @@ export interface TargetEdits {
   updated: number;
   deleted: number;
   keys: string[];
+}
+
+/** A table the deletion guard refuses: the run would delete `deletes` of its `targetRows` (`share`, 0–1). */
+export interface GuardedTable {
+  table: string;
+  deletes: number;
+  targetRows: number;
+  share: number;
+}
+
+/** What the deletion guard decided, the same in a preview and a sync. */
+export interface DeleteGuard {
+  /** The largest share of any table's target rows a run may delete (maxDeleteShare). */
+  maxDeleteShare: number;
+  /** Tables over it, in load order: a sync with any refuses before its first write. */
+  refused: GuardedTable[];
+}
+
+/** The target's own edits since the last committed run, over every table, as the run would overwrite them. */
+export interface TargetEditsSummary {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** Per table with edits: its counts and first keys. */
+  tables: { table: string; inserted: number; updated: number; deleted: number; keys: string[] }[];
+  /** Tables with rows on the target whose own edits cannot be told apart (no watermark trusted for them, or copied without comparing). */
+  untold: string[];
+  /** What the run does with them: `ask` (the confirmation decides), `refuse` or `overwrite`. */
+  policy: 'ask' | 'refuse' | 'overwrite';
 }
 
 /** The run's decisions, from the same steps in plan({ preview }) and in sync() (where confirm gets them). */
@@ -212,6 +278,12 @@ export interface SyncPreview {
   /** Every planned table, in load order. */
   tables: TablePreview[];
   totals: PreviewTotals;
+  /** The deletion guard's verdict: a sync refuses when `refused` is not empty. */
+  guard: DeleteGuard;
+  /** Rows the target wrote since the last committed run that the run would overwrite, and where that cannot be told. */
+  targetEdits: TargetEditsSummary;
+  /** What keeping the old rows for undo takes, and whether the run can; undefined with backups off. */
+  backup?: BackupEstimate | undefined;
 }
 
 export interface PreviewTotals {
@@ -294,6 +366,10 @@ export interface SyncResult {
   durations: Record<SyncPhase | 'total', number>;
   bytes: number;
   warnings: string[];
+  /** What was kept for undo(), or why nothing was. */
+  backup: BackupReport;
+  /** The target's own edits since the last committed run that this run overwrote (the preview's, as confirmed). */
+  targetEdits: TargetEditsSummary;
 }
 
 export interface KeySample {

@@ -3,6 +3,7 @@
 import { pino, type Logger } from 'pino';
 import { redact, type Wording } from '../index.js';
 import { errorFields, errorLine, warningText, type Renderer } from './renderer.js';
+import { undoneLine } from './undo-command.js';
 import { cliWording } from './wording.js';
 
 const JSON_PROGRESS_INTERVAL_MS = 2000;
@@ -23,7 +24,12 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
           table: t.name, rows: t.sourceRows, format: t.format, indexes: t.indexes.map((i) => i.name),
           ...(decided?.tables.find((d) => d.table === t.name) ?? {}),
         })),
-        ...(decided ? { preview: { mode: decided.mode, triggerSuppression: decided.triggerSuppression, comparedSince: decided.comparedSince ?? null, comparedInFull: decided.comparedInFull, totals: decided.totals } } : {}),
+        ...(decided ? {
+          preview: {
+            mode: decided.mode, triggerSuppression: decided.triggerSuppression, comparedSince: decided.comparedSince ?? null, comparedInFull: decided.comparedInFull, totals: decided.totals,
+            guard: decided.guard, targetEdits: decided.targetEdits, backup: decided.backup ?? null,
+          },
+        } : {}),
         skippedTables: plan.skippedTables,
         warnings: plan.warnings.map((w) => redact(w)),
       }, 'plan');
@@ -66,13 +72,16 @@ export function jsonRenderer(logger: Logger = pino({ base: { tool: 'archon-sync'
       logger.info({
         event: 'completed', syncId: result.syncId, durations: result.durations, bytes: result.bytes,
         triggerSuppression: result.triggerSuppression, verify: result.verify, comparedSince: result.comparedSince ?? null, comparedInFull: result.comparedInFull,
-        tables: result.tables,
+        tables: result.tables, targetEdits: result.targetEdits, backup: result.backup,
       }, 'completed');
     },
     verification(header, result) {
       logger.info({ event: 'verified', source: header.source, target: header.target, equal: result.equal, seconds: result.seconds, tables: result.tables,
         comparedSince: result.comparedSince, readEveryRow: result.readEveryRow },
         result.equal ? 'equal' : 'not equal');
+    },
+    undone(result) {
+      logger.info({ event: 'undone', ...result }, undoneLine(result));
     },
     history(rows) {
       logger.info({ event: 'history', rows }, 'history');

@@ -17,6 +17,9 @@ import { askToConfirm } from './prompt.js';
 import { errorLine, type Renderer } from './renderer.js';
 import { abortOnSignals } from './signals.js';
 import { cliWording } from './wording.js';
+import { backupDirFromEnv, parseSize } from './backup-flags.js';
+import { destructiveLine } from './safety-lines.js';
+import { runUndo } from './undo-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -44,6 +47,12 @@ interface SyncArgs extends CommonArgs {
   verify: 'count' | 'checksum';
   sample: number;
   mode: 'auto' | 'full' | 'incremental';
+  backup: boolean;
+  'backup-dir': string;
+  'backup-limit': string;
+  'keep-backups': number;
+  'max-delete': number;
+  'target-changes': 'ask' | 'refuse' | 'overwrite' | undefined;
 }
 
 const stdinIsTty = process.stdin.isTTY === true;
@@ -101,6 +110,8 @@ async function withSignals<T>(renderer: Renderer, message: (signal: NodeJS.Signa
 
 function selectTables(args: { tables: string[] | undefined; exclude: string[] | undefined }): string[] {
   const include = args.tables?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  // `--tables ''` (an empty variable in a script) must not widen into all 17 tables.
+  if (args.tables !== undefined && include?.length === 0) throw new ConfigurationError('--tables names no table (it was empty); name the tables to copy, or leave --tables out to copy the 17 Archon tables');
   const exclude = new Set(args.exclude?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) ?? []);
   const base = include && include.length > 0 ? include : [...ARCHON_TABLES];
   const unknownExcluded = [...exclude].filter((t) => !base.includes(t));
@@ -117,12 +128,25 @@ function cancelling(signal: NodeJS.Signals): string {
   return `received ${signal}: cancelling, the target is being rolled back (${signal === 'SIGINT' ? 'press Ctrl-C again' : 'send SIGTERM again'} to exit at once)`;
 }
 
-/** The question under the plan: what answering yes does to the target, in its totals. */
+/** The question under the plan: what answering yes does to the target, its destructive totals and the target's own edits first. */
 function question(planned: PreviewedPlan, targetDb: string, targetLabel: string): string {
-  const { totals } = planned.preview;
+  const { totals, targetEdits } = planned.preview;
   const fmt = new Intl.NumberFormat('en-US');
-  return `This makes ${totals.tables} tables in the ${targetDb} database ${targetLabel} equal to the source: ${fmt.format(totals.inserts)} rows inserted, `
-    + `${fmt.format(totals.updates)} updated, ${fmt.format(totals.deletes)} deleted (${totals.fullTables} tables emptied and copied in full). Type "yes" to continue: `;
+  const where = `${targetDb} ${targetLabel}`;
+  const destroys = destructiveLine(planned.preview, where);
+  const edits = targetEdits.inserted + targetEdits.updated + targetEdits.deleted;
+  const overwritten = edits > 0
+    ? ` It also overwrites ${fmt.format(edits)} row${edits === 1 ? '' : 's'} the ${targetDb} database wrote itself since the last sync (${targetEdits.tables.map((t) => t.table).join(', ')}; listed above).`
+    : '';
+  return `This makes ${totals.tables} tables in the ${where} database equal to the source: ${fmt.format(totals.inserts)} rows inserted, `
+    + `${fmt.format(totals.updates)} updated, ${fmt.format(totals.deletes)} deleted (${totals.fullTables} tables emptied and copied in full).`
+    + `${destroys ? ` ${destroys.charAt(0).toUpperCase()}${destroys.slice(1)}.` : ''}${overwritten} Type "yes" to continue: `;
+}
+
+/** --max-delete is a percent of each table's target rows (0–100); the library takes a share. */
+function maxDeleteShare(percent: number): number {
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new ConfigurationError(`--max-delete must be a percent from 0 to 100 (got ${String(percent)})`);
+  return percent / 100;
 }
 
 async function runSync(args: SyncArgs): Promise<number> {
@@ -135,6 +159,16 @@ async function runSync(args: SyncArgs): Promise<number> {
       throw new ConfigurationError('refusing to overwrite the target without confirmation: no terminal to ask on; add --skip-confirm (e.g. in cron)');
     }
     const header = { direction: args.direction, source: `${sourceDb} ${sourceLabel}`, target: `${targetDb} ${targetLabel}` };
+    // Where nobody answers (cron, --skip-confirm) nobody can choose to lose the target's own edits or the way
+    // back: such a run refuses instead. On a terminal the plan shows both, and the question decides.
+    const unattended = args['skip-confirm'] || !stdinIsTty;
+    if (unattended && args['target-changes'] === 'ask' && !args['dry-run']) {
+      throw new ConfigurationError('--target-changes=ask needs someone to ask: there is no terminal or --skip-confirm is given; use refuse or overwrite');
+    }
+    const backup = args.backup ? {
+      dir: args['backup-dir'], limitBytes: parseSize(args['backup-limit'], '--backup-limit'), keep: args['keep-backups'],
+      ifCannotKeep: unattended ? 'refuse' as const : 'warn' as const,
+    } : false as const;
     return withSignals(renderer, cancelling, async (signal) => {
       const options: SyncOptions = {
         source, target, tables, signal, wording,
@@ -149,6 +183,9 @@ async function runSync(args: SyncArgs): Promise<number> {
         verify: args.verify,
         sampleLimit: args.sample,
         mode: args.mode,
+        backup,
+        maxDeleteShare: maxDeleteShare(args['max-delete']),
+        targetChanges: args['target-changes'] ?? (unattended ? 'refuse' : 'ask'),
       };
       if (args['dry-run']) {
         // The run's own steps up to its first write, then a rollback: what a sync would do now, exactly.
@@ -205,6 +242,7 @@ interface HistoryArgs extends CommonArgs {
   direction: Direction | undefined;
   database: 'local' | 'remote' | undefined;
   limit: number;
+  'backup-dir': string;
 }
 
 function historyDatabase(args: { direction: Direction | undefined; database: 'local' | 'remote' | undefined }): 'local' | 'remote' {
@@ -216,7 +254,9 @@ function historyDatabase(args: { direction: Direction | undefined; database: 'lo
 async function runHistory(args: HistoryArgs): Promise<number> {
   const database = historyDatabase(args);
   return runCommand(args, { wording: cliWording(database) }, async (renderer) => {
-    const rows = await history({ database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000 });
+    const rows = await history({
+      database: endpointsFrom(args)[database], limit: args.limit, direction: args.direction, connectTimeoutMs: args['connect-timeout'] * 1000, backupDir: args['backup-dir'],
+    });
     // Machine output is the rows themselves, one JSON array, as --json means on every command: stdout is JSON.
     if (jsonOutput(args)) process.stdout.write(`${JSON.stringify(rows)}\n`);
     else renderer.history(rows);
@@ -233,6 +273,12 @@ async function runInitHistory(args: HistoryArgs): Promise<number> {
     return EXIT.ok;
   });
 }
+
+/** --backup-dir, for every command that reads or writes backups. */
+const BACKUP_DIR_OPTION = {
+  type: 'string', default: backupDirFromEnv(process.env), defaultDescription: '$XDG_STATE_HOME/archon-sync/backups, else ~/.local/state/archon-sync/backups',
+  describe: 'where the old rows of each run are kept, one folder per target database',
+} as const;
 
 function commonOptions<T>(y: Argv<T>) {
   return y
@@ -263,7 +309,13 @@ export async function main(argv: string[]): Promise<number> {
       .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' })
       .option('history', { type: 'boolean', default: true, describe: 'record the run in the target\'s archon_sync_history (--no-history: do not)' })
       .option('verify', { choices: ['count', 'checksum'] as const, default: 'count' as const, describe: 'before commit, compare row counts, or every row\'s checksum too (slower; names differing keys)' })
-      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' }),
+      .option('sample', { type: 'number', default: DEFAULTS.sampleLimit, describe: 'example keys to report per kind of difference' })
+      .option('max-delete', { type: 'number', default: DEFAULTS.maxDeleteShare * 100, describe: 'refuse a run that would delete more than this percent of any table\'s target rows (or empty one); 100: never refuse' })
+      .option('target-changes', { choices: ['ask', 'refuse', 'overwrite'] as const, defaultDescription: 'ask on a terminal, refuse without one or with --skip-confirm', describe: 'rows the target itself wrote since the last sync: ask before overwriting them, refuse, or overwrite' })
+      .option('backup', { type: 'boolean', default: true, describe: 'keep the old rows the run deletes or overwrites on this machine, so `archon-sync undo` can put them back (--no-backup: do not)' })
+      .option('backup-limit', { type: 'string', default: `${DEFAULTS.backupLimitBytes / 1024 ** 3}GB`, describe: 'a run whose old rows would take more cannot keep them: it refuses without a terminal, warns on one' })
+      .option('keep-backups', { type: 'number', default: DEFAULTS.keepBackups, describe: 'backups kept per target database, newest first' })
+      .option('backup-dir', BACKUP_DIR_OPTION),
     async (args) => { exitCode = await runSync(args); })
     .command('verify', 'compare the tables row by row between the two databases; writes nothing (exit 0 equal, 4 not)', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, demandOption: '(use --direction=local-to-remote or --direction=remote-to-local)', describe: 'which side is the source' })
@@ -276,8 +328,25 @@ export async function main(argv: string[]): Promise<number> {
     .command('history', 'show recent runs from archon_sync_history', (y) => commonOptions(y)
       .option('direction', { choices: DIRECTIONS, describe: 'only runs in this direction (and read them from its target)' })
       .option('database', { choices: ['local', 'remote'] as const, describe: 'which database to read', defaultDescription: 'the direction\'s target, else remote' })
-      .option('limit', { type: 'number', default: 20, describe: 'how many runs' }),
+      .option('limit', { type: 'number', default: 20, describe: 'how many runs' })
+      .option('backup-dir', BACKUP_DIR_OPTION),
     async (args) => { exitCode = await runHistory(args); })
+    .command('undo <sync-id>', 'put the target\'s tables back exactly as they were before run <sync-id>, from the backup it kept on this machine', (y) => commonOptions(y)
+      .positional('sync-id', { type: 'string', demandOption: true, describe: 'the run to undo (see `archon-sync history`)' })
+      .option('database', { choices: ['local', 'remote'] as const, describe: 'the database the run wrote to', defaultDescription: 'the one its backup names' })
+      .option('force', { type: 'boolean', default: false, describe: 'undo although the target changed since the run (those changes are lost)' })
+      .option('skip-confirm', { type: 'boolean', default: false, describe: 'do not ask (required without a terminal)' })
+      .option('backup-dir', BACKUP_DIR_OPTION)
+      .option('history', { type: 'boolean', default: true, describe: 'record the undo in the target\'s archon_sync_history (--no-history: do not)' })
+      .option('triggered-by', { type: 'string', default: stdinIsTty ? 'CLI' : 'cron', defaultDescription: 'CLI on a terminal, cron otherwise', describe: 'recorded in archon_sync_history' })
+      .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeoutMs / 1000, describe: 'seconds to wait for each table lock' })
+      .option('maintenance-work-mem', { type: 'string', default: DEFAULTS.maintenanceWorkMem, describe: 'memory for rebuilding indexes (SET LOCAL on the target)' })
+      .option('parallel-maintenance-workers', { type: 'number', default: DEFAULTS.maxParallelMaintenanceWorkers, describe: 'parallel workers for index builds (SET LOCAL on the target)' }),
+    async (args) => {
+      exitCode = await runCommand(args, { wording: cliWording(args.database) }, (renderer) => runUndo(args, renderer, {
+        endpoints: () => endpointsFrom(args), stdinIsTty, withSignals: (message, work) => withSignals(renderer, message, work),
+      }));
+    })
     .command('init-history', 'create the archon_sync_history table (idempotent)', (y) => commonOptions(y)
       .option('database', { choices: ['local', 'remote'] as const, describe: 'where to create it', defaultDescription: 'remote' })
       .option('direction', { choices: DIRECTIONS, describe: 'create it in this direction\'s target' }),
@@ -288,10 +357,11 @@ export async function main(argv: string[]): Promise<number> {
       '  REMOTE_DATABASE_URI  postgresql://user:password@host:port/db of the remote (cloud) Supabase',
       '  NO_COLOR             no colours;  DEBUG=1  print error causes',
       '',
-      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back) · 4 verification mismatch (target rolled back) · 5 cancelled · 6 committed on the target but not confirmed by its synchronous standby (or the commit\'s outcome is unknown)',
+      'Exit codes: 0 completed · 1 bad arguments or configuration · 2 cannot connect · 3 validation or copy failed (target rolled back), or refused before any write (--max-delete, the target\'s own edits, a backup that cannot be kept, an undo over changes) · 4 verification mismatch (target rolled back) · 5 cancelled · 6 committed on the target but not confirmed by its synchronous standby (or the commit\'s outcome is unknown)',
       '',
       'Examples:',
       '  archon-sync --direction=remote-to-local                 # by hand: shows the plan, asks for "yes"',
+      '  archon-sync undo sync_20261127_031500                   # puts the target back as it was before that run',
       `  ${CRON_EXAMPLE}`,
     ].join('\n'))
     .version(VERSION)

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { redact, type ProgressFields, type SyncEvent, type Wording } from '../index.js';
 import { overallLine, stepLine } from './live-lines.js';
 import { errorLine, furtherProblems, warningText, type Renderer } from './renderer.js';
+import { undoneLine } from './undo-command.js';
 import { historyTable, paint, planLines, summaryLines, verificationLines } from './tables.js';
 import { cliWording } from './wording.js';
 
@@ -86,7 +87,7 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
     plan(header, plan, dryRun) {
       // The plan replaces the live lines: the prompt, if any, comes right under it.
       stopBars(false);
-      for (const line of planLines(header, plan, dryRun, color)) print(line);
+      for (const line of planLines(header, plan, dryRun, color, wording)) print(line);
       for (const text of held ?? []) print(warningLine(text));
       held = undefined;
     },
@@ -116,11 +117,16 @@ export function prettyRenderer(options: PrettyOptions): Renderer {
       }
       stopBars();
       flushHeld();
-      for (const line of summaryLines(result, color)) print(line);
+      for (const line of summaryLines(result, color, wording)) print(line);
     },
     verification(header, result) {
       stopBars();
       for (const line of verificationLines(header, result, color)) print(line);
+    },
+    undone(result) {
+      stopBars();
+      print(paint(color, 32, undoneLine(result)));
+      for (const t of result.tables) print(`  ${t.table}: ${t.restore === 'all' ? 'emptied and reloaded' : `${fmt.format(t.deleted)} rows of the run deleted`}, ${fmt.format(t.restored)} old rows put back`);
     },
     history(rows) {
       out.write(`${historyTable(rows, color)}\n`);

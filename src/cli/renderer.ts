@@ -1,6 +1,6 @@
 // What a renderer offers the commands, and how an error or a warning becomes the line a person reads.
 
-import { isArchonSyncError, redact, wordPhrase, type SyncEvent, type HistoryRow, type SyncPlan, type SyncResult, type VerifyResult, type Wording } from '../index.js';
+import { isArchonSyncError, redact, wordPhrase, type SyncEvent, type HistoryRow, type SyncPlan, type SyncResult, type UndoResult, type VerifyResult, type Wording } from '../index.js';
 
 export interface RunHeader {
   direction: string;
@@ -16,6 +16,8 @@ export interface Renderer {
   summary(result: SyncResult): void;
   verification(header: RunHeader, result: VerifyResult): void;
   history(rows: HistoryRow[]): void;
+  /** What an undo put back. */
+  undone(result: UndoResult): void;
   info(message: string): void;
   error(error: unknown): void;
   close(): void;

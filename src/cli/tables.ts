@@ -1,8 +1,9 @@
 // The blocks of text the pretty renderer prints: the plan with its decisions, the summary, the comparison, recent runs.
 
 import Table from 'cli-table3';
-import type { SyncPlan, SyncResult, TriggerSuppression, VerifyResult } from '../index.js';
+import type { SyncPlan, SyncResult, TriggerSuppression, VerifyResult, Wording } from '../index.js';
 import type { RunHeader } from './renderer.js';
+import { backupLine, destructiveLine, refusalLine, replacedCell, targetEditsLines } from './safety-lines.js';
 
 const fmt = new Intl.NumberFormat('en-US');
 
@@ -15,18 +16,19 @@ function table(head: string[], color: boolean): Table.Table {
 }
 
 /** The plan as people read it: servers, one row per table (with what the run does to it, once decided), totals. */
-export function planLines(header: RunHeader, plan: SyncPlan, dryRun: boolean, color: boolean): string[] {
+export function planLines(header: RunHeader, plan: SyncPlan, dryRun: boolean, color: boolean, wording: Wording): string[] {
   const lines = [`${paint(color, 1, dryRun ? 'Dry run' : 'Sync plan')}: ${header.direction}  ${header.source} → ${header.target}`];
   for (const [side, server] of [['source', plan.source], ['target', plan.target]] as const) {
     lines.push(`  ${side}: PostgreSQL ${server.versionShort}, ${server.ssl ? 'TLS' : 'no TLS'}, ${server.pooler ?? 'direct'}, role ${server.user}`);
   }
   const preview = plan.preview;
-  const t = table(['#', 'table', 'rows', 'format', ...(preview ? ['mode', 'insert', 'update', 'delete', 'indexes to rebuild', 'why full'] : ['indexes'])], color);
+  const t = table(['#', 'table', preview ? 'source rows' : 'rows', ...(preview ? ['target rows', 'mode', 'insert', 'overwrite', 'delete', 'replaced (full)', 'indexes to rebuild', 'why full'] : ['format', 'indexes'])], color);
   plan.tables.forEach((tp, i) => {
     const p = preview?.tables.find((d) => d.table === tp.name);
-    t.push([i + 1, tp.name, fmt.format(tp.sourceRows), tp.format, ...(p
-      ? [p.mode, fmt.format(p.inserts), fmt.format(p.updates), fmt.format(p.deletes), p.indexesToRebuild, p.reason ?? '']
-      : [tp.indexes.length])]);
+    t.push([i + 1, tp.name, fmt.format(tp.sourceRows), ...(p
+      ? [fmt.format(p.targetRows), p.mode, fmt.format(p.mode === 'full' ? p.sourceRows : p.inserts), p.mode === 'full' ? '' : fmt.format(p.updates),
+        fmt.format(p.guardDeletes), replacedCell(p), p.indexesToRebuild, p.reason ?? '']
+      : [tp.format, tp.indexes.length])]);
   });
   lines.push(t.toString());
   if (preview) {
@@ -35,6 +37,16 @@ export function planLines(header: RunHeader, plan: SyncPlan, dryRun: boolean, co
     const since = preview.comparedSince ? `; only rows written since ${preview.comparedSince} were compared` : '';
     lines.push(`${totals.incrementalTables} of ${totals.tables} tables incremental (${fmt.format(changed)} rows to change); ${totals.fullTables} copied in full; ${totals.indexesToRebuild} indexes to rebuild${since}`);
     lines.push(...fullComparisonLines(preview));
+    const destroys = destructiveLine(preview, header.target);
+    lines.push(paint(color, 1, destroys ? destroys.replace(/^in /, 'In ') : `In ${header.target} this deletes and overwrites nothing`));
+    lines.push(...targetEditsLines(preview.targetEdits, header.target).map((line, i) => (i === 0 ? paint(color, 33, line) : line)));
+    const edits = preview.targetEdits;
+    if (edits.inserted + edits.updated + edits.deleted > 0 && edits.policy === 'refuse') {
+      lines.push(paint(color, 31, `a sync without a terminal would be REFUSED over them (${wording.option('targetChanges')} overwrites them)`));
+    }
+    const refused = refusalLine(preview, wording, header.target);
+    if (refused) lines.push(paint(color, 31, refused));
+    if (preview.backup) lines.push(preview.backup.fits ? backupLine(preview.backup, wording) : paint(color, 33, backupLine(preview.backup, wording)));
   } else {
     lines.push(`${fmt.format(plan.totalRows)} rows in ${plan.tables.length} tables with ${plan.tables.reduce((s, tp) => s + tp.indexes.length, 0)} indexes`);
   }
@@ -62,7 +74,7 @@ export function fullComparisonLines(decided: { tables: readonly unknown[]; compa
   });
 }
 
-export function summaryLines(result: SyncResult, color: boolean): string[] {
+export function summaryLines(result: SyncResult, color: boolean, wording: Wording): string[] {
   const t = table(['table', 'mode', 'rows copied', 'inserted', 'updated', 'deleted', 'seconds', 'source = target'], color);
   for (const r of result.tables) {
     t.push([r.table, r.mode, fmt.format(r.copiedRows), fmt.format(r.inserted), r.mode === 'full' ? '' : fmt.format(r.updated), fmt.format(r.deleted),
@@ -80,6 +92,8 @@ export function summaryLines(result: SyncResult, color: boolean): string[] {
     ...fullComparisonLines(result),
     ...(result.plan.skippedTables.length > 0 ? [`skipped (on neither side): ${result.plan.skippedTables.join(', ')}`] : []),
     triggerWords(result.triggerSuppression),
+    ...targetEditsLines(result.targetEdits, 'the target').map((line) => line.replace('that this run overwrites', 'and this run overwrote them')),
+    backupLine(result.backup, wording),
   ];
 }
 
@@ -119,14 +133,17 @@ export interface HistoryTableRow {
   synced_rows: number | null;
   triggered_by: string | null;
   error_message: string | null;
+  /** Whether a backup kept on this machine lets the run be undone, and by which undo it was. */
+  undoable?: boolean | undefined;
+  undoneBy?: string | null | undefined;
 }
 
 /** The `history` command's table of recent runs (the caller prints it). */
 export function historyTable(rows: readonly HistoryTableRow[], color: boolean): string {
-  const t = table(['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'error'], color);
+  const t = table(['sync id', 'direction', 'status', 'started (UTC)', 'seconds', 'rows', 'by', 'undo', 'error'], color);
   for (const r of rows) {
     t.push([r.sync_id, r.direction, r.status, r.started_at.toISOString().replace('T', ' ').slice(0, 19), r.duration_seconds ?? '',
-      r.synced_rows ?? '', r.triggered_by ?? '', (r.error_message ?? '').slice(0, 60)]);
+      r.synced_rows ?? '', r.triggered_by ?? '', r.undoneBy ? `undone (${r.undoneBy})` : r.undoable ? 'yes' : '', (r.error_message ?? '').slice(0, 60)]);
   }
   return t.toString();
 }

@@ -17,6 +17,12 @@ const FLAG_FOR_OPTION: Record<AdvisedOption, string> = {
   fullCopyShare: 'fullCopyShare',
   triggerSuppression: 'triggerSuppression',
   schema: 'schema',
+  maxDeleteShare: '--max-delete',
+  targetChanges: '--target-changes=overwrite',
+  'backup.limitBytes': '--backup-limit',
+  'backup.dir': '--backup-dir',
+  backup: '--no-backup',
+  force: '--force',
 };
 
 /** The CLI's words; `database` (local or remote) completes the init-history command where it is known. */

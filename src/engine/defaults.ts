@@ -26,4 +26,13 @@ export const DEFAULTS = {
   verify: 'count',
   /** verify() goes by the last sync's watermark when one vouches for a table. */
   watermark: true,
+  /** A run whose old rows would take more than this cannot keep them for undo (backup.limitBytes). */
+  backupLimitBytes: 1024 ** 3,
+  /** Backups kept per target database (backup.keep). */
+  keepBackups: 10,
+  /**
+   * A run that would delete more than this share of any table's target rows is refused (maxDeleteShare), as
+   * rclone's bisync refuses to delete more than 50 % of a destination.
+   */
+  maxDeleteShare: 0.5,
 } as const;

@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { INIT_HISTORY, phrase } from '../advice.js';
 import { ConfigurationError } from '../errors.js';
 import { connect, describeEndpoint } from '../pg/connect.js';
-import { historyTableExists, readHistory, type HistoryRow } from '../pg/history-statements.js';
-import type { HistoryQuery } from '../types.js';
-import { resolveConnectTimeout } from './options.js';
+import { historyTableExists, readHistory } from '../pg/history-statements.js';
+import type { HistoryQuery, HistoryRow } from '../types.js';
+import { undoMarks } from './backup/undoable.js';
+import { resolveBackupDir, resolveConnectTimeout } from './options.js';
 import { HISTORY_TABLE } from './tables.js';
 
 
@@ -25,7 +26,9 @@ export async function history(query: HistoryQuery): Promise<HistoryRow[]> {
     if (!(await historyTableExists(client))) {
       throw new ConfigurationError(phrase`${describeEndpoint(query.database).label} has no ${HISTORY_TABLE} table; create it with ${INIT_HISTORY}`, { failure: 'no-history-table' });
     }
-    return readHistory(client, query.limit, query.direction);
+    const rows = await readHistory(client, query.limit, query.direction);
+    const marks = await undoMarks(client, describeEndpoint(query.database).label, resolveBackupDir(query.backupDir), rows);
+    return rows.map((row, i) => ({ ...row, ...(marks[i] ?? { undoable: false, undoneBy: null }) }));
   });
 }
 

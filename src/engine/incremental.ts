@@ -4,11 +4,11 @@
 
 import type { IndexInfo } from '../pg/catalog.js';
 import type { ComparisonSetup } from '../pg/comparison-setup.js';
-import { copyChanged, deleteChanged, diffTables, type KeyList, type MultiDiff, type Staging, type TableDiff } from '../pg/multi-diff.js';
+import { copyChanged, deleteChanged, diffTables, changedKeysRelation, type KeyList, type MultiDiff, type Staging, type TableDiff } from '../pg/multi-diff.js';
 import type { DiffTableSpec } from '../pg/row-digest-sql.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
-import type { LoadContext, TableLoad } from './table-load.js';
+import type { LoadContext, Replaced, TableLoad } from './table-load.js';
 import type { ChangeFilter } from './watermark.js';
 
 export function diffSpec(table: TablePlan): DiffTableSpec {
@@ -121,5 +121,13 @@ export class IncrementalLoad implements TableLoad {
       load.deleted = deleted.get(load.tag) ?? 0;
       load.toCopy = toCopy.get(load.tag);
     }
+  }
+
+  replaces(): Replaced {
+    if (!this.changed) return { kind: 'none' };
+    return {
+      kind: 'keys', keys: changedKeysRelation(this.compared.staging, this.tag), rowsBefore: this.diff.targetRows,
+      replacedRows: this.diff.differing.count + this.diff.onlyOnTarget.count,
+    };
   }
 }

@@ -3,7 +3,10 @@
 import { LIBRARY_WORDING, optionNamed, phrase, type AdvisedOption, type Phrase, type Wording } from '../advice.js';
 import { ConfigurationError } from '../errors.js';
 import { describeEndpoint, type Endpoint } from '../pg/uri.js';
+import { resolve } from 'node:path';
 import type { ConfirmHook, HistoryOptions, SyncEventListener, SyncMode, SyncOptions } from '../types.js';
+import { defaultBackupDir, type BackupOptions, type CompiledBackup } from './backup/options.js';
+import type { UndoOptions } from './undo.js';
 import { DEFAULTS } from './defaults.js';
 import { ARCHON_TABLES, HISTORY_TABLE } from './tables.js';
 
@@ -36,6 +39,15 @@ export interface ResolvedOptions {
   onEvent: SyncEventListener;
   confirm: ConfirmHook | undefined;
   wording: Wording;
+  /** Where and how much of the old rows to keep for undo, or off. */
+  backup: CompiledBackup;
+  /** The deletion guard: the largest share of a table's target rows a run may delete (1: no limit). */
+  maxDeleteShare: number;
+  /**
+   * The target's own edits since the last committed run: `ask` (the confirm hook is shown them and decides; the
+   * default with a hook), `refuse` (the default without one) or `overwrite`.
+   */
+  targetChanges: 'ask' | 'refuse' | 'overwrite';
 }
 
 /** Whatever sync(), plan() or verify() was given: their options are all parts of SyncOptions. */
@@ -97,6 +109,12 @@ function tableSelection(tables: readonly string[] | undefined): readonly string[
     throw invalid(phrase`${optionNamed('tables')} must be a list of table names`);
   }
   if (selected.length === 0) throw invalid(['no tables selected; name at least one table to copy']);
+  for (const name of selected as readonly string[]) {
+    // Names are unqualified, in `schema`, and exact: `public.archon_sources` or `Archon_Sources` names no table.
+    if (name.includes('.')) throw invalid(phrase`table "${name}" is schema-qualified; name it without its schema in ${optionNamed('tables')} (the schema is ${optionNamed('schema')})`);
+    const archon = ARCHON_TABLES.find((t) => t.toLowerCase() === name.toLowerCase());
+    if (archon && archon !== name) throw invalid(phrase`table "${name}" is mis-cased; the Archon table is ${archon} (names are exact) in ${optionNamed('tables')}`);
+  }
   if (selected.includes(HISTORY_TABLE)) {
     throw invalid(phrase`${HISTORY_TABLE} is archon-sync's own run log in the target and is never copied; ${{ kind: 'exclude-table' }}`);
   }
@@ -141,7 +159,7 @@ export function resolveOptions(options: RunOptions): ResolvedOptions {
     maxParallelMaintenanceWorkers: wholeNumber(options.maxParallelMaintenanceWorkers, 'maxParallelMaintenanceWorkers', DEFAULTS.maxParallelMaintenanceWorkers, MAX_WORKERS),
     sampleLimit: wholeNumber(options.sampleLimit, 'sampleLimit', DEFAULTS.sampleLimit, Number.MAX_SAFE_INTEGER),
     mode: oneOf(options.mode, 'mode', MODES, DEFAULTS.mode),
-    fullCopyShare: share(options.fullCopyShare),
+    fullCopyShare: share(options.fullCopyShare, 'fullCopyShare', DEFAULTS.fullCopyShare),
     triggerSuppression: oneOf(options.triggerSuppression, 'triggerSuppression', TRIGGER_SUPPRESSION, DEFAULTS.triggerSuppression),
     verify: oneOf(options.verify, 'verify', VERIFY_KINDS, DEFAULTS.verify),
     history: history(options.history),
@@ -150,6 +168,9 @@ export function resolveOptions(options: RunOptions): ResolvedOptions {
     onEvent: hook(options.onEvent, 'onEvent') ?? noEvents,
     confirm: hook(options.confirm, 'confirm'),
     wording: options.wording ?? LIBRARY_WORDING,
+    backup: backup(options.backup),
+    maxDeleteShare: share(options.maxDeleteShare, 'maxDeleteShare', DEFAULTS.maxDeleteShare),
+    targetChanges: oneOf(options.targetChanges, 'targetChanges', TARGET_CHANGES, options.confirm ? 'ask' : 'refuse'),
   };
 }
 
@@ -159,10 +180,54 @@ function flag(value: boolean | undefined, name: string, fallback: boolean): bool
   return value;
 }
 
-function share(value: number | undefined): number {
-  if (value === undefined) return DEFAULTS.fullCopyShare;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw invalid(phrase`${optionNamed('fullCopyShare')} must be a share from 0 to 1`);
+const TARGET_CHANGES = ['ask', 'refuse', 'overwrite'] as const;
+
+function backup(option: BackupOptions | false | undefined): CompiledBackup {
+  if (option === false) return { enabled: false };
+  if (option !== undefined && (typeof option !== 'object' || option === null)) throw invalid(phrase`${optionNamed('backup')} must be false or { dir, limitBytes, keep, ifCannotKeep }`);
+  const limitBytes = option?.limitBytes ?? DEFAULTS.backupLimitBytes;
+  const keep = option?.keep ?? DEFAULTS.keepBackups;
+  if (typeof limitBytes !== 'number' || !Number.isFinite(limitBytes) || limitBytes < 0) throw invalid(phrase`${optionNamed('backup.limitBytes')} must be a size in bytes (got ${String(limitBytes)})`);
+  if (!Number.isInteger(keep) || keep < 1) throw invalid([`backup.keep must be a whole number of runs, 1 or more (got ${String(keep)})`]);
+  if (option?.dir !== undefined && (typeof option.dir !== 'string' || option.dir.trim() === '')) throw invalid(phrase`${optionNamed('backup.dir')} is empty; name a directory`);
+  return {
+    enabled: true,
+    dir: resolveBackupDir(option?.dir),
+    limitBytes,
+    keep,
+    ifCannotKeep: oneOf(option?.ifCannotKeep, 'backup', ['warn', 'refuse'] as const, 'warn'),
+  };
+}
+
+function share(value: number | undefined, name: AdvisedOption, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw invalid(phrase`${optionNamed(name)} must be a share from 0 to 1`);
   return value;
+}
+
+/** undo()'s options with their defaults applied and values checked, as a sync's are. */
+export type ResolvedUndoOptions = UndoOptions & {
+  connectTimeoutMs: number; lockTimeoutMs: number; maintenanceWorkMem: string; maxParallelMaintenanceWorkers: number; backupDir: string;
+};
+
+export function resolveUndoOptions(options: UndoOptions): ResolvedUndoOptions {
+  if (typeof options !== 'object' || options === null || typeof options.syncId !== 'string' || options.syncId === '') {
+    throw invalid(['undo needs { target, syncId }']);
+  }
+  if (options.backupDir !== undefined && (typeof options.backupDir !== 'string' || options.backupDir.trim() === '')) throw invalid(phrase`${optionNamed('backup.dir')} is empty; name a directory`);
+  return {
+    ...options,
+    connectTimeoutMs: milliseconds(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs),
+    lockTimeoutMs: milliseconds(options.lockTimeoutMs, 'lockTimeoutMs', DEFAULTS.lockTimeoutMs),
+    maintenanceWorkMem: memory(options.maintenanceWorkMem, 'maintenanceWorkMem', DEFAULTS.maintenanceWorkMem),
+    maxParallelMaintenanceWorkers: wholeNumber(options.maxParallelMaintenanceWorkers, 'maxParallelMaintenanceWorkers', DEFAULTS.maxParallelMaintenanceWorkers, MAX_WORKERS),
+    backupDir: resolveBackupDir(options.backupDir),
+  };
+}
+
+/** The backups' directory, absolute: the one given, else the default under the home directory. */
+export function resolveBackupDir(dir: string | undefined): string {
+  return resolve(dir ?? defaultBackupDir());
 }
 
 /** For the history helpers, which take one database and a connect timeout. */

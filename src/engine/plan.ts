@@ -1,6 +1,7 @@
 // Builds the copy plan from the two catalogs: what to copy, in which order, how, and what would go wrong.
 
-import { CHECK_URIS, EXCLUDE_TABLE, phrase, wordPhrase, type Phrase } from '../advice.js';
+import { CHECK_URIS, EXCLUDE_TABLE, optionNamed, phrase, wordPhrase, type Phrase } from '../advice.js';
+import { isArchonTable } from './tables.js';
 import { ConfigurationError, ValidationError } from '../errors.js';
 import type { Catalog, ColumnInfo, TableInfo } from '../pg/catalog.js';
 import type { CopyFormat, SyncPlan, TablePlan } from '../types.js';
@@ -138,6 +139,17 @@ export function buildPlan(input: PlanInput): SyncPlan {
   checkExtensions(input, problems);
 
   const selected = [...new Set(input.tables)];
+  // A name outside the 17 is a choice the caller made by hand: copied only when it is a table on both sides,
+  // refused naming it otherwise (a typo must not pass as "an older schema" and copy nothing).
+  const outside = selected.filter((name) => !isArchonTable(name));
+  const strays = outside.filter((name) => !source.tables.has(name) || !target.tables.has(name));
+  if (strays.length > 0) {
+    const where = (name: string) => (source.tables.has(name) ? 'only on the source' : target.tables.has(name) ? 'only on the target' : 'on neither side');
+    throw new ConfigurationError(phrase`${strays.map((name) => `${schema}.${name} (${where(name)})`).join(', ')} ${strays.length === 1 ? 'is' : 'are'} not ${strays.length === 1 ? 'an Archon table' : 'Archon tables'} and not a table on both sides; check the name in ${optionNamed('tables')}`, {
+      failure: 'invalid-option', details: { reason: 'unknown-table', tables: strays },
+    });
+  }
+  for (const name of outside) warnings.push(`${schema}.${name} is not an Archon table; copied because it was named`);
   const skippedTables = selected.filter((name) => !source.tables.has(name) && !target.tables.has(name));
   for (const name of skippedTables) {
     warnings.push(`table ${schema}.${name} exists on neither side (an older Archon schema?); skipped`);

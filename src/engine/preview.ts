@@ -1,8 +1,10 @@
 // The run's decisions turned into what acts on each table (its TableLoad) and into the preview a caller reads:
 // both from the same loads, so a preview says exactly what the run then does.
 
-import type { PreviewedPlan, PreviewTotals, SyncMode, SyncPlan, TablePreview, TriggerSuppression } from '../types.js';
+import type { PreviewedPlan, PreviewTotals, SyncMode, SyncPlan, TablePreview, TargetEditsSummary, TriggerSuppression } from '../types.js';
 import type { Decisions } from './decide.js';
+import { deletionGuard, guardDeletes } from './delete-guard.js';
+import { summarizeTargetEdits } from './target-edits.js';
 import { IncrementalLoad } from './incremental.js';
 import { FullCopy, type TableLoad } from './table-load.js';
 
@@ -25,6 +27,8 @@ function tablePreview(load: TableLoad, decisions: Decisions): TablePreview {
   const decision = decisions.tables.find((d) => d.table === load.table);
   const targetRows = decision?.targetRows ?? 0;
   const diff = load instanceof IncrementalLoad ? load.diff : undefined;
+  // auto's full copy after comparing knows which keys vanish; a full copy made without comparing does not.
+  const compared = decision?.diff;
   return {
     table: load.table.name,
     mode: load.mode,
@@ -37,6 +41,7 @@ function tablePreview(load: TableLoad, decisions: Decisions): TablePreview {
     targetRows,
     rowsToCopy: load.rowsToCopy,
     indexesToRebuild: load.indexesToBuild().length,
+    guardDeletes: guardDeletes({ compared: compared !== undefined, deletes: compared?.onlyOnTarget.count ?? 0, sourceRows: load.table.sourceRows, targetRows }),
     targetEdits: decision?.targetEdits,
   };
 }
@@ -56,11 +61,16 @@ function totalsOf(tables: readonly TablePreview[]): PreviewTotals {
 }
 
 /** The plan with what the run is about to do to every table. */
-export function previewed(plan: SyncPlan, loads: readonly TableLoad[], decisions: Decisions, context: { mode: SyncMode; triggerSuppression: TriggerSuppression }): PreviewedPlan {
+export function previewed(plan: SyncPlan, loads: readonly TableLoad[], decisions: Decisions,
+  context: { mode: SyncMode; triggerSuppression: TriggerSuppression; maxDeleteShare: number; targetChanges: TargetEditsSummary['policy'] }): PreviewedPlan {
   const tables = loads.map((load) => tablePreview(load, decisions));
   return {
     ...plan,
-    preview: { mode: context.mode, triggerSuppression: context.triggerSuppression, comparedSince: decisions.comparedSince,
-      comparedInFull: decisions.comparedInFull, tables, totals: totalsOf(tables) },
+    preview: {
+      mode: context.mode, triggerSuppression: context.triggerSuppression, comparedSince: decisions.comparedSince,
+      comparedInFull: decisions.comparedInFull, tables, totals: totalsOf(tables),
+      guard: deletionGuard(tables, context.maxDeleteShare),
+      targetEdits: summarizeTargetEdits(tables, context.targetChanges),
+    },
   };
 }

@@ -42,6 +42,9 @@ import { Sidecar } from './sidecar.js';
 import { StreamProgress } from './stream-progress.js';
 import type { TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
+import { RunBackup, weighLoads, type RunFacts } from './backup/run-backup.js';
+import { refuseUnsafe } from './safety-checks.js';
+import { editCount, untoldPhrase } from './target-edits.js';
 
 /**
  * Where a run stops: `plan` once the plan and the target's facts are read, `preview` once every table's load is
@@ -88,8 +91,11 @@ export class Run {
   private locking: Locking | undefined;
   /** Aborted when the run fails: a confirmation still being asked is then moot. */
   private readonly ended = new AbortController();
+  /** The old rows this run replaces, kept on this machine for undo (src/engine/backup). */
+  private readonly backup: RunBackup;
 
   constructor(private readonly options: ResolvedOptions, private readonly stopAt: StopAt) {
+    this.backup = new RunBackup(options.backup);
     this.tracker = new ProgressTracker((event) => {
       options.onEvent(event);
       if (event.type !== 'warning' && event.type !== 'plan' && event.type !== 'trigger-mode') this.history?.update(progressFields(event));
@@ -135,6 +141,7 @@ export class Run {
       });
       await session.release();
       if (causeOfServerError(error) === 'lock-timeout' && this.locking && !this.stall) typed = await this.lockTimedOut(session, error, this.locking);
+      await this.backup.failed();
       await this.history?.finish(session.usable('target') ? session.target : undefined,
         failedFields(typed, this.results, this.started, this.checksums, options.wording));
       throw typed;
@@ -191,8 +198,14 @@ export class Run {
     this.history?.update({ total_rows: plan.totalRows });
     const decisions = await this.decide(session, plan, rows);
     const loads = loadsFor(plan, decisions);
-    const decided = previewed(plan, loads, decisions, { mode: this.options.mode, triggerSuppression: this.triggerSuppression });
+    const decided = previewed(plan, loads, decisions, {
+      mode: this.options.mode, triggerSuppression: this.triggerSuppression, maxDeleteShare: this.options.maxDeleteShare, targetChanges: this.options.targetChanges,
+    });
+    await this.weighBackup(session, decided, loads);
+    if (decided.preview.targetEdits.untold.length > 0) this.warn(untoldPhrase(decided.preview.targetEdits));
     if (this.stopAt === 'preview') return { stoppedAt: 'preview', plan: decided };
+    // Refusals come before the question: nobody is asked to confirm what would be refused anyway.
+    refuseUnsafe(decided, this.options);
     if (this.privileges) refuseMissingPrivileges(this.privileges.answers, this.privileges.questions, plan, loads, plan.target.user);
     await this.confirm(decided);
     return { stoppedAt: 'commit', result: await this.write(session, decided, loads, sidecar) };
@@ -202,6 +215,7 @@ export class Run {
   private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[], sidecar: Sidecar): Promise<SyncResult> {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
+    await this.backup.keep(session.target, plan, loads, this.backupFacts());
     await this.prepareTarget(session.target, plan, loads);
     await IncrementalLoad.removeStaleRows(session, loads);
     for (const load of loads) await this.loadTable(session, load);
@@ -227,6 +241,29 @@ export class Run {
       durations: this.durations,
       bytes: this.results.reduce((s, t) => s + t.bytes, 0),
       warnings: this.warnings,
+      backup: this.backup.report,
+      targetEdits: plan.preview.targetEdits,
+    };
+  }
+
+  /** What keeping the old rows takes, in the preview (a plan that cannot keep them says so before it starts). */
+  private async weighBackup(session: Session, plan: PreviewedPlan, loads: readonly TableLoad[]): Promise<void> {
+    if (!this.options.backup.enabled) return;
+    // The sync weighs them again once its tables are locked (RunBackup.keep), and warns or refuses there.
+    plan.preview.backup = (await weighLoads(session.target, loads, this.options.backup)).estimate;
+  }
+
+  /** What the backup's manifest records of this run. */
+  private backupFacts(): RunFacts {
+    const { options } = this;
+    return {
+      syncId: this.history?.syncId ?? (options.history ? options.history.syncId : undefined) ?? newSyncId(new Date(this.started)),
+      targetXid: this.targetXid,
+      sourceLabel: options.sourceEndpoint.label,
+      targetLabel: options.targetEndpoint.label,
+      history: options.history ? { direction: options.history.direction, sourceDb: options.history.sourceDb, targetDb: options.history.targetDb } : undefined,
+      signal: options.signal,
+      warn: (message) => this.warn(message),
     };
   }
 
@@ -436,18 +473,25 @@ export class Run {
    * go into the history row inside the transaction, in the COMMIT's own message: they are there exactly when the
    * data is, so a later run can settle a row left `running` and trust the watermark.
    */
-  private async commit(session: Session, plan: SyncPlan): Promise<void> {
+  private async commit(session: Session, plan: PreviewedPlan): Promise<void> {
     throwIfAborted(this.options.signal);
     const watermark = await this.watermark(session, plan);
+    // Flushed before COMMIT: a committed run always has its backup.
+    await this.backup.seal();
     await this.history?.stopProgress();
+    const edits = plan.preview.targetEdits;
     const facts = this.history?.inTransaction({
       metadata: {
         ...this.historyMetadata(this.results.map((r) => r.table), plan.skippedTables), target_xid: this.targetXid,
+        ...(editCount(edits) > 0 || edits.untold.length > 0 ? { target_edits: edits } : {}),
+        ...(this.backup.kept ? { backup: true } : {}),
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
     this.commitOutcome = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label);
+    // Committed on the target, confirmed by a standby or not: the backup now belongs to a committed run.
+    await this.backup.committed((message) => this.warn(message));
     this.durations.total = (Date.now() - this.started) / 1000;
     this.enterPhase('verification');
   }

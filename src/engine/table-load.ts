@@ -3,6 +3,7 @@
 import type { IndexInfo } from '../pg/catalog.js';
 import { copyTable } from '../pg/copy.js';
 import { deleteAllStatement } from '../pg/ddl.js';
+import type { DiffKeys } from '../pg/table-diff.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
 
@@ -12,6 +13,15 @@ export interface LoadContext {
   stallTimeoutMs: number;
   onRows: (rows: number, bytes: number) => void;
 }
+
+/**
+ * What a load deletes or overwrites on the target, so a backup can keep the old versions before any write: every
+ * row (`all`), the rows a staged diff names (`keys`: the target's rows before, and how many of them go), or none.
+ */
+export type Replaced =
+  | { kind: 'all' }
+  | { kind: 'keys'; keys: DiffKeys; rowsBefore: number; replacedRows: number }
+  | { kind: 'none' };
 
 /** One table's part in each step of the target transaction. */
 export interface TableLoad {
@@ -31,6 +41,8 @@ export interface TableLoad {
   load(context: LoadContext): Promise<Omit<TableResult, 'seconds' | 'targetRows'>>;
   /** Indexes to build after every table is loaded. */
   indexesToBuild(): IndexInfo[];
+  /** What the load will delete or overwrite (read before prepareTarget, for the backup). */
+  replaces(): Replaced;
 }
 
 /**
@@ -91,5 +103,9 @@ export class FullCopy implements TableLoad {
 
   indexesToBuild(): IndexInfo[] {
     return this.table.indexes;
+  }
+
+  replaces(): Replaced {
+    return { kind: 'all' };
   }
 }

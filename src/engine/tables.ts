@@ -23,4 +23,8 @@ export const ARCHON_TABLES = [
 
 export type ArchonTable = (typeof ARCHON_TABLES)[number];
 
+export function isArchonTable(name: string): name is ArchonTable {
+  return (ARCHON_TABLES as readonly string[]).includes(name);
+}
+
 export { HISTORY_TABLE } from '../pg/history-statements.js';

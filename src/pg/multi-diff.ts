@@ -24,7 +24,7 @@ import { runBatch } from './batch.js';
 import { copyQuery, type CopyTableResult } from './copy.js';
 import { quoteColumns, quoteDataLiteral, quoteIdent, quoteLiteral } from './quote.js';
 import { rowDigestSql, type DiffTableSpec, type SendFunctions } from './row-digest-sql.js';
-import { requireReplicaRole } from './table-diff.js';
+import { requireReplicaRole, type DiffKeys as DiffKeysRelation } from './table-diff.js';
 
 /** The staged digests, partitioned by table tag (one partition a table, so each diff reads only its own). */
 const STAGE = `pg_temp.${quoteIdent('archon_sync_stage')}`;
@@ -488,6 +488,19 @@ export async function copyChanged(source: pg.ClientBase, target: pg.ClientBase, 
   });
   expectRows(staging, tag, copied.rows, keys.count, 'new and changed keys');
   return { rows: copied.rows, bytes: copied.bytes };
+}
+
+/**
+ * Table `tag`'s staged changes as a relation shaped like the per-table diff's work table: key slots typed as the
+ * table's own key columns, and the change (`i`, `u`, `d`). Statements outside this module (the backup's) read
+ * the keys a run will touch from it, before deleteChanged.
+ */
+export function changedKeysRelation(staging: Staging, tag: number): DiffKeysRelation {
+  const spec = staging.tables[tag]!;
+  const types = staging.keyTypes[tag]!;
+  const slots = ownSlots(spec);
+  const typed = slots.map((slot, i) => `${slot}::${types[i]!} AS ${slot}`).join(', ');
+  return { diff: `(SELECT ${typed}, change FROM ${CHANGES} WHERE t = ${tag})`, slots, key: [...spec.key] };
 }
 
 /**

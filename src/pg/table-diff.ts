@@ -26,6 +26,20 @@ export interface StagedDiff {
   deletes: number;
   /** Bytes of digests streamed from the source. */
   bytes: number;
+  /**
+   * Rows the target itself wrote since the last committed run, among the changes above (only with `changedSince`):
+   * target-only keys written since (inserted), differing keys the target wrote since (updated), and source-only
+   * keys whose source row is unchanged since, so the target deleted them (deleted); `keys` are the first few.
+   */
+  targetEdits?: TargetEdits | undefined;
+}
+
+export interface TargetEdits {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** The first few, in key order, as `column=value` (joined with `, ` for a composite key). */
+  keys: string[];
 }
 
 export interface StageDiffOptions {
@@ -41,6 +55,8 @@ export interface StageDiffOptions {
    * last committed sync left them: only the others are digested. Without it every row is.
    */
   changedSince?: { source: string; target: string } | undefined;
+  /** How many keys of the target's own edits to name (with `changedSince`); default 10. */
+  editSampleLimit?: number | undefined;
 }
 
 export interface ApplyInsertsOptions {
@@ -67,6 +83,21 @@ function workNames(spec: DiffTableSpec) {
   };
 }
 
+/** The staged diff of a table as statements outside this module read it: its work table, key slots and key columns. */
+export interface DiffKeys {
+  /** Qualified, quoted name of the diff table (key slots…, change). */
+  diff: string;
+  /** Quoted slot columns of the diff table, in key order. */
+  slots: string[];
+  /** The table's key columns (unquoted), in key order. */
+  key: string[];
+}
+
+/** Where a table's staged diff is (for keeping the rows it will replace before applyDeletes runs). */
+export function diffKeys(spec: DiffTableSpec): DiffKeys {
+  return { diff: workNames(spec).diff, slots: keySlots(spec), key: spec.key };
+}
+
 /** The work tables name key columns by position, so no table column (say, one called `digest`) can collide. */
 function keySlots(spec: DiffTableSpec): string[] {
   return spec.key.map((_, i) => quoteIdent(`k${i}`));
@@ -80,7 +111,7 @@ function keyMatch(spec: DiffTableSpec, tableAlias: string, slotAlias: string): s
 
 /**
  * Creates, for every table, the two work tables on the target in one message: the source's digests
- * (key…, digest) and the diff (key…, change: i insert, u update, d delete). CREATE TABLE AS … WITH NO DATA
+ * (key…, digest) and the diff (key…, change: i insert, u update, d delete; seen). CREATE TABLE AS … WITH NO DATA
  * takes the key columns' types from the target table itself. ON COMMIT DROP: they vanish with the transaction,
  * as a transaction pooler requires.
  */
@@ -92,7 +123,9 @@ export async function createDigestTables(target: pg.ClientBase, specs: readonly 
     const slots = keySlots(spec).join(', ');
     return [
       `CREATE TEMP TABLE ${names.digests} (${slots}, digest) ON COMMIT DROP AS SELECT ${keys}, NULL::pg_catalog.bytea FROM ${spec.sql} t WITH NO DATA`,
-      `CREATE TEMP TABLE ${names.diff} (${slots}, change) ON COMMIT DROP AS SELECT ${keys}, NULL::pg_catalog."char" FROM ${spec.sql} t WITH NO DATA`,
+      // seen: the source row is as the last run saw it (its digest was not streamed): an insert of such a row puts
+      // back a row the target itself deleted since.
+      `CREATE TEMP TABLE ${names.diff} (${slots}, change, seen) ON COMMIT DROP AS SELECT ${keys}, NULL::pg_catalog."char", NULL::boolean FROM ${spec.sql} t WITH NO DATA`,
     ];
   });
   await target.query(statements.join(';\n'));
@@ -157,9 +190,10 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
   const differs = changed ? `CASE WHEN s.digest IS NULL THEN ${changed.target} ELSE ${targetDiffers} END` : targetDiffers;
   // Key columns are NOT NULL (primary key), so a NULL key means "no row on that side".
   const diff = `WITH changed AS (
-      INSERT INTO ${names.diff} (${slots.join(', ')}, change)
+      INSERT INTO ${names.diff} (${slots.join(', ')}, change, seen)
       SELECT ${slots.map((slot, i) => `coalesce(s.${slot}, r.${quoteIdent(spec.key[i] ?? '')})`).join(', ')},
-             CASE WHEN ${firstKey} IS NULL THEN 'i' WHEN s.${firstSlot} IS NULL THEN 'd' WHEN s.digest IS NULL THEN 'c' ELSE 'u' END
+             CASE WHEN ${firstKey} IS NULL THEN 'i' WHEN s.${firstSlot} IS NULL THEN 'd' WHEN s.digest IS NULL THEN 'c' ELSE 'u' END,
+             ${changed ? `s.${firstSlot} IS NOT NULL AND s.digest IS NULL` : 'false'}
         FROM ${names.digests} s FULL JOIN ${spec.sql} r ON ${keyMatch(spec, 'r', 's')}
        WHERE s.${firstSlot} IS NULL OR ${firstKey} IS NULL OR ${differs}
       RETURNING change)
@@ -169,14 +203,20 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
       FROM changed`;
   // Statistics on the staged digests let the planner hash the smaller side; on the diff, they size the joins
   // of the delete and of the insert cursor. Both are cheap next to the digests themselves.
-  const replies = results(await target.query(`ANALYZE ${names.digests}; ${diff}; ANALYZE ${names.diff}`));
-  const counts = replies.find((r) => r.command === 'SELECT')?.rows[0] as { inserts: number; updates: number; deletes: number; checks: number; role: string } | undefined;
+  // The target's own edits ride in the same message (they read the diff just written) unless rows only the
+  // target rewrote must be rechecked first: then they are read once the recheck settled which of those differ.
+  const edits = changed ? targetEditsSql(spec, changed.target, options.editSampleLimit ?? 10) : undefined;
+  const replies = results(await target.query(`ANALYZE ${names.digests}; ${diff}; ANALYZE ${names.diff}${edits ? `; ${edits}` : ''}`));
+  const selects = replies.filter((r) => r.command === 'SELECT');
+  const counts = selects[0]?.rows[0] as { inserts: number; updates: number; deletes: number; checks: number; role: string } | undefined;
   if (!counts) throw new Error(`the diff of ${spec.sql} returned no counts`);
   requireReplicaRole(counts.role, spec.sql);
+  let targetEdits = selects[1]?.rows[0] as TargetEdits | undefined;
   if (counts.checks > 0) {
     const rechecked = await recheckTargetWrites(source, target, spec, counts.checks, options);
     counts.updates += rechecked.differing;
     staged.bytes += rechecked.bytes;
+    if (edits) targetEdits = (await target.query(edits)).rows[0] as TargetEdits | undefined;
   }
   return {
     table: spec.sql,
@@ -187,7 +227,27 @@ export async function stageDiff(source: pg.ClientBase, target: pg.ClientBase, sp
     updates: counts.updates,
     deletes: counts.deletes,
     bytes: staged.bytes,
+    targetEdits: targetEdits && { inserted: targetEdits.inserted, updated: targetEdits.updated, deleted: targetEdits.deleted, keys: targetEdits.keys ?? [] },
   };
+}
+
+/**
+ * Counts, among the staged diff's keys, the rows the target itself wrote since the last run: `writtenSince` is the
+ * target's change filter over alias `r`. A source-only key whose source row the last run already saw (`seen`)
+ * was on the target then, so the target deleted it since. Reads only the diff's keys and their target rows.
+ */
+function targetEditsSql(spec: DiffTableSpec, writtenSince: string, limit: number): string {
+  const names = workNames(spec);
+  const slots = keySlots(spec);
+  const keyText = spec.key.map((k, i) => `${quoteDataLiteral(`${k}=`)} || d.${slots[i]}::pg_catalog.text`).join(` || ', ' || `);
+  return `WITH e AS (
+      SELECT d.change, ${keyText} AS key, ${slots.map((slot) => `d.${slot}`).join(', ')}
+        FROM ${names.diff} d LEFT JOIN ${spec.sql} r ON ${keyMatch(spec, 'r', 'd')}
+       WHERE CASE WHEN d.change = 'i' THEN d.seen ELSE d.change IN ('d', 'u') AND ${writtenSince} END)
+    SELECT count(*) FILTER (WHERE change = 'd')::int AS inserted, count(*) FILTER (WHERE change = 'u')::int AS updated,
+           count(*) FILTER (WHERE change = 'i')::int AS deleted,
+           ARRAY(SELECT key FROM e ORDER BY ${slots.join(', ')} LIMIT ${Math.max(0, Math.floor(limit))}) AS keys
+      FROM e`;
 }
 
 /**

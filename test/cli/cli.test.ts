@@ -13,6 +13,7 @@ import { testServers, type TestServers } from '../support/servers.js';
 import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
 import { historyRows as historyRowsOf } from '../support/history.js';
 import { runCliInPty } from '../support/pty.js';
+import { UNGUARDED_FLAGS } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -210,7 +211,7 @@ describe('archon-sync CLI', () => {
     const db = await pair(15, 16);
     const before = await fingerprintDatabase(servers.target, db.remote);
     // `script` gives the CLI a real pseudo-terminal, as a person at a shell has.
-    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty ${UNGUARDED_FLAGS.join(' ')}`;
     const result = spawnSync('script', ['-qec', command, '/dev/null'], {
       input: 'no\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 60_000, cwd: emptyDir(),
     });
@@ -222,7 +223,7 @@ describe('archon-sync CLI', () => {
 
   test('a confirmed prompt on a terminal syncs', async () => {
     const db = await pair(17, 18);
-    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty`;
+    const command = `${process.execPath} -- ${CLI_PATH} --direction=local-to-remote --log-format=pretty ${UNGUARDED_FLAGS.join(' ')}`;
     const result = spawnSync('script', ['-qec', command, '/dev/null'], {
       input: 'yes\n', env: { ...process.env, ...db.env }, encoding: 'utf8', timeout: 120_000, cwd: emptyDir(),
     });
@@ -273,7 +274,7 @@ describe('archon-sync CLI', () => {
     assert.ok(words((await runCli(['--help'])).stdout).includes(words(line)), '--help and the README show different cron lines');
     const dir = emptyDir();
     mkdirSync(join(dir, 'bin'));
-    writeFileSync(join(dir, 'bin', 'archon-sync'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -- ${JSON.stringify(CLI_PATH)} "$@"\n`);
+    writeFileSync(join(dir, 'bin', 'archon-sync'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -- ${JSON.stringify(CLI_PATH)} "$@" ${UNGUARDED_FLAGS.join(' ')}\n`);
     chmodSync(join(dir, 'bin', 'archon-sync'), 0o755);
     const command = line.replace(/^(\S+ ){5}/, '').replaceAll('/srv/archon', dir).replaceAll('/var/log/', `${dir}/`);
     const cron = (env: Record<string, string>) => spawnSync('bash', ['-c', `mail() { cat > "${dir}/mail.txt"; }; export -f mail; ${command}`], {

@@ -15,6 +15,7 @@ import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtur
 import { startPgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { assertNothingLeft, errorLines, historyRows, syncArgs } from './contract.js';
+import { UNGUARDED_FLAGS } from '../support/unguarded.js';
 
 let servers: TestServers;
 let seed = 400;
@@ -208,7 +209,7 @@ describe('bad selections and closed output', () => {
   for (const format of ['json', 'pretty'] as const) {
     test(`stdout and stderr closed under a running sync (${format}): the sync completes, exit 0, history completed`, async () => {
       const db = await pair();
-      const child = spawn(process.execPath, ['--', CLI_PATH, '--direction=local-to-remote', '--skip-confirm', `--log-format=${format}`], {
+      const child = spawn(process.execPath, ['--', CLI_PATH, '--direction=local-to-remote', '--skip-confirm', `--log-format=${format}`, ...UNGUARDED_FLAGS], {
         cwd: emptyDir(), env: { ...process.env, ...db.env }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       // As `archon-sync … 2>&1 | head -0` does: the reader goes away at once.

@@ -11,6 +11,7 @@ import { filledDatabase, fingerprintDatabase } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { startSilentHost, type SilentHost } from '../support/silent-host.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 let certificates: TestCertificates;
@@ -42,20 +43,20 @@ async function expectConnectionError(promise: Promise<unknown>, pattern: RegExp,
 describe('TLS', () => {
   test('sslmode=require encrypts without verifying, like libpq, so a private CA needs no file', async () => {
     const [source, target] = await Promise.all([filledDatabase(servers.source, 1), filledDatabase(servers.target, undefined)]);
-    const result = await plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, 'sslmode=require') });
+    const result = await plan({ ...UNGUARDED, source: servers.source.ownerUri(source), target: tlsTargetUri(target, 'sslmode=require') });
     assert.equal(result.target.ssl, true);
     assert.equal(result.source.ssl, false);
   });
 
   test('verify-full without sslrootcert fails with exit-2 error saying to pass sslrootcert', async () => {
     const target = await servers.target.createDatabase('tls');
-    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=verify-full', 'localhost') }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=verify-full', 'localhost') }),
       /not trusted; pass the CA that signed it with sslrootcert=/, 10_000);
   });
 
   test('verify-full with the CA connects and a full sync is exact', async () => {
     const [source, target] = await Promise.all([filledDatabase(servers.source, 2), filledDatabase(servers.target, 3)]);
-    await sync({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, 'localhost') });
+    await sync({ ...UNGUARDED, source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, 'localhost') });
     const [a, b] = await Promise.all([fingerprintDatabase(servers.source, source, ARCHON_TABLES), fingerprintDatabase(servers.target, target, ARCHON_TABLES)]);
     assert.deepEqual(b, a);
   });
@@ -63,29 +64,29 @@ describe('TLS', () => {
   test('verify-full checks the host name: a certificate for localhost does not match another name', async () => {
     const target = await servers.target.createDatabase('tls');
     // 127.0.0.2 reaches the same loopback server but is not a name on the certificate.
-    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') }),
       /does not match host "127\.0\.0\.2"/, 10_000);
   });
 
   test('sslmode=require with sslrootcert verifies the chain, as libpq does', async () => {
     const target = await servers.target.createDatabase('tls');
     const source = await servers.source.createDatabase('s');
-    const result = await plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') });
+    const result = await plan({ ...UNGUARDED, source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(certificates.caFile)}`, '127.0.0.2') });
     assert.equal(result.target.ssl, true);
     const wrongCa = makeTestCertificates().caFile;
-    await expectConnectionError(plan({ source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(wrongCa)}`) }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: servers.source.ownerUri(source), target: tlsTargetUri(target, `sslmode=require&sslrootcert=${encodeURIComponent(wrongCa)}`) }),
       /not trusted/, 10_000);
   });
 
   test('sslmode=disable against a server that requires TLS says to use sslmode=require', async () => {
     const target = await servers.target.createDatabase('tls');
-    await expectConnectionError(plan({ source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=disable') }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: servers.source.ownerUri(await servers.source.createDatabase('s')), target: tlsTargetUri(target, 'sslmode=disable') }),
       /the server requires TLS; use sslmode=require/, 10_000);
   });
 
   test('sslmode=prefer (the default) uses TLS when the server offers it and plain TCP when it does not', async () => {
     const [source, target] = await Promise.all([servers.source.createDatabase('s'), servers.target.createDatabase('t')]);
-    const result = await plan({ source: servers.source.ownerUri(source, ''), target: tlsTargetUri(target, '') });
+    const result = await plan({ ...UNGUARDED, source: servers.source.ownerUri(source, ''), target: tlsTargetUri(target, '') });
     assert.equal(result.target.ssl, true);
     assert.equal(result.source.ssl, false);
   });
@@ -126,7 +127,7 @@ describe('password file', () => {
       `127.0.0.1:${new URL(sourceUri).port}:*:archon_owner:${escaped}`,
       `127.0.0.1:${new URL(targetUri).port}:${targetDb}:archon_owner:${escaped}`,
     ];
-    await withPasswordFile(lines, () => sync({ source: sourceUri, target: targetUri }));
+    await withPasswordFile(lines, () => sync({ ...UNGUARDED, source: sourceUri, target: targetUri }));
     const [a, b] = await Promise.all([fingerprintDatabase(servers.source, sourceDb, ARCHON_TABLES), fingerprintDatabase(servers.target, targetDb, ARCHON_TABLES)]);
     assert.deepEqual(b, a);
   });
@@ -134,7 +135,7 @@ describe('password file', () => {
   test('a password file that others can read is ignored, as libpq does', async () => {
     const line = `*:*:*:archon_owner:${OWNER_PASSWORD.replace(/[:\\]/g, '\\$&')}`;
     await withPasswordFile([line], async () => {
-      await expectConnectionError(plan({ source: servers.source.ownerUri('postgres'), target: withoutPassword(servers.source.ownerUri('postgres')) }),
+      await expectConnectionError(plan({ ...UNGUARDED, source: servers.source.ownerUri('postgres'), target: withoutPassword(servers.source.ownerUri('postgres')) }),
         /none was given/, 5_000);
     }, 0o644);
   });
@@ -152,34 +153,34 @@ describe('connection failures', () => {
   const source = () => servers.source.ownerUri('postgres');
 
   test('a refused port says connection refused, at once', async () => {
-    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:1/x` }), /connection refused/, 5_000);
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:1/x` }), /connection refused/, 5_000);
   });
 
   test('a server that never answers times out within the connect timeout', async () => {
-    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable&connect_timeout=2` }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable&connect_timeout=2` }),
       /no answer within 2 s; .*\(connect_timeout in the URI changes the limit\)$/, 6_000);
     // The library's own option: the advice names it (a front end names its flag for it instead).
-    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, connectTimeoutMs: 1500 }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${silentPort}/x?sslmode=disable`, connectTimeoutMs: 1500 }),
       /no answer within [12] s; .*\(connectTimeoutMs changes the limit\)$/, 5_000);
   });
 
   test('a wrong password says authentication failed and does not echo it', async () => {
-    await expectConnectionError(plan({ source: source(), target: servers.source.ownerUri('postgres').replace(encodeURIComponent(OWNER_PASSWORD), 'Not-the-pw-77') }),
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: servers.source.ownerUri('postgres').replace(encodeURIComponent(OWNER_PASSWORD), 'Not-the-pw-77') }),
       /password authentication failed for user "archon_owner"/, 5_000);
   });
 
   test('an unknown database is named', async () => {
-    await expectConnectionError(plan({ source: source(), target: servers.source.ownerUri('no_such_db') }), /database "no_such_db" does not exist/, 5_000);
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: servers.source.ownerUri('no_such_db') }), /database "no_such_db" does not exist/, 5_000);
   });
 
   test('no password in the URI, PGPASSWORD or the password file says where to put one', async () => {
     await withPasswordFile(undefined, async () => {
-      await expectConnectionError(plan({ source: source(), target: withoutPassword(servers.source.ownerUri('postgres')) }),
+      await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: withoutPassword(servers.source.ownerUri('postgres')) }),
         /asks for a password for user "archon_owner" and none was given; put it in the URI, in PGPASSWORD or in ~\/\.pgpass/, 5_000);
     });
   });
 
   test('an unknown host name says it cannot be resolved', async () => {
-    await expectConnectionError(plan({ source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@no-such-host.invalid:5432/x` }), /cannot be resolved/, 15_000);
+    await expectConnectionError(plan({ ...UNGUARDED, source: source(), target: `postgresql://archon_owner:${OWNER_PASSWORD}@no-such-host.invalid:5432/x` }), /cannot be resolved/, 15_000);
   });
 });

@@ -11,6 +11,7 @@ import { emptyDir, runCli, type CliResult, errorLine } from '../support/cli.js';
 import { freePort, OWNER_PASSWORD } from '../support/cluster.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 const FAKE_DOCKER_DIR = resolve('test/fixtures/fake-docker');
 const CONTAINER = 'fake-db';
@@ -108,7 +109,7 @@ describe('docker container transport (container=)', () => {
   test('a full sync reads all 17 tables from a source reached through the container and the target equals it', async () => {
     const [source, target] = await Promise.all([filledDatabase(servers.source, 61, undefined, 'src'), filledDatabase(servers.target, 62, undefined, 'dst')]);
     await withFakeDocker(async (argvLog) => {
-      const result = await sync({ source: viaContainer(servers.source, source), target: servers.target.ownerUri(target) });
+      const result = await sync({ ...UNGUARDED, source: viaContainer(servers.source, source), target: servers.target.ownerUri(target) });
       assert.equal(result.tables.length, 17);
       assertBridgedWithoutPassword(argvLog);
     });
@@ -118,7 +119,7 @@ describe('docker container transport (container=)', () => {
   test('a full sync writes through the container: TRUNCATE, COPY FROM, index rebuilds, history and COMMIT over the bridge', async () => {
     const [source, target] = await Promise.all([filledDatabase(servers.source, 63, undefined, 'src'), filledDatabase(servers.target, 64, undefined, 'dst')]);
     await withFakeDocker(async (argvLog) => {
-      const result = await sync({
+      const result = await sync({ ...UNGUARDED, 
         source: servers.source.ownerUri(source),
         target: viaContainer(servers.target, target),
         history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote', triggeredBy: 'docker-transport-test' },
@@ -138,7 +139,7 @@ describe('docker container transport (container=)', () => {
     const before = await fingerprintDatabase(servers.target, target);
     await withFakeDocker(async () => {
       const controller = new AbortController();
-      const run = sync({
+      const run = sync({ ...UNGUARDED,
         source: viaContainer(servers.source, source),
         target: viaContainer(servers.target, target),
         signal: controller.signal,
@@ -170,7 +171,7 @@ describe('docker container transport (container=)', () => {
     ];
     await withFakeDocker(async (argvLog) => {
       for (const [uri, pattern] of cases) {
-        await assert.rejects(plan({ source: uri, target: direct }), (error: unknown) => {
+        await assert.rejects(plan({ ...UNGUARDED, source: uri, target: direct }), (error: unknown) => {
           assert.ok(error instanceof ConfigurationError, `expected ConfigurationError, got ${String(error)}`);
           assert.match(error.message, pattern);
           assert.ok(!error.message.includes(OWNER_PASSWORD));
@@ -184,7 +185,7 @@ describe('docker container transport (container=)', () => {
   test('a refused bridge rejects the library call with a ConnectionError naming the container, host and port', async () => {
     const port = await freePort();
     await withFakeDocker(async () => {
-      await assert.rejects(plan({
+      await assert.rejects(plan({ ...UNGUARDED, 
         source: `postgresql://archon_owner:${OWNER_PASSWORD}@127.0.0.1:${port}/x?container=${CONTAINER}`,
         target: servers.target.ownerUri(await servers.target.createDatabase('x')),
       }), (error: unknown) => {

@@ -9,6 +9,7 @@ import { runCli } from '../support/cli.js';
 import { fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { assertEqual, changes, editEveryTable, modes, rowVersions, side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -19,13 +20,13 @@ describe('incremental and auto modes through the engine', () => {
     test(`${direction}: auto copies a target of other data in full, incremental then moves only edits in all 17 tables, then writes nothing`, async () => {
       const [a, b] = await Promise.all([side(servers.source, 71, 'a'), side(servers.target, 72, 'b')]);
       const [source, target] = direction === 'local-to-remote' ? [a, b] : [b, a];
-      const first = await sync({ source: source.uri, target: target.uri });
+      const first = await sync({ ...UNGUARDED, source: source.uri, target: target.uri });
       assert.ok(Object.values(modes(first)).every((m) => m === 'full'), `a target holding other data is copied in full: ${JSON.stringify(modes(first))}`);
       await assertEqual(source, target);
 
       await editEveryTable(source);
       // Incremental, not auto: a table of two rows with three edits has more than 100 % changed, which auto copies in full.
-      const second = await sync({ source: source.uri, target: target.uri, mode: 'incremental' });
+      const second = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'incremental' });
       const edited = changes(second);
       for (const table of ARCHON_TABLES) {
         const result = second.tables.find((t) => t.table === table);
@@ -40,7 +41,7 @@ describe('incremental and auto modes through the engine', () => {
       assert.equal(stale?.n, 0);
 
       const versions = await rowVersions(target);
-      const third = await sync({ source: source.uri, target: target.uri, mode: 'incremental', verify: 'checksum' });
+      const third = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'incremental', verify: 'checksum' });
       assert.deepEqual(changes(third), {});
       assert.ok(third.tables.every((t) => t.mode === 'incremental' && t.copiedRows === 0));
       assert.deepEqual(await rowVersions(target), versions, 'a run with nothing changed wrote to a table');
@@ -50,10 +51,10 @@ describe('incremental and auto modes through the engine', () => {
 
   test('a sequence moves past ids inserted on the source; a row of an outside table pointing at a deleted project fails the run naming it', async () => {
     const [source, target] = await Promise.all([side(servers.source, 73, 'a'), side(servers.target, 74, 'b')]);
-    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'full' });
     await ownerSql(source.server, source.database, `
       INSERT INTO archon_crawled_pages (id, url, chunk_number, content, source_id) SELECT 900000, url, chunk_number + 5000, 'far id', source_id FROM archon_crawled_pages LIMIT 1`);
-    const grown = await sync({ source: source.uri, target: target.uri, mode: 'incremental' });
+    const grown = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'incremental' });
     assert.deepEqual(changes(grown), { archon_crawled_pages: [1, 0, 0] });
     const [seq] = await ownerSql(target.server, target.database, `SELECT nextval('archon_crawled_pages_id_seq') > 900000 AS past`);
     assert.equal(seq?.past, true);
@@ -65,7 +66,7 @@ describe('incremental and auto modes through the engine', () => {
     await ownerSql(target.server, target.database, `INSERT INTO archon_project_hierarchy (parent_project_id, child_project_id) VALUES ('${pair.parent}', '${pair.child}')`);
     await ownerSql(source.server, source.database, `DELETE FROM archon_projects WHERE id = '${pair.child}'`);
     const before = await fingerprintDatabase(target.server, target.database);
-    await assert.rejects(sync({ source: source.uri, target: target.uri, mode: 'incremental' }), (error: unknown) => {
+    await assert.rejects(sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'incremental' }), (error: unknown) => {
       assert.ok(error instanceof CopyError, String(error));
       assert.match(error.message, /archon_project_hierarchy \(not copied\) has a row with .*whose archon_projects row is not in the source/);
       assert.ok(error.constraint);
@@ -76,7 +77,7 @@ describe('incremental and auto modes through the engine', () => {
 
   test('readers of a table loaded incrementally are never blocked: a reader with lock_timeout 1 s never times out', async () => {
     const [source, target] = await Promise.all([side(servers.source, 75, 'a'), side(servers.target, 76, 'b')]);
-    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'full' });
     await ownerSql(source.server, source.database, `UPDATE archon_crawled_pages SET content = content || ' (edited)' WHERE id % 7 = 0`);
     const reader = new pg.Client({ connectionString: target.uri });
     await reader.connect();
@@ -91,7 +92,7 @@ describe('incremental and auto modes through the engine', () => {
       }
     })();
     try {
-      const result = await sync({ source: source.uri, target: target.uri, mode: 'incremental' });
+      const result = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'incremental' });
       assert.equal(result.tables.find((t) => t.table === 'archon_crawled_pages')?.mode, 'incremental');
       assert.ok((changes(result).archon_crawled_pages?.[1] ?? 0) > 0);
     } finally {
@@ -106,7 +107,7 @@ describe('incremental and auto modes through the engine', () => {
 
   test('--dry-run in auto mode says per table which mode a sync would use and what it would change, and changes nothing', async () => {
     const [source, target] = await Promise.all([side(servers.source, 79, 'a'), side(servers.target, 80, 'b')]);
-    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'full' });
     await ownerSql(source.server, source.database, `
       UPDATE archon_crawled_pages SET content = 'previewed' WHERE id = (SELECT min(id) FROM archon_crawled_pages);
       DELETE FROM archon_crawled_pages WHERE id = (SELECT max(id) FROM archon_crawled_pages);
@@ -132,7 +133,7 @@ describe('incremental and auto modes through the engine', () => {
     await ownerSql(source.server, source.database, `INSERT INTO archon_notes VALUES ('one', now()), ('two', NULL)`);
     const events: string[] = [];
     const tables = [...ARCHON_TABLES, 'archon_notes'];
-    const result = await sync({ source: source.uri, target: target.uri, tables, mode: 'incremental', onEvent: (e) => { if (e.type === 'warning') events.push(e.message); } });
+    const result = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, tables, mode: 'incremental', onEvent: (e) => { if (e.type === 'warning') events.push(e.message); } });
     assert.equal(result.tables.find((t) => t.table === 'archon_notes')?.mode, 'full');
     assert.ok(events.some((m) => m.includes('archon_notes is copied in full: no primary key')));
     const [x, y] = await Promise.all([fingerprintDatabase(source.server, source.database, ['archon_notes']), fingerprintDatabase(target.server, target.database, ['archon_notes'])]);

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { ARCHON_TABLES, CopyError, sync } from '../../src/index.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 const isRoot = process.getuid?.() === 0;
 const SCALE = 0.05;
@@ -33,7 +34,7 @@ test('into a server with a container\'s 64 MB /dev/shm: the parallel HNSW build 
         CREATE INDEX archon_sync_probe ON archon_crawled_pages USING hnsw (embedding_1536 vector_cosine_ops);
       END $$`), (error: { code?: string; message?: string }) => error.code === '53100' && /shared memory segment/.test(error.message ?? ''));
 
-    const result = await sync({ source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target) });
+    const result = await sync({ ...UNGUARDED, source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target) });
     const fallbacks = result.warnings.filter((w) => /ran out of shared memory/.test(w));
     assert.ok(fallbacks.length >= 1, `no fallback warning among: ${result.warnings.join(' | ')}`);
     assert.ok(fallbacks.every((w) => w.includes('shm_size')), 'the warning says what to change');
@@ -51,7 +52,7 @@ test('an HNSW graph that outgrows --maintenance-work-mem is reported with the fl
   // About 8,000 1536-d embeddings: an HNSW graph of some 55 MB (7 kB a row), while ivfflat's k-means sample,
   // capped in rows, needs about 41 MB.
   const [source, target] = await Promise.all([filledDatabase(sourceServer, 13, 0.2), filledDatabase(targetServer, undefined)]);
-  const result = await sync({ source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '48MB' });
+  const result = await sync({ ...UNGUARDED, source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '48MB' });
   const outgrown = result.warnings.filter((w) => w.includes('no longer fits into maintenance_work_mem'));
   assert.ok(outgrown.some((w) => w.startsWith('idx_archon_crawled_pages_embedding_1536')), `no such warning among: ${result.warnings.join(' | ')}`);
   // The library names its own option; the CLI words it as --maintenance-work-mem (test/unit/wording.test.ts).
@@ -64,7 +65,7 @@ test('too little --maintenance-work-mem for an ivfflat build fails in one line t
   const { source: sourceServer, target: targetServer } = servers!;
   const [source, target] = await Promise.all([filledDatabase(sourceServer, 14), filledDatabase(targetServer, 15)]);
   const before = await fingerprintDatabase(targetServer, target);
-  await assert.rejects(sync({ source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '1MB' }), (error: unknown) => {
+  await assert.rejects(sync({ ...UNGUARDED, source: sourceServer.ownerUri(source), target: targetServer.ownerUri(target), maintenanceWorkMem: '1MB' }), (error: unknown) => {
     assert.ok(error instanceof CopyError, `expected CopyError, got ${String(error)}`);
     assert.match(error.message, /memory required is \d+ MB, maintenance_work_mem is 1 MB; raise maintenanceWorkMem above the memory required; the target was rolled back$/);
     assert.ok(!error.message.includes('\n'));

@@ -10,6 +10,7 @@ import { historyRows } from '../support/history.js';
 import { OWNER_ROLE } from '../support/cluster.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
 import { editEveryTable, side, type Side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -46,7 +47,7 @@ describe('the preview is what the sync does', () => {
     // saw every row of one small table rewritten (more than fullCopyShare changed: auto copies that one in full).
     const partly = await filledDatabase(servers.target, undefined, undefined, 'pvpart');
     const partlyUri = servers.target.ownerUri(partly);
-    await sync({ source: source.uri, target: partlyUri, mode: 'full' });
+    await sync({ ...UNGUARDED, source: source.uri, target: partlyUri, mode: 'full' });
     await editEveryTable({ server: servers.target, database: partly, uri: partlyUri });
     await ownerSql(servers.target, partly, 'UPDATE archon_llm_pricing SET input_price_per_1k = input_price_per_1k + 1');
 
@@ -59,14 +60,27 @@ describe('the preview is what the sync does', () => {
           const target = await cloneOf(servers.target, template, `pv${++n}`);
           const runs = await historyRows(servers.target, target.database);
           const options = { source: source.uri, target: target.uri, triggerSuppression, history: HISTORY };
-          const previewed = await plan({ ...options, preview: mode });
+          const previewed = await plan({ ...UNGUARDED, ...options, preview: mode });
           assert.ok(previewed.preview, `${label}: no preview`);
           assert.equal((await historyRows(servers.target, target.database)).length, runs.length, `${label}: the preview wrote a history row`);
-          const result = await sync({ ...options, mode });
+          if (triggerSuppression === 'auto') {
+            // The deletion guard decides from the same counts: with the default share, the preview shows the refusal
+            // the sync makes (a declined confirmation ends the others before any write).
+            const guarded = await plan({ ...options, preview: mode });
+            const refusal = await sync({ ...options, mode: mode, confirm: () => false }).then(() => undefined, (e: unknown) => e);
+            if ((guarded.preview?.guard.refused.length ?? 0) > 0) {
+              assert.deepEqual((refusal as { details?: { refused?: unknown } }).details?.refused, guarded.preview?.guard.refused, `${label}: guard`);
+            } else {
+              assert.equal((refusal as { failure?: string }).failure !== 'delete-guard', true, `${label}: refused without the preview saying so`);
+            }
+          }
+          const result = await sync({ ...UNGUARDED, ...options, mode });
           assert.equal(previewed.preview.triggerSuppression, result.triggerSuppression, label);
           assert.equal(previewed.preview.comparedSince, result.comparedSince, label);
           assert.deepEqual(previewed.preview.comparedInFull, result.comparedInFull, label);
           assert.deepEqual(previewed.preview.tables.map((t) => t.table), result.tables.map((t) => t.table), label);
+          // What the target itself wrote since the last run, as the preview counted it, is what the sync overwrote.
+          assert.deepEqual(result.targetEdits, previewed.preview.targetEdits, `${label}: target edits`);
           for (const done of result.tables) {
             const said: TablePreview | undefined = previewed.preview.tables.find((t) => t.table === done.table);
             assert.deepEqual(counts(said), { mode: done.mode, inserts: done.inserted, updates: done.updated, deletes: done.deleted }, `${label}: ${done.table}`);
@@ -95,9 +109,9 @@ describe('what the plan says before a run', () => {
     const [source, target] = await Promise.all([side(servers.source, 103, 'refsrc'), side(servers.target, 103, 'refdst')]);
     const notCopied = (warnings: string[]) => warnings.filter((w) => w.includes('(not copied) references'));
     // The generator leaves the outside tables empty: nothing references ours yet.
-    assert.deepEqual(notCopied((await plan({ source: source.uri, target: target.uri })).warnings), []);
+    assert.deepEqual(notCopied((await plan({ ...UNGUARDED, source: source.uri, target: target.uri })).warnings), []);
     await ownerSql(target.server, target.database, `INSERT INTO archon_sprints (project_id, name) SELECT id, 'sprint' FROM archon_projects LIMIT 1`);
-    const warned = notCopied((await plan({ source: source.uri, target: target.uri })).warnings);
+    const warned = notCopied((await plan({ ...UNGUARDED, source: source.uri, target: target.uri })).warnings);
     assert.ok(warned.length >= 1 && warned.every((w) => w.startsWith('public.archon_sprints (not copied) references archon_projects')), JSON.stringify(warned));
   });
 
@@ -105,7 +119,7 @@ describe('what the plan says before a run', () => {
     const source = await side(servers.source, 104, 'barsrc');
     const empty = await filledDatabase(servers.target, undefined, undefined, 'bardst');
     const target: Side = { server: servers.target, database: empty, uri: servers.target.ownerUri(empty) };
-    await sync({ source: source.uri, target: target.uri, mode: 'full' });
+    await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode: 'full' });
     await ownerSql(source.server, source.database, `
       UPDATE archon_crawled_pages SET content = content || ' (edited)' WHERE id % 7 = 0;
       DELETE FROM archon_llm_pricing`);
@@ -114,7 +128,7 @@ describe('what the plan says before a run', () => {
     assert.equal(dry.code, 0, dry.stderr);
     const promised = Number(/(\d+) indexes to rebuild/.exec(dry.stdout)?.[1]);
     const events: SyncEvent[] = [];
-    const result = await sync({ source: source.uri, target: target.uri, onEvent: (e) => events.push(e) });
+    const result = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, onEvent: (e) => events.push(e) });
     const crawled = result.tables.find((t) => t.table === 'archon_crawled_pages');
     assert.equal(crawled?.mode, 'incremental');
     const starts = events.filter((e): e is Extract<SyncEvent, { type: 'table-start' }> => e.type === 'table-start' && e.phase === 'copy');

@@ -8,6 +8,7 @@ import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtur
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { rowsIntoShadowTable, tamperWith } from '../support/tamper-proxy.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): void {
   let servers: TestServers;
@@ -49,14 +50,14 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const db = await pair(11, 22);
       const before = await fingerprintDatabase(servers.source, db.source, ARCHON_TABLES);
       for (const table of ARCHON_TABLES) assert.ok((before[table]?.rows ?? 0) > 0, `generator left ${table} empty`);
-      const first = await sync({ source: db.sourceUri, target: db.targetUri });
+      const first = await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       assert.equal(first.tables.length, 17);
       await assertEqual(db.source, db.target);
-      const second = await sync({ source: db.sourceUri, target: db.targetUri, mode: 'full' });
+      const second = await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri, mode: 'full' });
       assert.deepEqual(second.tables.map((t) => t.copiedRows), first.tables.map((t) => t.copiedRows));
       await assertEqual(db.source, db.target);
       // In the default mode a third run over equal databases moves no row.
-      const third = await sync({ source: db.sourceUri, target: db.targetUri });
+      const third = await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       assert.deepEqual(third.tables.map((t) => [t.mode, t.copiedRows]), first.tables.map(() => ['incremental', 0]));
       await assertEqual(db.source, db.target);
     });
@@ -65,7 +66,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const db = await pair(33, 44);
       // Swap roles: the target server's database is the source now.
       const reverseSource = targetUri(db.target);
-      await sync({ source: reverseSource, target: db.sourceUri });
+      await sync({ ...UNGUARDED, source: reverseSource, target: db.sourceUri });
       const [a, b] = await Promise.all([
         fingerprintDatabase(servers.target, db.target, ARCHON_TABLES),
         fingerprintDatabase(servers.source, db.source, ARCHON_TABLES),
@@ -79,7 +80,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
         try {
           const db = await pair(55, undefined);
           const events: SyncEvent[] = [];
-          const result = await sync({ source: db.sourceUri, target: db.targetUri, onEvent: (e) => events.push(e) });
+          const result = await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri, onEvent: (e) => events.push(e) });
           assert.equal(result.triggerSuppression, allowed ? 'replica-role' : 'disabled-triggers');
           await assertEqual(db.source, db.target);
           const paths = await ownerSql(servers.target, db.target, `SELECT count(*)::int AS n FROM archon_projects WHERE hierarchy_path::text LIKE 'p\\_%'`);
@@ -99,7 +100,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const indexSql = `SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def, indisvalid
                           FROM pg_index WHERE indrelid::regclass::text LIKE 'archon_%' ORDER BY 1`;
       const indexesBefore = await ownerSql(servers.target, db.target, indexSql);
-      await sync({ source: db.sourceUri, target: db.targetUri });
+      await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       const indexesAfter = await ownerSql(servers.target, db.target, indexSql);
       assert.deepEqual(indexesAfter, indexesBefore);
       assert.ok(indexesAfter.every((i) => i.indisvalid === true));
@@ -134,7 +135,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
         `INSERT INTO archon_sprints (id, project_id, name) SELECT gen_random_uuid(), id, 'sprint of ' || title FROM archon_projects`);
       const sprintsBefore = await fingerprintDatabase(servers.target, db.target, ['archon_sprints']);
       assert.ok((sprintsBefore.archon_sprints?.rows ?? 0) > 0);
-      const result = await sync({ source: db.sourceUri, target: db.targetUri });
+      const result = await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       assert.ok(result.warnings.some((w) => w.includes('archon_sprints')));
       assert.deepEqual(await fingerprintDatabase(servers.target, db.target, ['archon_sprints']), sprintsBefore);
       await assertEqual(db.source, db.target);
@@ -148,7 +149,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       await ownerSql(servers.target, db.target,
         `INSERT INTO archon_sprints (id, project_id, name) SELECT '00000000-0000-4000-8000-000000000001', id, 'orphan' FROM archon_projects LIMIT 1`);
       const before = await fingerprintDatabase(servers.target, db.target);
-      await assert.rejects(sync({ source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
+      await assert.rejects(sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
         assert.ok(error instanceof CopyError);
         assert.match(error.message, /archon_sprints/);
         assert.match(error.message, /project_id=/);
@@ -166,7 +167,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       for (const allowed of [true, false]) {
         await servers.target.allowReplicationRole(allowed);
         try {
-          await assert.rejects(sync({ source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
+          await assert.rejects(sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
             assert.ok(error instanceof CopyError, String(error));
             assert.match(error.message, /archon_tasks_workflow_stage_id_fkey/);
             return true;
@@ -182,7 +183,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const db = await pair(13, 14);
       // On the target, re-create project columns in another order: drop and re-add one (it moves to the end).
       await ownerSql(servers.target, db.target, `ALTER TABLE archon_projects DROP COLUMN github_repo; ALTER TABLE archon_projects ADD COLUMN github_repo text`);
-      await sync({ source: db.sourceUri, target: db.targetUri });
+      await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       await assertEqual(db.source, db.target);
     });
 
@@ -192,23 +193,23 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
         await ownerSql(server, name, `ALTER TABLE archon_tasks ADD COLUMN past_statuses task_status[]`);
       }
       await ownerSql(servers.source, db.source, `UPDATE archon_tasks SET past_statuses = ARRAY['todo','doing']::task_status[]`);
-      const dry = await plan({ source: db.sourceUri, target: db.targetUri });
+      const dry = await plan({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       const tasks = dry.tables.find((t) => t.name === 'archon_tasks');
       assert.equal(tasks?.format, 'text');
       assert.match(tasks?.formatReason ?? '', /past_statuses/);
-      await sync({ source: db.sourceUri, target: db.targetUri });
+      await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       await assertEqual(db.source, db.target);
     });
 
     test('leaves the target byte-identical when the 12th table fails to load', async () => {
       const db = await pair(17, 18);
-      const order = (await plan({ source: db.sourceUri, target: db.targetUri })).tables.map((t) => t.name);
+      const order = (await plan({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri })).tables.map((t) => t.name);
       const twelfth = order[11];
       assert.equal(twelfth, 'archon_crawled_pages');
       // A target-only CHECK that some source rows break: COPY enforces it even with triggers off.
       await ownerSql(servers.target, db.target, `ALTER TABLE archon_crawled_pages ADD CONSTRAINT only_small_chunks CHECK (chunk_number < 2) NOT VALID`);
       const before = await fingerprintDatabase(servers.target, db.target);
-      await assert.rejects(sync({ source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
+      await assert.rejects(sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
         assert.ok(error instanceof CopyError);
         assert.equal(error.table, 'public.archon_crawled_pages');
         assert.match(error.message, /only_small_chunks/);
@@ -223,7 +224,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const before = await fingerprintDatabase(servers.target, db.target);
       const { proxy, uri } = await tamperWith(db.targetUri, rowsIntoShadowTable('archon_prompts', 'archon_prompt2'));
       try {
-        await assert.rejects(sync({ source: db.sourceUri, target: uri }), (error: unknown) => {
+        await assert.rejects(sync({ ...UNGUARDED, source: db.sourceUri, target: uri }), (error: unknown) => {
           assert.ok(error instanceof VerificationError, String(error));
           assert.match(error.message, /row counts differ after copying \(public\.archon_prompts: source \d+, copied \d+, target 0\)/);
           return true;
@@ -238,7 +239,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
     test('plan reads both sides and writes nothing to either', async () => {
       const db = await pair(21, 22);
       const [s0, t0] = await Promise.all([fingerprintDatabase(servers.source, db.source), fingerprintDatabase(servers.target, db.target)]);
-      const result = await plan({ source: db.sourceUri, target: db.targetUri });
+      const result = await plan({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri });
       assert.deepEqual(result.tables.map((t) => t.name).slice(0, 3), ['archon_settings', 'archon_migrations', 'archon_prompts']);
       assert.equal(result.source.pooler, 'direct');
       assert.equal(result.target.pooler, options.targetThroughPgBouncer ? 'pooler or proxy' : 'direct');
@@ -265,7 +266,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const db = await pair(23, 24);
       await ownerSql(servers.target, db.target, `DROP INDEX idx_archon_code_examples_embedding_768; ALTER TABLE archon_code_examples ALTER COLUMN embedding_768 TYPE vector(1536) USING NULL`);
       const before = await fingerprintDatabase(servers.target, db.target);
-      await assert.rejects(sync({ source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
+      await assert.rejects(sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri }), (error: unknown) => {
         assert.ok(error instanceof ValidationError);
         assert.match(error.message, /archon_code_examples\.embedding_768 is vector\(768\) on the source but vector\(1536\) on the target/);
         return true;
@@ -277,7 +278,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
       const db = await pair(25, 26);
       const before = await fingerprintDatabase(servers.target, db.target);
       const controller = new AbortController();
-      const run = sync({
+      const run = sync({ ...UNGUARDED,
         source: db.sourceUri,
         target: db.targetUri,
         signal: controller.signal,
@@ -290,7 +291,7 @@ export function defineSyncSuite(options: { targetThroughPgBouncer: boolean }): v
     test('emits progress events in phase order with a table-end for every table', async () => {
       const db = await pair(27, undefined);
       const events: SyncEvent[] = [];
-      await sync({ source: db.sourceUri, target: db.targetUri, onEvent: (e) => events.push(e) });
+      await sync({ ...UNGUARDED, source: db.sourceUri, target: db.targetUri, onEvent: (e) => events.push(e) });
       const phases = events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase);
       assert.deepEqual([...new Set(phases)], ['validation', 'copy', 'indexing', 'verification']);
       const ends = events.filter((e) => e.type === 'table-end');

@@ -8,6 +8,7 @@ import { runCli } from '../support/cli.js';
 import { fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { rowVersions, side, type Side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -20,7 +21,7 @@ async function targetState(target: Side): Promise<unknown> {
 
 async function refused(source: Side, target: Side): Promise<ValidationError> {
   const before = await targetState(target);
-  const error = await sync({ source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' } })
+  const error = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' } })
     .then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof ValidationError, `refused at validation: ${String(error)}`);
   assert.deepEqual(await targetState(target), before, 'the target was written to');
@@ -70,7 +71,7 @@ describe('types that mean different things on the two sides', () => {
     await ownerSql(source.server, source.database, ddl);
     await ownerSql(target.server, target.database, ddl);
     await ownerSql(source.server, source.database, `UPDATE archon_llm_pricing SET band = ROW(input_price_per_1k, output_price_per_1k, 3), history = '{todo,blocked}'`);
-    const result = await sync({ source: source.uri, target: target.uri });
+    const result = await sync({ ...UNGUARDED, source: source.uri, target: target.uri });
     assert.equal(result.tables.length, 17);
     const [copied] = await ownerSql(target.server, target.database, `SELECT count(*)::int AS n FROM archon_llm_pricing WHERE (band).tier = 3 AND history = '{todo,blocked}'`);
     const [rows] = await ownerSql(source.server, source.database, 'SELECT count(*)::int AS n FROM archon_llm_pricing');

@@ -7,6 +7,7 @@ import { jsonLines, runCli } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { tamperWith } from '../support/tamper-proxy.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -15,7 +16,7 @@ after(async () => { await servers?.close(); });
 async function syncedPair(seed: number) {
   const [source, target] = await Promise.all([filledDatabase(servers.source, seed), filledDatabase(servers.target, seed + 1)]);
   const uris = { source: servers.source.ownerUri(source), target: servers.target.ownerUri(target) };
-  await sync(uris);
+  await sync({ ...UNGUARDED, ...uris });
   return { source, target, uris };
 }
 
@@ -129,7 +130,7 @@ describe('verify', () => {
     const before = await fingerprintDatabase(servers.target, target);
     const { proxy, uri } = await tamperWith(uris.target, [{ from: 'TAMPER-ME-PLEASE', to: 'TAMPERED-IN-FLOW' }]);
     try {
-      await assert.rejects(sync({ source: uris.source, target: uri, verify: 'checksum' }), (error: unknown) => {
+      await assert.rejects(sync({ ...UNGUARDED, source: uris.source, target: uri, verify: 'checksum' }), (error: unknown) => {
         assert.ok(error instanceof VerificationError);
         assert.match(error.message, /row contents differ after copying: archon_prompts has 1 differing \(e\.g\. id=[0-9a-f-]{36}\)/);
         return true;
@@ -146,7 +147,7 @@ describe('verify', () => {
       const results = row?.verification_results as Record<string, { checksum?: { differing: { count: number } } }>;
       assert.equal(results.archon_prompts?.checksum?.differing.count, 1);
       // The same change is invisible to the default count verification: that is what checksum is for.
-      await sync({ source: uris.source, target: uri });
+      await sync({ ...UNGUARDED, source: uris.source, target: uri });
     } finally {
       await proxy.close();
     }

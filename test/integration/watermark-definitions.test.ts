@@ -11,13 +11,14 @@ import { historyRows } from '../support/history.js';
 import { OWNER_ROLE } from '../support/cluster.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { assertEqual, editEveryTable, side, type Side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
 after(async () => { await servers?.close(); });
 
 function run(source: Side, target: Side, extra: Partial<SyncOptions> = {}): Promise<SyncResult> {
-  return sync({ source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, ...extra });
+  return sync({ ...UNGUARDED, source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, ...extra });
 }
 
 const definitionChanged = (where: 'source' | 'target', since: string | undefined) =>
@@ -134,7 +135,7 @@ describe('watermarks and what defines a table', () => {
     const env = { LOCAL_DATABASE_URI: source.uri, REMOTE_DATABASE_URI: target.uri };
     await addedAgain(source, 'archon_settings', 'description', 'added again on the source');
     const expected = { archon_settings: definitionChanged('source', first.syncId) };
-    const previewed = await plan({ source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, preview: 'auto' });
+    const previewed = await plan({ ...UNGUARDED, source: source.uri, target: target.uri, history: { direction: 'local-to-remote', sourceDb: 'local', targetDb: 'remote' }, preview: 'auto' });
     assert.deepEqual([previewed.preview?.comparedSince, previewed.preview?.comparedInFull], [first.syncId, expected]);
     const dry = await runCli(['--direction=local-to-remote', '--dry-run', '--log-format=pretty'], { env });
     assert.equal(dry.code, 0, dry.stderr);

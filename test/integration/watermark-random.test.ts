@@ -8,21 +8,19 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { sync, ValidationError, type SyncMode } from '../../src/index.js';
 import { fingerprintDatabase, ownerSql } from '../support/fixtures.js';
-import { mulberry32 } from '../support/random.js';
+import { drawWeighted, mulberry32, pickWith, randomRun } from '../support/random.js';
 import { testServers, type TestServers } from '../support/servers.js';
-import { assertEqual, editEveryTable, rowVersions, side, type Side } from '../support/sides.js';
+import { assertEqual, editEveryTable, OTHER, type Name, rowVersions, side, type Side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 // The default seed's sequence re-adds columns and swaps tables between runs that go by a watermark, and has
 // runs refused for types that differ; with the catalog check disabled it fails (archon_settings differs).
-const SEED = Number(process.env.ARCHON_SYNC_RANDOM_SEED ?? 2);
-const STEPS = Number(process.env.ARCHON_SYNC_RANDOM_STEPS ?? 30);
+const { seed: SEED, steps: STEPS } = randomRun({ seed: 2, steps: 30 });
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
 after(async () => { await servers?.close(); });
 
-type Name = 'a' | 'b';
-const OTHER: Record<Name, Name> = { a: 'b', b: 'a' };
 const STATUS_LABELS = ['todo', 'doing', 'review', 'done'];
 /** Plain nullable text columns: dropped and added again with a constant default, every row's value changes. */
 const READDABLE = [['archon_settings', 'description'], ['archon_project_sources', 'notes'], ['archon_prompts', 'description'],
@@ -50,9 +48,7 @@ class World {
   constructor(readonly sides: Record<Name, Side>, readonly random: () => number, readonly log: string[]) {}
 
   pick<T>(items: readonly T[]): T {
-    const item = items[Math.floor(this.random() * items.length)];
-    assert.ok(item !== undefined);
-    return item;
+    return pickWith(this.random, items);
   }
 
   compatible(): boolean {
@@ -74,7 +70,7 @@ class World {
     this.lastFrom = from;
     this.log.push(`  sync ${from} → ${OTHER[from]}, mode ${mode}`);
     let failure: unknown;
-    const result = await sync({ source: source.uri, target: target.uri, mode, history: { direction, sourceDb: from, targetDb: OTHER[from] } })
+    const result = await sync({ ...UNGUARDED, source: source.uri, target: target.uri, mode, history: { direction, sourceDb: from, targetDb: OTHER[from] } })
       .catch((error: unknown) => { failure = error; return undefined; });
     this.log.push(`  → ${result ? `ok, compared since ${result.comparedSince ?? '-'}, in full: ${JSON.stringify(result.comparedInFull)}` : `refused: ${String(failure)}`}`);
     if (!result) {
@@ -166,16 +162,9 @@ class World {
         UPDATE archon_settings SET value = 'edited ${n}' WHERE key = (SELECT key FROM archon_settings ORDER BY md5(key || '${n}') LIMIT 1);
         DELETE FROM archon_project_sources WHERE id = (SELECT id FROM archon_project_sources ORDER BY md5(id::text || '${n}') LIMIT 1)`)],
     ];
-    const total = actions.reduce((sum, [weight]) => sum + weight, 0);
-    let at = this.random() * total;
-    for (const [weight, action] of actions) {
-      at -= weight;
-      if (at < 0) {
-        this.log.push(`step ${n}`);
-        await action();
-        return;
-      }
-    }
+    const action = drawWeighted(this.random, actions);
+    this.log.push(`step ${n}`);
+    await action?.();
   }
 }
 

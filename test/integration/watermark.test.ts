@@ -9,6 +9,7 @@ import { runCli } from '../support/cli.js';
 import { ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
 import { assertEqual, changes, editEveryTable, rowVersions, side, type Side } from '../support/sides.js';
+import { UNGUARDED } from '../support/unguarded.js';
 
 let servers: TestServers;
 before(async () => { servers = await testServers(); });
@@ -17,7 +18,7 @@ after(async () => { await servers?.close(); });
 type Direction = 'local-to-remote' | 'remote-to-local';
 
 function run(source: Side, target: Side, extra: Partial<SyncOptions> = {}, direction: Direction = 'local-to-remote'): Promise<SyncResult> {
-  return sync({ source: source.uri, target: target.uri, history: { direction, sourceDb: 'local', targetDb: 'remote' }, ...extra });
+  return sync({ ...UNGUARDED, source: source.uri, target: target.uri, history: { direction, sourceDb: 'local', targetDb: 'remote' }, ...extra });
 }
 
 /** A client inside a transaction that already has its id: it began before whatever runs next. */

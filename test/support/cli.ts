@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import './state-home.js';
+import { unguardedArgs } from './unguarded.js';
 
 export const CLI_PATH = resolve('dist/src/cli/main.js');
 
@@ -21,6 +23,8 @@ export interface CliOptions {
   cwd?: string;
   input?: string;
   timeoutMs?: number;
+  /** Keep the deletion guard and the target-edit refusal on (the safety tests); default: off, see unguarded.ts. */
+  guarded?: boolean;
   /** Called once the process is running (to send signals, watch output). */
   onSpawn?: (child: ChildProcess, output: { stdout: () => string; stderr: () => string }) => void;
 }
@@ -39,7 +43,7 @@ function baseEnv(): Record<string, string | undefined> {
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     // `--` as in the bin's shebang: Node 20 would otherwise take --env-file for its own option.
-    const child = spawn(process.execPath, ['--', CLI_PATH, ...args], {
+    const child = spawn(process.execPath, ['--', CLI_PATH, ...unguardedArgs(args, options.guarded)], {
       cwd: options.cwd ?? emptyDir(),
       env: { ...baseEnv(), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

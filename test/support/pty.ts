@@ -5,9 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_PATH } from './cli.js';
+import { unguardedArgs } from './unguarded.js';
 
 export interface PtyOptions {
   env?: Record<string, string | undefined>;
+  /** Keep the deletion guard and the target-edit question on; default off (see unguarded.ts). */
+  guarded?: boolean;
   cwd?: string;
   timeoutMs?: number;
   /** What a person types, written to the terminal at once (the pty holds it until the CLI reads); then input ends. */
@@ -69,7 +72,7 @@ export function runCliInPty(args: string[], options: PtyOptions = {}): Promise<P
   requireScript();
   const command = [
     `stty cols ${options.columns ?? 120} rows ${options.rows ?? 40} 2>/dev/null;`,
-    'exec', shellQuote(process.execPath), '--', shellQuote(CLI_PATH), ...args.map(shellQuote),
+    'exec', shellQuote(process.execPath), '--', shellQuote(CLI_PATH), ...unguardedArgs(args, options.guarded).map(shellQuote),
   ].join(' ');
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qefc', command, '/dev/null'], {

@@ -1,6 +1,7 @@
 // The two test servers (source and target): throwaway clusters, or the servers named by the environment.
 
 import pg from 'pg';
+import './state-home.js';
 import { readSchemaSql } from '../../schema/apply.js';
 import { Cluster, OWNER_PASSWORD, OWNER_ROLE, startCluster, TEMPLATE_DATABASE, type ClusterOptions } from './cluster.js';
 

@@ -8,6 +8,10 @@ import type { TestServer } from './servers.js';
 
 export interface Side { server: TestServer; database: string; uri: string }
 
+/** The two sides of a randomized test, and each one's other. */
+export type Name = 'a' | 'b';
+export const OTHER: Record<Name, Name> = { a: 'b', b: 'a' };
+
 export async function side(server: TestServer, seed: number, prefix: string): Promise<Side> {
   const database = await filledDatabase(server, seed, undefined, prefix);
   return { server, database, uri: server.ownerUri(database) };

@@ -43,6 +43,8 @@ function result(overrides: Record<string, unknown> = {}): SyncResult {
     syncId: 'sync_20260101_000000', plan: { skippedTables: [] }, bytes: 10, warnings: [], triggerSuppression: 'replica-role', comparedInFull: {},
     durations: { validation: 0.1, compare: 0, copy: 1, indexing: 2, verification: 0.1, total: 3.3 },
     tables: [{ table: 'archon_settings', format: 'binary', mode: 'full', inserted: 4, updated: 0, deleted: 0, sourceRows: 4, copiedRows: 4, targetRows: 4, bytes: 10, seconds: 0.1 }],
+    backup: { kept: true, syncId: 'sync_20260101_000000', dir: '/tmp/backups/db-0123/sync_20260101_000000', bytes: 2048, tables: 1, seconds: 0.1 },
+    targetEdits: { inserted: 0, updated: 0, deleted: 0, tables: [], untold: [], policy: 'ask' },
     ...overrides,
   } as unknown as SyncResult;
 }
@@ -136,7 +138,7 @@ test('the summary says which tables the last watermark could not vouch for, one 
 test('a preview says which tables the last watermark could not vouch for too, and so do the JSON plan and completed lines', () => {
   const server = { versionShort: '15.4', ssl: false, pooler: undefined, user: 'postgres' };
   const tablePlan = (name: string) => ({ name, sourceRows: 1, format: 'binary', indexes: [] });
-  const decision = (name: string) => ({ table: name, mode: 'incremental', reason: undefined, inserts: 0, updates: 0, deletes: 0, sourceRows: 1, targetRows: 1, rowsToCopy: 0, indexesToRebuild: 0 });
+  const decision = (name: string) => ({ table: name, mode: 'incremental', reason: undefined, inserts: 0, updates: 0, deletes: 0, sourceRows: 1, targetRows: 1, rowsToCopy: 0, indexesToRebuild: 0, guardDeletes: 0 });
   const names = ['archon_settings', 'archon_tasks'];
   const comparedInFull = { archon_tasks: 'the table was replaced on the target since sync_1' };
   const plan = {
@@ -144,6 +146,7 @@ test('a preview says which tables the last watermark could not vouch for too, an
     preview: {
       mode: 'auto', triggerSuppression: 'replica-role', comparedSince: 'sync_1', comparedInFull, tables: names.map(decision),
       totals: { tables: 2, incrementalTables: 2, fullTables: 0, inserts: 0, updates: 0, deletes: 0, rowsToCopy: 0, indexesToRebuild: 0 },
+      guard: { maxDeleteShare: 0.5, refused: [] }, targetEdits: { inserted: 0, updated: 0, deleted: 0, tables: [], untold: [], policy: 'refuse' },
     },
   } as unknown as SyncPlan;
   const header = { direction: 'local-to-remote', source: 'local x', target: 'remote y' };
