@@ -44,7 +44,7 @@ export class StreamProgress {
     this.tracker.startTable(table.name, table.sourceRows, table.format);
   }
 
-  /** A table the stream moved away from ends its step; should it come back, its rows go on under the step now shown. */
+  /** A table the stream moved away from ends its step; should it come back, no step shows until another table starts. */
   private endCurrent(bytes: number): void {
     if (this.current < 0) return;
     this.tracker.endTable(this.seen[this.current] ?? 0, bytes);

@@ -76,13 +76,17 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     const results: TableComparison[] = [...missing];
     // Keyed tables by their digests, all at once (going by the last sync's watermark where it vouches for a table);
     // tables without a key as one aggregate each.
-    const digested = await verifyByDigests(session, { source: sourceCatalog, target: targetCatalog }, specs.filter((spec) => spec.key.length > 0), {
+    // A target that cannot hold temporary tables (a standby, a read-only role) is compared row by row, as before.
+    const byDigest = begun.canStage ? specs.filter((spec) => spec.key.length > 0) : [];
+    const digested = await verifyByDigests(session, { source: sourceCatalog, target: targetCatalog }, byDigest, {
       sampleLimit: resolved.sampleLimit, signal: resolved.signal, stallTimeoutMs: resolved.stallTimeoutMs, tracker, sourceRows: totals,
       onTable: (table) => { current = table; },
       watermark: watermarkTables(resolved, begun.historyReadable, sourceCatalog, targetCatalog, totals),
     });
     results.push(...digested.tables);
-    for (const spec of specs.filter((s) => s.key.length === 0)) {
+    const rowByRow = specs.filter((spec) => !byDigest.includes(spec));
+    for (const spec of rowByRow.filter((s) => s.key.length > 0)) digested.everyRow[spec.name] = 'the target cannot hold temporary tables (a standby, a read-only transaction or no TEMP right), so it is compared row by row';
+    for (const spec of rowByRow) {
       throwIfAborted(resolved.signal);
       current = `${spec.schema}.${spec.name}`;
       tracker.startTable(spec.name, totals.get(spec.name) ?? 0);

@@ -119,21 +119,24 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
  * multi-table diff stages digests in temporary tables; verify rolls it back); catalog reads wait for table
  * locks, so bound it.
  */
-export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions & { readOnly?: boolean | undefined }): Promise<{ lockIsFree: boolean; historyReadable: boolean }> {
+export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions & { readOnly?: boolean | undefined }): Promise<{ lockIsFree: boolean; historyReadable: boolean; canStage: boolean }> {
   const history = quoteLiteral(HISTORY_TABLE);
   const results = await runBatch(client, [
     `BEGIN ISOLATION LEVEL REPEATABLE READ${options.readOnly === false ? '' : ', READ ONLY'}`,
     'SET LOCAL statement_timeout = 0',
     `SET LOCAL lock_timeout = ${sqlCount(options.lockTimeoutMs)}`,
     ...CANONICAL_TEXT,
-    // A shared try-lock on the sync key: false while a sync holds it, never blocks one that starts later. And
-    // whether the history table (where a watermark would be) can be read.
+    // A shared try-lock on the sync key: false while a sync holds it, never blocks one that starts later. Whether
+    // the history table (where a watermark would be) can be read, and whether temporary tables can be created
+    // (not on a standby, nor in a read-only transaction, nor without the TEMP right).
     `SELECT pg_try_advisory_xact_lock_shared(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
-            CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history`,
+            CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history,
+            NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'
+              AND has_database_privilege(current_database(), 'TEMP') AS can_stage`,
     ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
   ]);
-  const row = results.find((r) => r.command === 'SELECT')?.rows[0] as { locked: boolean; history: boolean } | undefined;
-  return { lockIsFree: row?.locked === true, historyReadable: row?.history === true };
+  const row = results.find((r) => r.command === 'SELECT')?.rows[0] as { locked: boolean; history: boolean; can_stage: boolean } | undefined;
+  return { lockIsFree: row?.locked === true, historyReadable: row?.history === true, canStage: row?.can_stage === true };
 }
 
 /** Which of `names` exist as tables in `schema` (read outside any snapshot, to know what can be locked). */

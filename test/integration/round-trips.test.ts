@@ -123,17 +123,28 @@ async function nightly(t: TestContext, label: string, full: boolean, run: () => 
   const onSource = sourceMark.read();
   const every = () => true;
   const measured = {
-    all: { target: trafficOf(onTarget, every), source: trafficOf(onSource, every) },
+    all: { target: withoutProgressTicks(trafficOf(onTarget, every)), source: trafficOf(onSource, every) },
     data: { target: trafficOf(onTarget, isSyncConnection), source: trafficOf(onSource, isSyncConnection) },
   };
   for (const line of [
     `${label}${full ? ' (full)' : ''}:`,
-    ...describeTraffic(`  target, every connection (limit ${NIGHTLY.target})`, measured.all.target, 20),
+    ...describeTraffic(`  target, every connection, progress ticks aside (limit ${NIGHTLY.target})`, measured.all.target, 20),
     ...describeTraffic(`  target, data path (limit ${DATA_PATH.target})`, measured.data.target, 20),
     ...describeTraffic(`  source, every connection (limit ${NIGHTLY.source})`, measured.all.source, 10),
     ...describeTraffic(`  source, data path (limit ${DATA_PATH.source})`, measured.data.source, 10),
   ]) t.diagnostic(line);
   return measured;
+}
+
+/**
+ * The history connection's live progress updates come once a second, so their number follows the machine's
+ * speed, not the run's shape: left out of the total, and said so (issue 26 makes live progress best-effort on
+ * the sidecar; the bound is retuned when both land).
+ */
+const PROGRESS_TICK = 'UPDATE archon_sync_history SET current_';
+function withoutProgressTicks(traffic: ApplicationTraffic): ApplicationTraffic {
+  const ticks = traffic.kinds.filter(([kind]) => kind.startsWith(PROGRESS_TICK)).reduce((sum, [, n]) => sum + n, 0);
+  return { ...traffic, statements: traffic.statements - ticks, kinds: traffic.kinds.filter(([kind]) => !kind.startsWith(PROGRESS_TICK)) };
 }
 
 function assertNightly(measured: { all: { target: ApplicationTraffic; source: ApplicationTraffic }; data: { target: ApplicationTraffic; source: ApplicationTraffic } }, label: string, changedTables: number): void {

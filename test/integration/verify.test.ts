@@ -38,6 +38,16 @@ describe('verify', () => {
     assert.ok(result.tables.every((t) => t.sourceRows > 0));
   });
 
+  test('a target that cannot hold temporary tables (read-only by default) is compared row by row, and verify says so', async () => {
+    const db = await syncedPair(3);
+    await ownerSql(servers.target, db.target, `UPDATE archon_settings SET value = 'edited' WHERE key = (SELECT min(key) FROM archon_settings)`);
+    await ownerSql(servers.target, db.target, `ALTER DATABASE "${db.target}" SET default_transaction_read_only = on`);
+    const result = await verify(db.uris);
+    assert.equal(result.equal, false);
+    assert.equal(byTable(result.tables).archon_settings?.differing.count, 1);
+    assert.match(result.readEveryRow?.archon_settings ?? '', /cannot hold temporary tables/);
+  });
+
   test('names exactly the rows changed on the target: a vector component, a jsonb key, a microsecond, a deleted and an added row', async () => {
     const db = await syncedPair(3);
     const [vectorRow] = await ownerSql(servers.target, db.target, `SELECT id::text FROM archon_crawled_pages WHERE embedding_1536 IS NOT NULL ORDER BY id LIMIT 1`);
