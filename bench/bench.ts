@@ -820,9 +820,9 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     return;
   }
   table = [
-    '| changed | mode | wall s | × full | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | `
+    '| changed | mode | wall s | × full | backup s | compare s | copy s | index s | source MB | WAL MB | peak RSS MB | tables in full |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${(r.share * 100).toString()} % | ${r.mode} | ${r.seconds.toFixed(2)} | ${ratio(r.share, r.mode)?.toFixed(3) ?? '–'} | ${r.backupSeconds?.toFixed(2) ?? '–'} | `
       + `${r.durations?.compare?.toFixed(2) ?? '–'} | ${r.durations?.copy?.toFixed(2) ?? '–'} | ${r.durations?.indexing?.toFixed(2) ?? '–'} | `
       + `${mb(r.sourceBytes)} | ${mb(r.walBytes)} | ${r.peakRssMb} | ${r.tables.filter((t) => t.mode === 'full').length} |`),
   ].join('\n');

@@ -62,15 +62,25 @@ test('matches columns by name in the target order, leaves generated ones out and
   assert.ok(plan.warnings.some((w) => w.includes('pages.note exists only on the target')));
 });
 
-test('a table on neither side is skipped with a warning; on one side only it is a problem naming the side', () => {
-  const plan = buildPlan({ schema: 'public', tables: ['settings', 'llm_pricing'], sourceRows: new Map(), source: catalog('a', [table('settings', [id])]), target: catalog('b', [table('settings', [id])]) });
-  assert.deepEqual(plan.tables.map((t) => t.name), ['settings']);
-  assert.deepEqual(plan.skippedTables, ['llm_pricing']);
-  assert.ok(plan.warnings.some((w) => w.includes('llm_pricing exists on neither side')));
+test('an Archon table on neither side is skipped with a warning; on one side only it is a problem naming the side', () => {
+  const plan = buildPlan({ schema: 'public', tables: ['archon_settings', 'archon_llm_pricing'], sourceRows: new Map(), source: catalog('a', [table('archon_settings', [id])]), target: catalog('b', [table('archon_settings', [id])]) });
+  assert.deepEqual(plan.tables.map((t) => t.name), ['archon_settings']);
+  assert.deepEqual(plan.skippedTables, ['archon_llm_pricing']);
+  assert.ok(plan.warnings.some((w) => w.includes('archon_llm_pricing exists on neither side')));
   assert.throws(
-    () => buildPlan({ schema: 'public', tables: ['settings', 'prompts'], sourceRows: new Map(), source: catalog('a', [table('settings', [id]), table('prompts', [id])]), target: catalog('b', [table('settings', [id])]) }),
-    (error: unknown) => error instanceof ValidationError && /public\.prompts does not exist on the target \(only on the source\)/.test(error.message),
+    () => buildPlan({ schema: 'public', tables: ['archon_settings', 'archon_prompts'], sourceRows: new Map(), source: catalog('a', [table('archon_settings', [id]), table('archon_prompts', [id])]), target: catalog('b', [table('archon_settings', [id])]) }),
+    (error: unknown) => error instanceof ValidationError && /public\.archon_prompts does not exist on the target \(only on the source\)/.test(error.message),
   );
+});
+
+test('a name outside the 17 is refused unless it is a table on both sides, then copied with a warning', () => {
+  const both = catalog('a', [table('notes', [id])]);
+  assert.throws(() => buildPlan({ schema: 'public', tables: ['archon_sourcez'], sourceRows: new Map(), source: both, target: catalog('b', [table('notes', [id])]) }),
+    (error: unknown) => error instanceof ConfigurationError && /public\.archon_sourcez \(on neither side\) is not an Archon table/.test(error.message));
+  assert.throws(() => buildPlan({ schema: 'public', tables: ['notes'], sourceRows: new Map(), source: both, target: catalog('b', []) }),
+    (error: unknown) => error instanceof ConfigurationError && /public\.notes \(only on the source\)/.test(error.message));
+  const plan = buildPlan({ schema: 'public', tables: ['notes'], sourceRows: new Map(), source: both, target: catalog('b', [table('notes', [id])]) });
+  assert.ok(plan.warnings.includes('public.notes is not an Archon table; copied because it was named'));
 });
 
 test('every problem is collected, the first in the message and all in the details', () => {
