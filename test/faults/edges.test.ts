@@ -134,8 +134,10 @@ describe('a pooler in front of each side', () => {
           const count = (await historyRows(servers.target, remote)).length;
           await touchSource();
           // A short stall timeout, so the probe is overdue within the run whenever the pool has no room for it
-          // (shorter would fail a copy whose source pauses that long on a loaded machine).
-          const result = await runCli(syncArgs('--stall-timeout=3'), { env: { LOCAL_DATABASE_URI: source?.uri(local) ?? '', REMOTE_DATABASE_URI: target?.uri(remote) ?? '' } });
+          // (shorter would fail a copy whose source pauses that long on a loaded machine). A full copy, long enough
+          // for that, where the pool has a single server connection; a quick incremental run where it has two.
+          const load = poolSize === 1 ? '--mode=full' : '--mode=incremental';
+          const result = await runCli(syncArgs('--stall-timeout=3', load), { env: { LOCAL_DATABASE_URI: source?.uri(local) ?? '', REMOTE_DATABASE_URI: target?.uri(remote) ?? '' } });
           assert.equal(result.code, 0, result.stderr);
           assert.doesNotMatch(result.stdout + result.stderr, /stopped answering/);
           assert.equal((await newestRun(count))?.status, 'completed');
