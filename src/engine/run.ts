@@ -42,7 +42,7 @@ import { Sidecar } from './sidecar.js';
 import { StreamProgress } from './stream-progress.js';
 import type { TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
-import { RunBackup, weighLoads, type RunFacts } from './backup/run-backup.js';
+import { RunBackup, type RunFacts } from './backup/run-backup.js';
 import { refuseUnsafe } from './safety-checks.js';
 import { editCount, untoldPhrase } from './target-edits.js';
 
@@ -249,8 +249,8 @@ export class Run {
   /** What keeping the old rows takes, in the preview (a plan that cannot keep them says so before it starts). */
   private async weighBackup(session: Session, plan: PreviewedPlan, loads: readonly TableLoad[]): Promise<void> {
     if (!this.options.backup.enabled) return;
-    // The sync weighs them again once its tables are locked (RunBackup.keep), and warns or refuses there.
-    plan.preview.backup = (await weighLoads(session.target, loads, this.options.backup)).estimate;
+    // The sync goes by the same weights once its tables are locked (RunBackup.keep), and warns or refuses there.
+    plan.preview.backup = await this.backup.weigh(session.target, loads);
   }
 
   /** What the backup's manifest records of this run. */

@@ -148,8 +148,9 @@ describe('archon-sync undo', () => {
     let held = false;
     const lock = await p.remote.server.owner(p.remote.database);
     try {
-      // Once the run copies, its history row is held: the run's last write before COMMIT waits there (up to 5 s),
-      // just after its backup was sealed, and is killed there.
+      // Once the run copies, its history row is held: the run's last message (the history facts, then COMMIT) waits
+      // there, just after its backup was sealed, and is killed there. The row stays held until the killed run's
+      // backend noticed its client is gone: released earlier, the COMMIT the server already received would go on.
       const killed = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json', `--backup-dir=${p.dir}`], {
         env: p.env,
         onSpawn: (child, output) => killWhen(async () => {
@@ -163,11 +164,11 @@ describe('archon-sync undo', () => {
       });
       assert.equal(failure, undefined);
       assert.equal(killed.signal, 'SIGKILL');
+      await runGone(p.remote);
     } finally {
       await lock.query('ROLLBACK').catch(() => undefined);
       await lock.end();
     }
-    await runGone(p.remote);
     assert.deepEqual(await state(p.remote), before, 'the killed run committed');
     const [[dir, manifest]] = [...manifests(p.dir).entries()] as [[string, { syncId: string; state: string }]];
     assert.equal(manifest.state, 'sealed');

@@ -113,6 +113,8 @@ export class RunBackup {
   private readonly files: string[] = [];
   private flushed: Promise<Error | undefined> | undefined;
   private warn: (message: string) => void = () => undefined;
+  /** The weights the preview showed, for the same loads: keep() goes by them rather than asking again. */
+  private weighed: { loads: readonly TableLoad[]; result: Awaited<ReturnType<typeof weighLoads>> } | undefined;
 
   constructor(private readonly options: CompiledBackup) {
     this.report = options.enabled ? { kept: false, reason: 'the run ended before its old rows were read' } : { kept: false, reason: 'backups are turned off' };
@@ -124,6 +126,14 @@ export class RunBackup {
    * streams every old row into the run's directory. When it does not fit (or the disk refuses), refuses or warns
    * as the options say.
    */
+  /** What keeping the old rows of `loads` takes, for the preview; undefined when backups are off. */
+  async weigh(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<BackupEstimate | undefined> {
+    if (!this.options.enabled) return undefined;
+    const result = await weighLoads(target, loads, this.options);
+    this.weighed = { loads, result };
+    return result.estimate;
+  }
+
   async keep(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[], run: RunFacts): Promise<void> {
     if (!this.options.enabled) return;
     const started = Date.now();
@@ -138,7 +148,8 @@ export class RunBackup {
   private async keepRows(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[], run: RunFacts, options: Extract<CompiledBackup, { enabled: true }>): Promise<void> {
     const full = loads.filter((load) => load.replaces().kind === 'all').map((load) => load.table.sql);
     await runStatements(target, lockTablesStatement(full, 'SHARE ROW EXCLUSIVE'));
-    const { parts, estimate } = await weighLoads(target, loads, options);
+    // Sizes are estimates either way: the ones the preview showed are what the sync goes by (one statement less).
+    const { parts, estimate } = this.weighed?.loads === loads ? this.weighed.result : await weighLoads(target, loads, options);
     if (!estimate.fits) {
       this.cannotKeep(estimate.reason ?? 'too large', 'size', estimate);
       return;
