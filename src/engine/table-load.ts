@@ -3,7 +3,7 @@
 import type { IndexInfo } from '../pg/catalog.js';
 import { copyTable } from '../pg/copy.js';
 import { deleteAllStatement } from '../pg/ddl.js';
-import type { DiffKeys } from '../pg/table-diff.js';
+import type { KeysRelation } from '../pg/multi-diff.js';
 import type { TablePlan, TableResult } from '../types.js';
 import type { Session } from './connections.js';
 
@@ -20,7 +20,7 @@ export interface LoadContext {
  */
 export type Replaced =
   | { kind: 'all' }
-  | { kind: 'keys'; keys: DiffKeys; rowsBefore: number; replacedRows: number }
+  | { kind: 'keys'; keys: KeysRelation; rowsBefore: number; replacedRows: number }
   | { kind: 'none' };
 
 /** One table's part in each step of the target transaction. */

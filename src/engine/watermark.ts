@@ -31,7 +31,7 @@ export interface Watermark {
   tables: Record<string, { signature: string; source: number; target: number }>;
 }
 
-/** Which rows of a table may differ, per side: SQL conditions over row alias `r` for stageDiff. */
+/** Which rows of a table may differ, per side: SQL conditions over row alias `r` for the multi-table diff. */
 export interface ChangeFilter {
   source: string;
   target: string;

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { changedSinceSql, MAX_MARK_AGE, snapshotBounds, type ServerIdentity } from './change-marks.js';
 import { HISTORY_TABLE, historyTableExists } from './history-statements.js';
 import { quoteColumns, quoteIdent, quoteLiteral } from './quote.js';
-import type { DiffKeys } from './table-diff.js';
+import type { KeysRelation } from './multi-diff.js';
 
 /** One target table as a backup needs it, read in the run's transaction. */
 export interface BackupTableFacts {
@@ -152,13 +152,13 @@ export function copyWholeTableOut(table: string, columns: readonly string[], for
 }
 
 /** `COPY … TO STDOUT` of the rows a diff will delete or overwrite: the old versions of changed rows and the target-only rows. */
-export function copyReplacedRowsOut(table: string, columns: readonly string[], format: 'binary' | 'text', keys: DiffKeys): string {
+export function copyReplacedRowsOut(table: string, columns: readonly string[], format: 'binary' | 'text', keys: KeysRelation): string {
   const match = keys.key.map((k, i) => `r.${quoteIdent(k)} = d.${keys.slots[i] ?? ''}`).join(' AND ');
   return `COPY (SELECT ${columns.map((c) => `r.${quoteIdent(c)}`).join(', ')} FROM ONLY ${table} r JOIN ${keys.diff} d ON ${match} WHERE d.change <> 'i') TO STDOUT (FORMAT ${format})`;
 }
 
 /** `COPY … TO STDOUT` of every key a diff names (inserted, overwritten or deleted): what an undo removes before putting rows back. */
-export function copyDiffKeysOut(keys: DiffKeys, format: 'binary' | 'text'): string {
+export function copyDiffKeysOut(keys: KeysRelation, format: 'binary' | 'text'): string {
   return `COPY (SELECT ${keys.slots.map((s) => `d.${s}`).join(', ')} FROM ${keys.diff} d) TO STDOUT (FORMAT ${format})`;
 }
 

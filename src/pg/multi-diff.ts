@@ -24,7 +24,6 @@ import { runBatch } from './batch.js';
 import { copyQuery, type CopyTableResult } from './copy.js';
 import { quoteColumns, quoteDataLiteral, quoteIdent, quoteLiteral } from './quote.js';
 import { rowDigestSql, type DiffTableSpec, type SendFunctions } from './row-digest-sql.js';
-import { requireReplicaRole, type DiffKeys as DiffKeysRelation } from './table-diff.js';
 
 /** The staged digests, partitioned by table tag (one partition a table, so each diff reads only its own). */
 const STAGE = `pg_temp.${quoteIdent('archon_sync_stage')}`;
@@ -35,6 +34,24 @@ const MAX_TABLES = 32767;
 
 function stagePartition(tag: number): string {
   return `pg_temp.${quoteIdent(`archon_sync_stage_${tag}`)}`;
+}
+
+// Deleting old versions with FK triggers active would cascade to unchanged child rows (and inserting would
+// check FKs row by row in an order we do not control): incremental sync is only correct in replica role.
+export function requireReplicaRole(role: unknown, table?: string): void {
+  if (role !== 'replica') {
+    throw new CopyError(`incremental sync${table ? ` of ${table}` : ''} needs session_replication_role = replica on the target (it is ${String(role)}); the target was rolled back`, { table });
+  }
+}
+
+/** One table's staged keys as statements outside this module read them: a relation, its key slots and the table's key columns. */
+export interface KeysRelation {
+  /** A relation (a parenthesized SELECT) with the key slots, typed as the table's key, and `change` (i, u, d). */
+  diff: string;
+  /** Quoted slot columns of that relation, in key order. */
+  slots: string[];
+  /** The table's key columns (unquoted), in key order. */
+  key: string[];
 }
 
 /** What createStaging made on the target, for the tables in tag order (tag = index). */
@@ -491,11 +508,11 @@ export async function copyChanged(source: pg.ClientBase, target: pg.ClientBase, 
 }
 
 /**
- * Table `tag`'s staged changes as a relation shaped like the per-table diff's work table: key slots typed as the
- * table's own key columns, and the change (`i`, `u`, `d`). Statements outside this module (the backup's) read
- * the keys a run will touch from it, before deleteChanged.
+ * Table `tag`'s staged changes as a relation: key slots typed as the table's own key columns, and the change
+ * (`i`, `u`, `d`). Statements outside this module (the backup's) read the keys a run will touch from it, before
+ * deleteChanged.
  */
-export function changedKeysRelation(staging: Staging, tag: number): DiffKeysRelation {
+export function changedKeysRelation(staging: Staging, tag: number): KeysRelation {
   const spec = staging.tables[tag]!;
   const types = staging.keyTypes[tag]!;
   const slots = ownSlots(spec);
