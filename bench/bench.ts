@@ -318,9 +318,11 @@ function serverTraffic(mark: StatementLogMark, kinds = false): ServerTraffic {
   const excerpt: StatementLogExcerpt = byConnectionName(mark.read());
   const statements: Record<string, number> = {};
   const connections: Record<string, number> = {};
-  // The harness's own clients (reset, verification) set no application_name; every other one is the tool's.
-  for (const s of excerpt.statements) if (s.application) statements[s.application] = (statements[s.application] ?? 0) + 1;
-  for (const c of excerpt.connections) if (c.application) connections[c.application] = (connections[c.application] ?? 0) + 1;
+  // The harness's own clients (reset, verification) set no application_name; every other one is the tool's. A
+  // sync's own connection carries its sync id (`archon-sync sync_…`, so a refusal can name it): counted by role.
+  const role = (application: string) => (/^archon-sync sync_/.test(application) ? 'archon-sync' : application);
+  for (const s of excerpt.statements) if (s.application) statements[role(s.application)] = (statements[role(s.application)] ?? 0) + 1;
+  for (const c of excerpt.connections) if (c.application) connections[role(c.application)] = (connections[role(c.application)] ?? 0) + 1;
   const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
   return {
     statements,

@@ -32,9 +32,20 @@ function percent(share: number): string {
   return `${Math.round(share * 1000) / 10} %`;
 }
 
-/** `10,000 of 10,000 rows of archon_crawled_pages (100 %) and 2,500 of 4,000 of archon_code_examples (62.5 %)`. */
+/** Tables a refusal names one by one; the rest are summed, so a whole database going still fits one line. */
+const NAMED_TABLES = 3;
+
+/**
+ * `10,000 of 10,000 rows of archon_crawled_pages (100 %), 2,500 of 4,000 of archon_code_examples (62.5 %)`, the
+ * largest first, then `and 37 rows of 11 more tables`.
+ */
 export function guardedTables(refused: readonly GuardedTable[]): string {
-  return refused.map((t, i) => `${fmt.format(t.deletes)} of ${fmt.format(t.targetRows)}${i === 0 ? ' rows' : ''} of ${t.table} (${percent(t.share)})`).join(', ');
+  const largestFirst = [...refused].sort((a, b) => b.deletes - a.deletes);
+  const named = largestFirst.slice(0, NAMED_TABLES)
+    .map((t, i) => `${fmt.format(t.deletes)} of ${fmt.format(t.targetRows)}${i === 0 ? ' rows' : ''} of ${t.table} (${percent(t.share)})`).join(', ');
+  const rest = largestFirst.slice(NAMED_TABLES);
+  if (rest.length === 0) return named;
+  return `${named} and ${fmt.format(rest.reduce((sum, t) => sum + t.deletes, 0))} rows of ${rest.length} more table${rest.length === 1 ? '' : 's'}`;
 }
 
 /** The one line a refused run ends with: the tables, the counts, and the option that allows it. */

@@ -104,13 +104,14 @@ test('npm run bench -- --link --incremental times the CLI through the link and c
     for (const run of report.runs) {
       assert.ok(run.verified, `${run.share}: not verified`);
       const { target, source } = run.traffic;
-      // The CLI's one run (its plan, decisions and writes) connects once to each server; every table's digests cross each side.
+      // The CLI's one run (its plan, decisions and writes) connects once to each server; every table's digests cross each side, in one COPY.
       for (const [side, traffic] of [['target', target], ['source', source]] as const) {
         assert.equal(traffic.connections['archon-sync'], 1, `${side}: ${JSON.stringify(traffic.connections)}`);
         const copies = traffic.kinds.filter(([kind]) => kind.startsWith('COPY')).reduce((n, [, count]) => n + count, 0);
-        assert.ok(copies >= 17 && traffic.totalStatements > copies, `${side}: ${JSON.stringify(traffic.kinds)}`);
+        assert.ok(copies >= 1 && traffic.totalStatements > copies, `${side}: ${JSON.stringify(traffic.kinds)}`);
       }
-      if (run.mode === 'auto') assert.ok(target.bytesToTarget > 0 && target.linkConnections >= 3, JSON.stringify(target));
+      // Through the link: the run's own connection at least (its sidecar, best-effort, may add one).
+      if (run.mode === 'auto') assert.ok(target.bytesToTarget > 0 && target.linkConnections >= 1, JSON.stringify(target));
       else assert.deepEqual([target.bytesToTarget, target.linkConnections], [0, 0]);
       // Each run started from the same restored target, so the unchanged source moved nothing and the changed one did.
       assert.equal(run.tables.length > 0, run.share > 0, JSON.stringify(run.tables));

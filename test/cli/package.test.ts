@@ -10,6 +10,7 @@ import { ARCHON_TABLES } from '../../src/engine/tables.js';
 import { jsonLines } from '../support/cli.js';
 import { filledDatabase, fingerprintDatabase, ownerSql } from '../support/fixtures.js';
 import { testServers, type TestServers } from '../support/servers.js';
+import { UNGUARDED_FLAGS } from '../support/unguarded.js';
 
 const REPO = resolve('.');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -116,7 +117,8 @@ describe('the npm package', () => {
       filledDatabase(servers.source, 1, undefined, 'local'),
       filledDatabase(servers.target, 2, undefined, 'remote'),
     ]);
-    const result = await run(installedBin, ['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], {
+    // A target filled with other rows: overwriting them is the point here (test/support/unguarded.ts).
+    const result = await run(installedBin, ['--direction=local-to-remote', '--skip-confirm', '--log-format=json', ...UNGUARDED_FLAGS], {
       cwd: work,
       env: { LOCAL_DATABASE_URI: servers.source.ownerUri(local), REMOTE_DATABASE_URI: servers.target.ownerUri(remote) },
     });

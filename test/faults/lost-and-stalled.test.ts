@@ -69,7 +69,7 @@ describe('a server lost during checksum verification', () => {
 });
 
 describe('a server lost while an incremental run compares or applies', () => {
-  for (const [when, queryLike] of [['comparing digests', 'COPY pg_temp.%archon_sync_digests_%FROM STDIN%'], ['applying changed rows', 'COPY "public"."archon_crawled_pages"%FROM STDIN%']] as const) {
+  for (const [when, queryLike] of [['comparing digests', 'COPY pg_temp.%archon_sync_stage%FROM STDIN%'], ['applying changed rows', 'COPY "public"."archon_crawled_pages"%FROM STDIN%']] as const) {
     test(`the target backend terminated while ${when}: exit 3, rows and sequences as before, nothing left`, async () => {
       const before = await targetState();
       const result = await runWhenSeen(syncArgs('--mode=incremental'), { env, server: servers.target, database: remote, queryLike }, async (_child, pid) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LIBRARY_WORDING, wordPhrase } from '../../src/advice.js';
 import { ConfigurationError } from '../../src/errors.js';
-import { deletionGuard, guardDeletes, guardPhrase } from '../../src/engine/delete-guard.js';
+import { deletionGuard, guardDeletes, guardedTables, guardPhrase } from '../../src/engine/delete-guard.js';
 import { resolveOptions } from '../../src/engine/options.js';
 import { summarizeTargetEdits } from '../../src/engine/target-edits.js';
 import { cliWording } from '../../src/cli/wording.js';
@@ -30,6 +30,13 @@ test('the guard refuses more than the share and every emptying, never an empty t
   assert.equal(wordPhrase(line, cliWording()),
     'refused: this run would delete 10,000 of 10,000 rows of archon_crawled_pages (100 %), 51 of 100 of archon_sources (51 %) in the target local, more than the 50 % --max-delete allows; nothing was changed — check the direction and the source, or raise --max-delete to allow it');
   assert.match(wordPhrase(line, LIBRARY_WORDING), /raise maxDeleteShare to allow it$/);
+});
+
+test('a refusal over many tables names the three largest and sums the rest, so it stays one line', () => {
+  const tables = ['archon_settings', 'archon_crawled_pages', 'archon_sources', 'archon_tasks', 'archon_code_examples', 'archon_projects']
+    .map((table, i) => ({ table, guardDeletes: [4, 500, 3, 8, 60, 2][i] ?? 0, targetRows: [4, 500, 3, 8, 60, 2][i] ?? 0 }));
+  assert.equal(guardedTables(deletionGuard(tables, 0.5).refused),
+    '500 of 500 rows of archon_crawled_pages (100 %), 60 of 60 of archon_code_examples (100 %), 8 of 8 of archon_tasks (100 %) and 9 rows of 3 more tables');
 });
 
 test('target edits are summed over tables; tables with rows and no watermark are untold', () => {
