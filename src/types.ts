@@ -10,15 +10,7 @@ export type { ArchonSyncErrorCode, FailureCause } from './errors.js';
 export type { ColumnInfo, ForeignKeyInfo, IndexInfo, PoolerGuess, SequenceInfo, ServerInfo, TriggerInfo, TriggerMode } from './pg/catalog.js';
 export type { Endpoint } from './pg/connect.js';
 import type { HistoryRow as RecordedRun } from './pg/history-statements.js';
-import type { UndoMarks } from './engine/backup/undoable.js';
-import type { BackupOptions } from './engine/backup/options.js';
-import type { BackupEstimate } from './engine/backup/estimate.js';
-import type { BackupReport } from './engine/backup/run-backup.js';
 
-export type { BackupOptions } from './engine/backup/options.js';
-export type { BackupEstimate } from './engine/backup/estimate.js';
-export type { BackupReport } from './engine/backup/run-backup.js';
-export type { UndoOptions, UndoResult, UndoTableResult, BackupSummary } from './engine/undo.js';
 
 /** A recorded run, and whether a backup on this machine can undo it. */
 export type HistoryRow = RecordedRun & UndoMarks;
@@ -481,3 +473,144 @@ export type SyncEvent =
 export type TriggerSuppression = 'replica-role' | 'disabled-triggers';
 
 export type SyncEventListener = (event: SyncEvent) => void;
+
+/** What a sync kept for undo, in its result. */
+export type BackupReport =
+  | {
+    kept: true;
+    /** The id to undo it by (the history row's sync id when the run was recorded). */
+    syncId: string;
+    /** The run's backup directory. */
+    dir: string;
+    /** Bytes of saved rows and keys. */
+    bytes: number;
+    /** Tables whose old rows were saved (emptied or changed by the run). */
+    tables: number;
+    /** Seconds the run spent keeping them: reading the target into files, flushing, sealing, pruning. */
+    seconds: number;
+  }
+  | {
+    kept: false;
+    /** Why not, in one sentence. */
+    reason: string;
+    /** The estimate that decided, when it was the size. */
+    estimate?: BackupEstimate | undefined;
+  };
+
+export interface UndoOptions {
+  /** URI of the database the run wrote to. */
+  target: string;
+  /** The run to undo: its sync id (SyncResult.backup.syncId; the history row's sync id). */
+  syncId: string;
+  /** Where the backups are; default as BackupOptions.dir (~/.local/state/archon-sync/backups). */
+  backupDir?: string | undefined;
+  /**
+   * Go on although the target changed since the run (what changed is lost), or although that cannot be told
+   * (the run's transaction is too old, the role may not read the server's identity). Never overrides a backup
+   * from another database or of a run that did not commit.
+   */
+  force?: boolean | undefined;
+  /**
+   * Record the undo in the target's archon_sync_history (metadata `undo_of`), when the table exists and the run
+   * was recorded with a direction; default on. `false`: do not.
+   */
+  history?: { triggeredBy?: string | undefined; syncId?: string | undefined } | false | undefined;
+  /** Receives warnings. */
+  onEvent?: SyncEventListener | undefined;
+  signal?: AbortSignal | undefined;
+  connectTimeoutMs?: number | undefined;
+  lockTimeoutMs?: number | undefined;
+  maintenanceWorkMem?: string | undefined;
+  maxParallelMaintenanceWorkers?: number | undefined;
+  /** As SyncOptions.triggerSuppression. */
+  triggerSuppression?: 'auto' | 'disable-triggers' | undefined;
+}
+
+export interface UndoTableResult {
+  table: string;
+  /** `all`: emptied and reloaded; `keys`: the run's keys deleted and the old versions put back. */
+  restore: 'all' | 'keys';
+  /** Rows deleted by key (keys tables) or emptied (all tables). */
+  deleted: number;
+  /** Old rows put back. */
+  restored: number;
+  /** Rows the table has now. */
+  rows: number;
+}
+
+export interface UndoResult {
+  /** The undo's own id (its history row, when recorded). */
+  syncId: string;
+  /** The run undone. */
+  undid: string;
+  tables: UndoTableResult[];
+  /** Sequences put back to where they were before the run. */
+  sequences: number;
+  /** What had changed since the run and was overwritten because of `force` (empty without). */
+  overridden: string[];
+  triggerSuppression: TriggerSuppression;
+  seconds: number;
+  warnings: string[];
+}
+
+/** The backup of one run: where it is, where it came from, and its summary; what the CLI needs before connecting. */
+export interface BackupSummary {
+  syncId: string;
+  dir: string;
+  state: BackupState | 'unreadable';
+  createdAt: string | undefined;
+  direction: string | undefined;
+  sourceDb: string | undefined;
+  targetDb: string | undefined;
+  /** host:port/database of the target, without a password. */
+  target: string | undefined;
+  bytes: number;
+}
+
+/**
+ * Where and how much of a run's old rows to keep on this machine, so undo() can put them back. The old versions
+ * of the rows a run deletes or overwrites (every row of a table it copies in full) are streamed from the target
+ * into files here before the run writes anything, and flushed before its COMMIT.
+ */
+export interface BackupOptions {
+  /** Directory with one folder per target database; default ~/.local/state/archon-sync/backups (os.homedir()). */
+  dir?: string | undefined;
+  /** A run whose old rows would take more than this (estimated) cannot keep them; default 1 GiB. */
+  limitBytes?: number | undefined;
+  /** Backups kept per target database, newest first; default 10. */
+  keep?: number | undefined;
+  /**
+   * When a run cannot keep its old rows (over the limit, too little free space): `warn` (default) goes on without
+   * them, with a warning and `result.backup` saying why; `refuse` fails before writing anything (ValidationError),
+   * as a caller with no one to ask should.
+   */
+  ifCannotKeep?: 'warn' | 'refuse' | undefined;
+}
+
+export interface BackupEstimate {
+  /** Estimated bytes of the old rows a run keeps. */
+  bytes: number;
+  /** True when the modes were not known (a plan without a preview): every table counted as copied in full. */
+  upperBound: boolean;
+  limitBytes: number;
+  /** Free bytes where the backups go. */
+  freeBytes: number;
+  dir: string;
+  /** Whether a run can keep them: at most the limit, and leaving FREE_SPACE_MARGIN free. */
+  fits: boolean;
+  /** Why not, in one sentence. */
+  reason: string | undefined;
+  /** The option that changes it: the limit, or where the backups go. */
+  option: 'backup.limitBytes' | 'backup.dir' | undefined;
+  tables: { table: string; mode: 'full' | 'incremental'; bytes: number }[];
+}
+
+export interface UndoMarks {
+  /** A backup of the run is kept here, for this very database, and the run committed. */
+  undoable: boolean;
+  /** The undo that already put the run's tables back, if one did. */
+  undoneBy: string | null;
+}
+
+/** Where a run's backup stands: written before COMMIT, the run committed, or already undone. */
+export type BackupState = 'sealed' | 'committed' | 'undone';

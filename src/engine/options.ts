@@ -4,9 +4,8 @@ import { LIBRARY_WORDING, optionNamed, phrase, type AdvisedOption, type Phrase, 
 import { ConfigurationError } from '../errors.js';
 import { describeEndpoint, type Endpoint } from '../pg/uri.js';
 import { resolve } from 'node:path';
-import type { ConfirmHook, HistoryOptions, SyncEventListener, SyncMode, SyncOptions } from '../types.js';
+import type { ConfirmHook, HistoryOptions, SyncEventListener, SyncMode, SyncOptions, UndoOptions } from '../types.js';
 import { defaultBackupDir, type BackupOptions, type CompiledBackup } from './backup/options.js';
-import type { UndoOptions } from './undo.js';
 import { DEFAULTS } from './defaults.js';
 import { ARCHON_TABLES, HISTORY_TABLE } from './tables.js';
 

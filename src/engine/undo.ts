@@ -27,81 +27,11 @@ import { inspectTarget } from '../pg/target-facts.js';
 import { beginTargetTransaction, commit, existingTables, rollback } from '../pg/transactions.js';
 import type { BackupManifest, BackupTable } from './backup/manifest.js';
 import { BackupStore, targetKey, type StoredBackup } from './backup/store.js';
-import type { SyncEventListener, TriggerSuppression } from '../types.js';
+import type { BackupSummary, TriggerSuppression, UndoOptions, UndoResult, UndoTableResult } from '../types.js';
 import { resolveBackupDir, resolveUndoOptions, type ResolvedUndoOptions } from './options.js';
 import { asSyncError } from './failure.js';
 import { HistoryRecorder, newSyncId } from './history.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
-
-export interface UndoOptions {
-  /** URI of the database the run wrote to. */
-  target: string;
-  /** The run to undo: its sync id (SyncResult.backup.syncId; the history row's sync id). */
-  syncId: string;
-  /** Where the backups are; default as BackupOptions.dir (~/.local/state/archon-sync/backups). */
-  backupDir?: string | undefined;
-  /**
-   * Go on although the target changed since the run (what changed is lost), or although that cannot be told
-   * (the run's transaction is too old, the role may not read the server's identity). Never overrides a backup
-   * from another database or of a run that did not commit.
-   */
-  force?: boolean | undefined;
-  /**
-   * Record the undo in the target's archon_sync_history (metadata `undo_of`), when the table exists and the run
-   * was recorded with a direction; default on. `false`: do not.
-   */
-  history?: { triggeredBy?: string | undefined; syncId?: string | undefined } | false | undefined;
-  /** Receives warnings. */
-  onEvent?: SyncEventListener | undefined;
-  signal?: AbortSignal | undefined;
-  connectTimeoutMs?: number | undefined;
-  lockTimeoutMs?: number | undefined;
-  maintenanceWorkMem?: string | undefined;
-  maxParallelMaintenanceWorkers?: number | undefined;
-  /** As SyncOptions.triggerSuppression. */
-  triggerSuppression?: 'auto' | 'disable-triggers' | undefined;
-}
-
-export interface UndoTableResult {
-  table: string;
-  /** `all`: emptied and reloaded; `keys`: the run's keys deleted and the old versions put back. */
-  restore: 'all' | 'keys';
-  /** Rows deleted by key (keys tables) or emptied (all tables). */
-  deleted: number;
-  /** Old rows put back. */
-  restored: number;
-  /** Rows the table has now. */
-  rows: number;
-}
-
-export interface UndoResult {
-  /** The undo's own id (its history row, when recorded). */
-  syncId: string;
-  /** The run undone. */
-  undid: string;
-  tables: UndoTableResult[];
-  /** Sequences put back to where they were before the run. */
-  sequences: number;
-  /** What had changed since the run and was overwritten because of `force` (empty without). */
-  overridden: string[];
-  triggerSuppression: TriggerSuppression;
-  seconds: number;
-  warnings: string[];
-}
-
-/** The backup of one run: where it is, where it came from, and its summary; what the CLI needs before connecting. */
-export interface BackupSummary {
-  syncId: string;
-  dir: string;
-  state: BackupManifest['state'] | 'unreadable';
-  createdAt: string | undefined;
-  direction: string | undefined;
-  sourceDb: string | undefined;
-  targetDb: string | undefined;
-  /** host:port/database of the target, without a password. */
-  target: string | undefined;
-  bytes: number;
-}
 
 function summary(backup: StoredBackup): BackupSummary {
   const m = backup.manifest;

@@ -1,6 +1,9 @@
 // How much keeping a run's old rows would take, and whether it can: one decision for plan() and sync().
 
+import type { BackupEstimate } from '../../types.js';
 import { freeBytes } from './store.js';
+
+export type { BackupEstimate } from '../../types.js';
 
 /** What keeping a table's old rows weighs: all of it for a full copy, the changed share of it for an incremental load. */
 export interface TableWeight {
@@ -12,24 +15,6 @@ export interface TableWeight {
   targetRows: number;
   /** Rows an incremental load deletes or overwrites. */
   replacedRows: number;
-}
-
-export interface BackupEstimate {
-  /** Estimated bytes of the old rows a run keeps. */
-  bytes: number;
-  /** True when the modes were not known (a plan without a preview): every table counted as copied in full. */
-  upperBound: boolean;
-  limitBytes: number;
-  /** Free bytes where the backups go. */
-  freeBytes: number;
-  dir: string;
-  /** Whether a run can keep them: at most the limit, and leaving FREE_SPACE_MARGIN free. */
-  fits: boolean;
-  /** Why not, in one sentence. */
-  reason: string | undefined;
-  /** The option that changes it: the limit, or where the backups go. */
-  option: 'backup.limitBytes' | 'backup.dir' | undefined;
-  tables: { table: string; mode: 'full' | 'incremental'; bytes: number }[];
 }
 
 /** Room left free on the backup disk: a backup must never be what fills the machine it runs on. */

@@ -1,6 +1,7 @@
 // The manifest of one run's backup: what was saved, from which database, and how to put it back.
 
 import type { SequenceState } from '../../pg/backup-statements.js';
+import type { BackupState } from '../../types.js';
 
 export const MANIFEST_FORMAT = 'archon-sync-backup';
 export const MANIFEST_VERSION = 1;
@@ -10,7 +11,7 @@ export const MANIFEST_FILE = 'manifest.json';
  * `sealed`: written and flushed before the run's COMMIT, outcome not yet noted (a process that died after COMMIT
  * leaves this; txid_status() of `run.xid` tells). `committed`: the run committed. `undone`: an undo put its tables back.
  */
-export type BackupState = 'sealed' | 'committed' | 'undone';
+export type { BackupState } from '../../types.js';
 
 /**
  * How an undo puts a table back. `all`: the run emptied it (a full copy), the file holds every row it had.

@@ -11,36 +11,13 @@ import {
   type BackupTableFacts,
 } from '../../pg/backup-statements.js';
 import { lockTablesStatement, runStatements } from '../../pg/ddl.js';
-import type { SyncPlan, TablePlan } from '../../types.js';
+import type { BackupReport, SyncPlan, TablePlan } from '../../types.js';
 import type { Replaced, TableLoad } from '../table-load.js';
 import { marksReadable } from '../watermark.js';
 import { estimateBackup, formatBytes, type BackupEstimate, type TableWeight } from './estimate.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type BackupManifest, type BackupTable, type SavedSequence } from './manifest.js';
 import type { CompiledBackup } from './options.js';
 import { BackupStore, flushFiles, streamToFile, targetKey } from './store.js';
-
-/** What a sync kept for undo, in its result. */
-export type BackupReport =
-  | {
-    kept: true;
-    /** The id to undo it by (the history row's sync id when the run was recorded). */
-    syncId: string;
-    /** The run's backup directory. */
-    dir: string;
-    /** Bytes of saved rows and keys. */
-    bytes: number;
-    /** Tables whose old rows were saved (emptied or changed by the run). */
-    tables: number;
-    /** Seconds the run spent keeping them: reading the target into files, flushing, sealing, pruning. */
-    seconds: number;
-  }
-  | {
-    kept: false;
-    /** Why not, in one sentence. */
-    reason: string;
-    /** The estimate that decided, when it was the size. */
-    estimate?: BackupEstimate | undefined;
-  };
 
 /** What the sync knows of itself that the manifest records. */
 export interface RunFacts {

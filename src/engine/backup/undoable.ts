@@ -2,14 +2,8 @@
 
 import type pg from 'pg';
 import { identityReadable, readTargetIdentity } from '../../pg/backup-statements.js';
+import type { UndoMarks } from '../../types.js';
 import { BackupStore, targetKey } from './store.js';
-
-export interface UndoMarks {
-  /** A backup of the run is kept here, for this very database, and the run committed. */
-  undoable: boolean;
-  /** The undo that already put the run's tables back, if one did. */
-  undoneBy: string | null;
-}
 
 /**
  * Per run, whether a backup here can undo it. `completed` says the run committed, for a backup sealed by a
