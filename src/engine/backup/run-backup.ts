@@ -292,7 +292,6 @@ export class RunBackup {
     }
   }
 
-  /** The estimate line for messages: `12.3 MB in 4 tables`. */
   /** Whether the backup is on disk, flushed with its manifest (from just before COMMIT on). */
   get kept(): boolean {
     return this.progress === 'sealed' || this.progress === 'committed';
