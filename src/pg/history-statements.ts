@@ -2,6 +2,7 @@
 
 import type pg from 'pg';
 import { quoteLiteral } from './quote.js';
+import { SYNC_LOCK_CLASS, SYNC_LOCK_OBJECT } from './sync-lock.js';
 
 /** The run log archon-sync writes into the target; never copied. */
 export const HISTORY_TABLE = 'archon_sync_history';
@@ -53,9 +54,7 @@ export async function historyTableExists(client: pg.ClientBase): Promise<boolean
 // behind on a pooled server connection.
 const SHORT_WRITE = [`SET LOCAL synchronous_commit = local`, `SET LOCAL statement_timeout = '5s'`, `SET LOCAL lock_timeout = '2s'`];
 
-// The one-sync-at-a-time advisory lock's two keys ("ARCH", 1), as src/pg/transactions.ts takes it.
-const SYNC_LOCK_CLASS = 0x41524348;
-const SYNC_LOCK = `${SYNC_LOCK_CLASS}, 1`;
+const SYNC_LOCK = `${SYNC_LOCK_CLASS}, ${SYNC_LOCK_OBJECT}`;
 
 /** The application_name of a sync's main target connection: `archon-sync sync_…`, so a lock holder names its run. */
 export function runApplicationName(syncId: string): string {
@@ -153,7 +152,7 @@ export async function syncLockHolders(client: pg.ClientBase): Promise<{ pid: num
   const result = await client.query<{ pid: number; application_name: string | null; state: string | null; since: Date | null }>(
     `SELECT l.pid, a.application_name, a.state, coalesce(a.xact_start, a.backend_start) AS since
        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${SYNC_LOCK_CLASS} AND l.objid = 1 AND l.objsubid = 2
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${SYNC_LOCK_CLASS} AND l.objid = ${SYNC_LOCK_OBJECT} AND l.objsubid = 2
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid()
       ORDER BY l.mode DESC`,
   );

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { runBatch } from './batch.js';
 import { HISTORY_TABLE } from './history-statements.js';
 import { quoteLiteral, sqlCount } from './quote.js';
+import { SYNC_LOCK_CLASS, SYNC_LOCK_OBJECT } from './sync-lock.js';
 
 export interface TransactionSettings {
   lockTimeoutMs: number;
@@ -11,9 +12,6 @@ export interface TransactionSettings {
   maxParallelMaintenanceWorkers: number;
 }
 
-// A two-key advisory lock private to archon-sync ("ARCH", 1): one sync at a time per target database.
-const LOCK_CLASS = 0x41524348;
-const LOCK_OBJECT = 1;
 
 /**
  * Text output pinned on both sides, so a table copied as text and a digest over text mean the same on two
@@ -80,7 +78,7 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Ta
     `SET LOCAL work_mem = '64MB'`,
     ...CANONICAL_TEXT,
     CLIENT_DEATH_CHECK,
-    `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
+    `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${SYNC_LOCK_CLASS}, ${SYNC_LOCK_OBJECT}) AS locked,
             pg_backend_pid() AS pid, ${settings.lock === 'exclusive' ? 'txid_current()::text' : "''"} AS xid,
             txid_current_snapshot()::text AS snapshot,
             CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history`,
@@ -129,7 +127,7 @@ export async function beginReadOnly(client: pg.ClientBase, options: ReadTransact
     // A shared try-lock on the sync key: false while a sync holds it, never blocks one that starts later. Whether
     // the history table (where a watermark would be) can be read, and whether temporary tables can be created
     // (not on a standby, nor in a read-only transaction, nor without the TEMP right).
-    `SELECT pg_try_advisory_xact_lock_shared(${LOCK_CLASS}, ${LOCK_OBJECT}) AS locked,
+    `SELECT pg_try_advisory_xact_lock_shared(${SYNC_LOCK_CLASS}, ${SYNC_LOCK_OBJECT}) AS locked,
             CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history,
             NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'
               AND has_database_privilege(current_database(), 'TEMP') AS can_stage`,
