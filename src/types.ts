@@ -493,6 +493,8 @@ export type BackupReport =
     kept: false;
     /** Why not, in one sentence. */
     reason: string;
+    /** The run changed no rows: not a failure to keep them, there were none. */
+    nothingToUndo?: true | undefined;
     /** The estimate that decided, when it was the size. */
     estimate?: BackupEstimate | undefined;
   };

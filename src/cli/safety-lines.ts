@@ -67,5 +67,5 @@ export function backupLine(backup: BackupEstimate | BackupReport, wording: Wordi
   }
   return backup.kept
     ? `undo with \`archon-sync undo ${backup.syncId}\`: ${formatBytes(backup.bytes)} of old rows from ${plural(backup.tables, 'table')} kept in ${backup.dir}`
-    : `not undoable: ${backup.reason}`;
+    : backup.nothingToUndo ? 'nothing to undo: the run changed no rows' : `not undoable: ${backup.reason}`;
 }

@@ -93,6 +93,8 @@ export class Run {
   private readonly ended = new AbortController();
   /** The old rows this run replaces, kept on this machine for undo (src/engine/backup). */
   private readonly backup: RunBackup;
+  /** No load changed a row: the history row says so, and an undo of an earlier run is not refused for this one. */
+  private changedNothing = false;
 
   constructor(private readonly options: ResolvedOptions, private readonly stopAt: StopAt) {
     this.backup = new RunBackup(options.backup);
@@ -215,6 +217,7 @@ export class Run {
   private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[], sidecar: Sidecar): Promise<SyncResult> {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
+    this.changedNothing = loads.every((load) => !load.changed);
     await this.backup.keep(session.target, plan, loads, this.backupFacts());
     await this.prepareTarget(session.target, plan, loads);
     await IncrementalLoad.removeStaleRows(session, loads);
@@ -485,6 +488,7 @@ export class Run {
         ...this.historyMetadata(this.results.map((r) => r.table), plan.skippedTables), target_xid: this.targetXid,
         ...(editCount(edits) > 0 || edits.untold.length > 0 ? { target_edits: edits } : {}),
         ...(this.backup.kept ? { backup: true } : {}),
+        ...(this.changedNothing ? { changed_nothing: true } : {}),
         ...(this.comparedSince ? { compared_since: this.comparedSince } : {}), ...(watermark ? { watermark } : {}),
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },

@@ -266,6 +266,8 @@ export async function laterRecordedRuns(client: pg.ClientBase, xid: string): Pro
     `SELECT sync_id, metadata->>'target_xid' AS xid, metadata->>'undo_of' AS undo_of FROM ${HISTORY_TABLE}
       WHERE metadata->>'tool' = 'archon-sync' AND metadata->>'target_xid' ~ '^[0-9]{1,18}$'
         AND (metadata->>'target_xid')::int8 > $1::int8
+        -- A run that changed no row (every table compared equal) is no change to the run being undone.
+        AND metadata->>'changed_nothing' IS DISTINCT FROM 'true'
       ORDER BY (metadata->>'target_xid')::int8`,
     [xid],
   );

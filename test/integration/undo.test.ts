@@ -109,6 +109,28 @@ describe('undo', () => {
     await assert.rejects(undo({ target: target.uri, syncId: first, backupDir: dir }), /already undone/);
   });
 
+  test('a run that changes nothing keeps no backup, prunes none, and stands in no undo\'s way', async () => {
+    const [source, target] = await Promise.all([side(servers.source, 67, 'a'), side(servers.target, 68, 'b')]);
+    const dir = backupDir();
+    const before = await state(target);
+    const first = keptId(await run(source, target, dir, { mode: 'full' }));
+    const synced = await state(target);
+    for (const mode of ['incremental', 'auto'] as const) {
+      const idle = await run(source, target, dir, { mode, backup: { dir, keep: 1 } });
+      assert.ok(!idle.backup.kept && idle.backup.nothingToUndo === true, JSON.stringify(idle.backup));
+      assert.ok(Object.values(modes(idle)).every((m) => m === 'incremental'), JSON.stringify(modes(idle)));
+    }
+    assert.deepEqual(await state(target), synced, 'the runs changed nothing');
+    assert.deepEqual(readdirSync(join(dir, readdirSync(dir)[0] ?? '')), [first], 'only the run that changed rows has a backup, kept although keep is 1');
+    const history = await historyRows(target.server, target.database);
+    assert.equal(history.filter((row) => (row.metadata as { changed_nothing?: boolean }).changed_nothing === true).length, 2);
+    // No force needed: the later runs wrote no row.
+    const undone = await undo({ target: target.uri, syncId: first, backupDir: dir });
+    assert.equal(undone.undid, first);
+    assert.deepEqual(undone.overridden, []);
+    assert.deepEqual(await state(target), before);
+  });
+
   test('refuses a backup of another database, and a run that did not commit, which leaves no backup behind', async () => {
     const [source, target] = await Promise.all([side(servers.source, 64, 'a'), side(servers.target, 65, 'b')]);
     const dir = backupDir();

@@ -77,6 +77,16 @@ export function cannotKeepPhrase(reason: string, kind: 'size' | 'write', estimat
 
 type Progress = 'idle' | 'written' | 'sealed' | 'committed' | 'discarded';
 
+/**
+ * No load deletes, overwrites or inserts a row (every table compared equal): an undo would restore nothing, so
+ * nothing is read or written for it, and the backups of runs that did change something are not pruned for it.
+ */
+function nothingToUndo(loads: readonly TableLoad[]): boolean {
+  return loads.every((load) => load.replaces().kind === 'none');
+}
+
+const NOTHING_TO_UNDO = 'the run changes no rows, so there is nothing to undo';
+
 export class RunBackup {
   report: BackupReport;
   private progress: Progress = 'idle';
@@ -105,7 +115,7 @@ export class RunBackup {
    */
   /** What keeping the old rows of `loads` takes, for the preview; undefined when backups are off. */
   async weigh(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<BackupEstimate | undefined> {
-    if (!this.options.enabled) return undefined;
+    if (!this.options.enabled || nothingToUndo(loads)) return undefined;
     const result = await weighLoads(target, loads, this.options);
     this.weighed = { loads, result };
     return result.estimate;
@@ -113,6 +123,10 @@ export class RunBackup {
 
   async keep(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[], run: RunFacts): Promise<void> {
     if (!this.options.enabled) return;
+    if (nothingToUndo(loads)) {
+      this.report = { kept: false, reason: NOTHING_TO_UNDO, nothingToUndo: true };
+      return;
+    }
     const started = Date.now();
     this.warn = run.warn;
     try {
