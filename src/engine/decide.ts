@@ -134,7 +134,7 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
       specs: candidates.map(diffSpec),
       marksOf: watermarkUsable(options, input.historyReadable, plan) ? { schema: plan.schema, tables: candidates.map((t) => t.name) } : undefined,
     });
-    if (setup.marks) since = { marks: setup.marks, ...(await judgeLastRun(session.target, setup.marks, candidates)) };
+    if (setup.marks) since = { marks: setup.marks, ...judgeLastRun(setup.lastWatermark, setup.marks, candidates) };
     throwIfAborted(options.signal);
     const filters = since.trusted?.filters;
     compared = await compareTables(session, candidates, setup, {

@@ -62,7 +62,7 @@ export async function verifyByDigests(session: Session, catalogs: { source: Cata
     marksOf: watermark && plannedTables.length > 0 ? { schema: watermark.schema, tables: plannedTables.map((t) => t.name) } : undefined,
   });
   // The transaction is repeatable read: the marks are its snapshot, the one the digests are read in.
-  const verdict = setup.marks ? await judgeLastRun(session.target, setup.marks, plannedTables) : {};
+  const verdict = setup.marks ? judgeLastRun(setup.lastWatermark, setup.marks, plannedTables) : {};
   const everyRow: Record<string, string> = {};
   for (const spec of specs) {
     const why = 'unusable' in options.watermark ? options.watermark.unusable

@@ -1,10 +1,9 @@
 // The watermark a committed sync leaves in its history row, and what the next run may skip because of it.
 
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import type { ServerInfo } from '../pg/catalog.js';
 import {
-  changedSinceSql, MAX_MARK_AGE, readLatestWatermark, snapshotBounds, writtenSince,
+  changedSinceSql, MAX_MARK_AGE, snapshotBounds, writtenSince,
   type ChangedSince, type ServerIdentity, type ServerMark,
 } from '../pg/change-marks.js';
 import type { TablePlan } from './plan.js';
@@ -179,13 +178,12 @@ export interface Marks {
 }
 
 /**
- * What the newest watermark of a committed run between these two servers (read from the target's history
- * table, which the caller knows exists) allows for `tables`, judged by both sides' marks read after the locks.
+ * What the newest watermark of a committed run between these two servers (`found`, read from the target's history
+ * table with the marks: setUpComparison) allows for `tables`, judged by both sides' marks read after the locks.
  * Without `trusted`, compare everything; `comparedInFull` says, per table, why a watermark that was found could
  * not spare it a full comparison.
  */
-export async function judgeLastRun(target: pg.ClientBase, marks: Marks, tables: readonly TablePlan[]): Promise<{ trusted?: TrustedChanges | undefined; comparedInFull?: Map<string, string> | undefined }> {
-  const found = await readLatestWatermark(target, marks.source.identity, marks.target.identity);
+export function judgeLastRun(found: { syncId: string; watermark: unknown } | undefined, marks: Marks, tables: readonly TablePlan[]): { trusted?: TrustedChanges | undefined; comparedInFull?: Map<string, string> | undefined } {
   if (!found) return {};
   const { filters, comparedInFull } = judgeWatermark(found.watermark, marks, tables, found.syncId);
   return { trusted: filters.size > 0 ? { sinceSyncId: found.syncId, filters } : undefined, comparedInFull };

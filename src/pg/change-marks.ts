@@ -7,6 +7,7 @@
 // target row written by X, or older than the oldest transaction running when X committed, is the version the
 // sync left. Only the other rows need their digests computed.
 
+import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { columnTypesCte } from './column-types.js';
 import { HISTORY_TABLE } from './history-statements.js';
@@ -196,26 +197,36 @@ export function writtenSince(xmin: string, mark: ChangedSince): boolean {
   return (((mark.now - id) % XID_SPACE) + XID_SPACE) % XID_SPACE <= window;
 }
 
+/** The identity of the server the statement runs on, as a watermark records it (ServerIdentity, as jsonb). */
+const OWN_IDENTITY_SQL = `pg_catalog.jsonb_build_object(
+        'system', (SELECT system_identifier::text FROM pg_catalog.pg_control_system()),
+        'timeline', (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()),
+        'database', (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))`;
+
 /**
- * The newest watermark (history metadata `watermark`) of a committed archon-sync run between these two servers,
- * read in the caller's transaction. Every guard sits inside nested CASEs, evaluated in order, so no row (one
- * copied from another cluster, one edited by hand, an id from the future) can make txid_status() fail and end
- * the transaction.
+ * Per source, the newest watermark (history metadata `watermark`) of a committed archon-sync run into this very
+ * target, read in the caller's transaction: the target's identity is computed where the statement runs, so it needs
+ * no parameter and can share a message with the marks (the source's identity is picked from the reply, by
+ * latestWatermarkFrom). Every guard sits inside nested CASEs, evaluated in order, so no row (one copied from
+ * another cluster, one edited by hand, an id from the future) can make txid_status() fail and end the transaction.
+ * Needs the rights serverMarkStatement needs, and the history table readable.
  */
-export async function readLatestWatermark(client: pg.ClientBase, source: ServerIdentity, target: ServerIdentity): Promise<{ syncId: string; watermark: unknown } | undefined> {
-  const result = await client.query<{ sync_id: string; watermark: unknown }>(
-    `SELECT sync_id, w AS watermark
+export function latestWatermarksStatement(): string {
+  return `SELECT DISTINCT ON (w->'source'->'identity') sync_id, w->'source'->'identity' AS source_identity, w AS watermark
        FROM (SELECT sync_id, metadata->'watermark' AS w FROM ${HISTORY_TABLE} WHERE metadata->>'tool' = 'archon-sync') h
-      WHERE CASE WHEN w->'source'->'identity' = $1::jsonb AND w->'target'->'identity' = $2::jsonb
+      WHERE CASE WHEN w->'target'->'identity' = ${OWN_IDENTITY_SQL}
                   AND w->'target'->>'xid' ~ '^[0-9]{1,18}$'
                  THEN CASE WHEN (w->'target'->>'xid')::int8 < pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())
                            THEN pg_catalog.txid_status((w->'target'->>'xid')::int8) = 'committed'
                            ELSE false END
                  ELSE false END
-      ORDER BY CASE WHEN w->'target'->>'xid' ~ '^[0-9]{1,18}$' THEN (w->'target'->>'xid')::int8 END DESC NULLS LAST
-      LIMIT 1`,
-    [JSON.stringify(source), JSON.stringify(target)],
-  );
-  const row = result.rows[0];
+      ORDER BY w->'source'->'identity', CASE WHEN w->'target'->>'xid' ~ '^[0-9]{1,18}$' THEN (w->'target'->>'xid')::int8 END DESC NULLS LAST`;
+}
+
+/** The newest watermark from `source` in a reply to latestWatermarksStatement, if there is one. */
+export function latestWatermarkFrom(result: pg.QueryResult | undefined, source: ServerIdentity): { syncId: string; watermark: unknown } | undefined {
+  const rows = (result?.rows ?? []) as { sync_id: string; source_identity: unknown; watermark: unknown }[];
+  // jsonb's equality, as the statement used to test it: same keys, same values, same types.
+  const row = rows.find((r) => isDeepStrictEqual(r.source_identity, { ...source }));
   return row ? { syncId: row.sync_id, watermark: row.watermark } : undefined;
 }

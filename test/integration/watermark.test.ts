@@ -133,6 +133,9 @@ describe('watermarks', () => {
     const fromCopy = await run(copy, target, { mode: 'incremental' });
     assert.equal(fromCopy.comparedSince, undefined, 'a watermark of another source database was used');
     assert.deepEqual(changes(fromCopy), {});
+    // The copy's watermark is the newest on the target, but not this source's: the next run goes by its own.
+    const again = await run(source, target, { mode: 'incremental' });
+    assert.equal(again.comparedSince, first.syncId, 'the newest watermark of another source was taken, or none');
 
     // A watermark naming a transaction that rolled back (or an id that means nothing) is passed over, not an error.
     const aborted = await target.server.asOwner(target.database, async (c) => {
