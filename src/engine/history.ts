@@ -6,7 +6,7 @@ import { INIT_HISTORY, phrase, type Phrase } from '../advice.js';
 import { runBatch } from '../pg/batch.js';
 import { redact } from '../pg/redact.js';
 import {
-  guardedInTransaction, shortUpdateStatements, startRunStatements, updateRunStatement, type HistoryFields, type HistoryRowStart,
+  guardedInTransaction, shortUpdateStatements, startRunStatements, STARTED_NOTICE, updateRunStatement, type HistoryFields, type HistoryRowStart,
 } from '../pg/history-statements.js';
 import { isStatementError } from '../pg/server-errors.js';
 import { isUndefinedTable } from '../pg/transactions.js';
@@ -31,6 +31,12 @@ const BESIDE_WAIT_MS = 3000;
 function atMost(work: Promise<unknown> | undefined, ms: number): Promise<unknown> {
   return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 }
+
+/**
+ * A started row's recorder, and the replies to the statements sent with it; or, when those failed after the row
+ * was written, their error.
+ */
+export type HistoryStarted = { recorder: HistoryRecorder; then: pg.QueryResult[] } | { recorder: HistoryRecorder; error: unknown };
 
 /** Where live progress goes: the sidecar's best-effort statement, or nowhere. */
 export type BesideWriter = (statements: readonly string[]) => Promise<unknown>;
@@ -60,14 +66,22 @@ export class HistoryRecorder {
 
   /**
    * Inserts the `running` row on `main` before the run's transaction begins (and settles rows of dead runs while
-   * the sync lock is free); on any problem warns once and returns a recorder that does nothing.
+   * the sync lock is free), and sends `then` (the statements that begin the run) in the same message. On a
+   * problem with the row, warns once, sends `then` alone and returns a recorder that does nothing. When `then`
+   * fails after the row was written, returns the recorder with `then`'s error, for the caller to record and throw.
    */
-  static async start(main: pg.ClientBase, start: HistoryStart, beside: BesideWriter, warn: (message: Phrase) => void): Promise<HistoryRecorder> {
-    let inserted: { sync_id: string } | undefined;
+  static async start(main: pg.ClientBase, start: HistoryStart, beside: BesideWriter, warn: (message: Phrase) => void, then: readonly string[] = []): Promise<HistoryStarted> {
+    // The replies of a message that failed are lost: the block's notice says whether the row was written before.
+    let written: string | undefined;
+    const onNotice = (notice: { message?: string | undefined; detail?: string | undefined }) => {
+      if (notice.message === STARTED_NOTICE) written = notice.detail ?? '';
+    };
+    main.on('notice', onNotice);
+    let replies: pg.QueryResult[];
     try {
-      const results = await runBatch(main, startRunStatements(start));
-      inserted = results.find((r) => r.command === 'INSERT')?.rows[0] as { sync_id: string } | undefined;
+      replies = await runBatch(main, [...startRunStatements(start), ...then]);
     } catch (error) {
+      if (written !== undefined) return { recorder: HistoryRecorder.forRow(written, start, beside, warn), error };
       // A connection that failed (a pooler's FATAL, a lost socket) is the run's failure, not the history's.
       if (!isStatementError(error)) throw error;
       // The short transaction is aborted; the run's own BEGIN must not find it open.
@@ -75,13 +89,20 @@ export class HistoryRecorder {
       warn(isUndefinedTable(error)
         ? phrase`the target has no archon_sync_history table, so this run is not recorded; create it with ${INIT_HISTORY}`
         : [`cannot record this run in archon_sync_history: ${redact((error as Error).message)}; the sync goes on`]);
-      return new HistoryRecorder(undefined, start.syncId, beside, warn);
+      return { recorder: new HistoryRecorder(undefined, start.syncId, beside, warn), then: await runBatch(main, then) };
+    } finally {
+      main.off('notice', onNotice);
     }
-    if (!inserted) {
+    return { recorder: HistoryRecorder.forRow(written ?? '', start, beside, warn), then: replies.slice(replies.length - then.length) };
+  }
+
+  /** The recorder of a row written with id `id` ('' when no id was free). */
+  private static forRow(id: string, start: HistoryStart, beside: BesideWriter, warn: (message: Phrase) => void): HistoryRecorder {
+    if (!id) {
       warn([`cannot record this run in archon_sync_history: no free sync id after ${start.syncId} (other runs took them at the same moment); the sync goes on`]);
       return new HistoryRecorder(undefined, start.syncId, beside, warn);
     }
-    return new HistoryRecorder(inserted.sync_id, inserted.sync_id, beside, warn);
+    return new HistoryRecorder(id, id, beside, warn);
   }
 
   /** The row exists: what this run writes there will be there for the next one. */

@@ -1,12 +1,11 @@
-// Reads both catalogs inside the run's transactions and builds the plan: the part shared by sync, plan and verify.
+// Reads the source's catalog and rows as its snapshot opens, and builds the plan: the part shared by sync, plan and verify.
 
 import type pg from 'pg';
-import { readCatalog, countRows, type PoolerGuess, type ServerInfo } from '../pg/catalog.js';
+import { catalogFrom, catalogStatement, countRowsStatement, countsFrom, type Catalog, type PoolerGuess, type ServerInfo } from '../pg/catalog.js';
 import { quoteTable } from '../pg/quote.js';
 import { beginSourceSnapshot, existingTables, isUndefinedTable, rollback } from '../pg/transactions.js';
 import type { Endpoint } from '../pg/uri.js';
 import type { SyncPlan } from '../types.js';
-import type { Session } from './connections.js';
 import type { ResolvedOptions } from './options.js';
 import { buildPlan } from './plan.js';
 
@@ -24,36 +23,47 @@ export function guessPooler(endpoint: Endpoint, server: ServerInfo): PoolerGuess
 
 const TRANSACTION_POOLER_NOTE = 'goes through a transaction-mode pooler: archon-sync keeps all its work in one transaction per connection and uses only SET LOCAL, so it works, but a long copy is better through the session pooler (port 5432) or a direct connection';
 
+/** What the source's snapshot holds, read as it opens: its catalog and the rows of each table it could lock. */
+export interface SourceRead {
+  catalog: Catalog;
+  rows: ReadonlyMap<string, number>;
+}
+
 /**
- * Opens the source snapshot with the selected tables locked ACCESS SHARE first. Tables the source lacks cannot
- * be locked; they are found (outside any snapshot) only when the first attempt says one is missing.
+ * Opens the source snapshot with the selected tables locked ACCESS SHARE first, and reads the catalog and the row
+ * counts in it, in the same message. Tables the source lacks cannot be locked; they are found (outside any
+ * snapshot) only when the first attempt says one is missing, and a second message does the same without them.
  */
-export async function openSourceSnapshot(source: pg.ClientBase, schema: string, tables: readonly string[], lockTimeoutMs: number): Promise<void> {
+export async function openSourceSnapshot(source: pg.ClientBase, schema: string, tables: readonly string[], lockTimeoutMs: number): Promise<SourceRead> {
+  const open = async (locked: readonly string[]): Promise<SourceRead> => {
+    const sql = locked.map((t) => quoteTable(schema, t));
+    const replies = await beginSourceSnapshot(source, {
+      lockTimeoutMs, lockTables: sql, then: [catalogStatement(schema, tables), ...(sql.length > 0 ? [countRowsStatement(sql)] : [])],
+    });
+    const catalog = catalogFrom(replies[0]);
+    if (!catalog) throw new Error('the catalog query returned no row');
+    const counts = countsFrom(replies[1], sql);
+    return { catalog, rows: new Map(locked.map((t, i) => [t, counts[i] ?? 0])) };
+  };
   try {
-    await beginSourceSnapshot(source, { lockTimeoutMs, lockTables: tables.map((t) => quoteTable(schema, t)) });
+    return await open(tables);
   } catch (error) {
     if (!isUndefinedTable(error)) throw error;
     await rollback(source);
-    const present = await existingTables(source, schema, tables);
-    await beginSourceSnapshot(source, { lockTimeoutMs, lockTables: present.map((t) => quoteTable(schema, t)) });
+    return open(await existingTables(source, schema, tables));
   }
 }
 
 /**
- * Starts the source snapshot, reads both catalogs (the target's in whatever transaction the caller opened),
- * counts the source rows and returns the plan.
+ * The plan, from what the source's snapshot held (openSourceSnapshot) and the target's catalog, read in whatever
+ * transaction the caller opened.
  */
-export async function readPlan(session: Session, options: ResolvedOptions): Promise<SyncPlan> {
+export function planFrom(options: ResolvedOptions, source: SourceRead, targetCatalog: Catalog): SyncPlan {
   const { schema, tables } = options;
-  await openSourceSnapshot(session.source, schema, tables, options.lockTimeoutMs);
-  // One round trip on each side at once: over a link the two catalogs cost one wait, not two.
-  const [sourceCatalog, targetCatalog] = await Promise.all([readCatalog(session.source, schema, tables), readCatalog(session.target, schema, tables)]);
-  session.sourcePid = sourceCatalog.server.backendPid;
+  const sourceCatalog = source.catalog;
   sourceCatalog.server.pooler = guessPooler(options.sourceEndpoint, sourceCatalog.server);
   targetCatalog.server.pooler = guessPooler(options.targetEndpoint, targetCatalog.server);
-  const present = tables.filter((name) => sourceCatalog.tables.has(name));
-  const counts = await countRows(session.source, present.map((name) => sourceCatalog.tables.get(name)?.sql ?? ''));
-  const sourceRows = new Map(present.map((name, i) => [name, counts[i] ?? 0]));
+  const sourceRows = new Map(tables.filter((name) => sourceCatalog.tables.has(name)).map((name) => [name, source.rows.get(name) ?? 0]));
   const result = buildPlan({ schema, tables, source: sourceCatalog, target: targetCatalog, sourceRows });
   for (const [side, server] of [['source', result.source], ['target', result.target]] as const) {
     if (server.pooler === 'transaction pooler') result.warnings.push(`the ${side} ${TRANSACTION_POOLER_NOTE}`);

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { optionNamed, phrase, wordPhrase, type Phrase } from '../advice.js';
 import { CancelledError, CommitUnconfirmedError, CopyError, type ArchonSyncError } from '../errors.js';
 import { runBatch } from '../pg/batch.js';
-import { countRowsStatement, countsFrom, type ForeignKeyInfo } from '../pg/catalog.js';
+import { catalogFrom, catalogStatement, countRowsStatement, countsFrom, type ForeignKeyInfo } from '../pg/catalog.js';
 import { readServerMark, serverMarkFrom, serverMarkStatement, type ServerMark } from '../pg/change-marks.js';
 import {
   addForeignKeyStatement, disableTriggerStatement, dropForeignKeyStatement, dropIndexesStatement, lockTablesStatement, restoreTriggerStatement,
@@ -19,7 +19,7 @@ import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
 import { causeOfServerError } from '../pg/server-errors.js';
 import { Stalled } from '../pg/stall-watch.js';
 import { inspectTarget } from '../pg/target-facts.js';
-import { beginTargetTransaction } from '../pg/transactions.js';
+import { syncLockHeld, targetTransactionFrom, targetTransactionStatements, type TargetTransactionOptions } from '../pg/transactions.js';
 import type { HistoryOptions, PreviewedPlan, SyncPhase, SyncPlan, SyncResult, TableComparison, TableResult, TriggerSuppression } from '../types.js';
 import { checksumError, compareTables, countMismatchError } from './checks.js';
 import { boundedCommit, type CommitOutcome } from './bounded-commit.js';
@@ -35,7 +35,7 @@ import type { ResolvedOptions } from './options.js';
 import { loadsFor, previewed } from './preview.js';
 import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly } from './privilege-check.js';
 import { ProgressTracker } from './progress-tracker.js';
-import { readPlan } from './read-plan.js';
+import { openSourceSnapshot, planFrom } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 import { IncrementalLoad } from './incremental.js';
 import { Sidecar } from './sidecar.js';
@@ -118,9 +118,8 @@ export class Run {
     const stopCancelling = session.cancelOnAbort(options.signal);
     const sidecars = this.openSidecars(session);
     try {
-      // The run's row first, on its own connection and outside its transaction: whatever happens next is recorded.
-      if (history && syncId) await this.startHistory(session, sidecars.target, history, syncId);
-      const outcome = await session.guard(this.steps(session, sidecars.target));
+      const start = history && syncId ? { history, syncId, sidecar: sidecars.target } : undefined;
+      const outcome = await session.guard(this.steps(session, sidecars.target, start));
       if (outcome.stoppedAt !== 'commit') await session.release();
       else if (this.commitOutcome === 'unconfirmed') throw await this.unconfirmed(session, outcome.result);
       else await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
@@ -193,8 +192,8 @@ export class Run {
   }
 
   /** The steps, in order; a plan and a preview stop before the first write. */
-  private async steps(session: Session, sidecar: Sidecar): Promise<RunOutcome> {
-    const plan = await this.validate(session);
+  private async steps(session: Session, sidecar: Sidecar, start: HistoryStartInput | undefined): Promise<RunOutcome> {
+    const plan = await this.validate(session, start);
     const rows = await this.inspectTarget(session, plan);
     if (this.stopAt === 'plan') return { stoppedAt: 'plan', plan };
     this.history?.update({ total_rows: plan.totalRows });
@@ -270,25 +269,44 @@ export class Run {
     };
   }
 
-  /** Opens the target transaction, takes the one-sync-at-a-time lock (shared by previews) and reads the plan. */
-  private async validate(session: Session): Promise<SyncPlan> {
+  /**
+   * Opens the target transaction, takes the one-sync-at-a-time lock (shared by previews) and reads the target's
+   * catalog once it holds it, in one message; meanwhile the source's snapshot opens with its catalog and row counts
+   * in another. Then builds the plan.
+   */
+  private async validate(session: Session, start: HistoryStartInput | undefined): Promise<SyncPlan> {
     const { options } = this;
     this.tracker.setPhase('validation');
-    const begun = await beginTargetTransaction(session.target, {
+    const lock = this.stopAt === 'commit' ? 'exclusive' : 'shared';
+    // A lock timeout here is the source's LOCK TABLE: the target's catalog is read only by the lock's holder.
+    this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
+    const settings: TargetTransactionOptions = {
       lockTimeoutMs: options.lockTimeoutMs,
       maintenanceWorkMem: options.maintenanceWorkMem,
       maxParallelMaintenanceWorkers: options.maxParallelMaintenanceWorkers,
-      lock: this.stopAt === 'commit' ? 'exclusive' : 'shared',
-    });
+      lock,
+      then: [catalogStatement(options.schema, options.tables, syncLockHeld(lock))],
+    };
+    // Both settled before going on: a failure of one side must not hide a history row the other just wrote.
+    const [target, opened] = await Promise.allSettled([
+      start ? this.startHistory(session, start, targetTransactionStatements(settings)) : runBatch(session.target, targetTransactionStatements(settings)),
+      openSourceSnapshot(session.source, options.schema, options.tables, options.lockTimeoutMs),
+    ]);
+    if (target.status === 'rejected') throw target.reason;
+    if (opened.status === 'rejected') throw opened.reason;
+    const begun = targetTransactionFrom(target.value, settings);
+    const source = opened.value;
+    this.locking = undefined;
     session.targetPid = begun.backendPid;
+    session.sourcePid = source.catalog.server.backendPid;
     this.targetXid = begun.xid;
     this.targetBegun = begun.snapshot;
     this.historyReadable = begun.historyReadable;
-    // A running sync holds locks the catalog reads would queue behind: say so at once instead.
+    // A running sync holds locks the catalog reads would queue behind: they were not read, and the refusal says so.
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
-    this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
-    const plan = await readPlan(session, options);
-    this.locking = undefined;
+    const targetCatalog = catalogFrom(begun.then[0]);
+    if (!targetCatalog) throw new Error('the catalog query returned no row');
+    const plan = planFrom(options, source, targetCatalog);
     this.tracker.totalRows = plan.totalRows;
     throwIfAborted(options.signal);
     return plan;
@@ -556,21 +574,36 @@ export class Run {
     };
   }
 
-  private async startHistory(session: Session, sidecar: Sidecar, history: HistoryOptions, syncId: string): Promise<void> {
-    this.history = await HistoryRecorder.start(session.target, {
+  /**
+   * The run's row, in its own short transaction on the run's connection, in the message that then begins the run's
+   * transaction (`begin`): whatever happens next is recorded. Resolves with the replies to `begin`.
+   */
+  private async startHistory(session: Session, { history, syncId, sidecar }: HistoryStartInput, begin: readonly string[]): Promise<pg.QueryResult[]> {
+    const started = await HistoryRecorder.start(session.target, {
       syncId,
       direction: history.direction,
       triggeredBy: history.triggeredBy ?? 'library',
       sourceDb: history.sourceDb,
       targetDb: history.targetDb,
       metadata: this.historyMetadata([], []),
-    }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message));
+    }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message), begin);
+    this.history = started.recorder;
+    if ('error' in started) throw started.error;
     // Another run took this second's id: the connection's name must carry the id actually written (the lock
     // holder is named by it). Rare, so one statement more only then; PgBouncer keeps application_name per client.
     if (this.history.recording && this.history.syncId !== syncId) {
       await session.target.query(`SET application_name = ${quoteLiteral(runApplicationName(this.history.syncId))}`);
     }
+    return started.then;
   }
+}
+
+/** What starting a run's history row takes. */
+interface HistoryStartInput {
+  history: HistoryOptions;
+  syncId: string;
+  /** The target's sidecar: where live progress goes. */
+  sidecar: Sidecar;
 }
 
 /** What the progress cost model should expect of a load: an incremental one moves only its changed rows, builds nothing. */

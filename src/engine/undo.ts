@@ -318,7 +318,7 @@ class UndoRun {
     // Its own connection: the undo's transaction already holds the locks, and its row must outlive a rollback.
     const historyClient = await connect(options.target, { side: 'target (history)', connectTimeoutMs: options.connectTimeoutMs, applicationName: 'archon-sync-history' });
     this.historyClient = historyClient;
-    this.history = await HistoryRecorder.start(
+    this.history = (await HistoryRecorder.start(
       historyClient,
       {
         syncId: this.undoId,
@@ -330,7 +330,7 @@ class UndoRun {
       },
       (statements) => historyClient.query(statements.join(';\n')),
       (message) => this.warn(message),
-    );
+    )).recorder;
   }
 
   /**

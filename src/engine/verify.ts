@@ -1,9 +1,9 @@
 // verify(): which rows differ between the two databases, computed on the servers, writing nothing.
 
 import { ValidationError, type ArchonSyncError } from '../errors.js';
-import { readCatalog, countRows, type Catalog } from '../pg/catalog.js';
+import { catalogFrom, catalogStatement, type Catalog } from '../pg/catalog.js';
 import { Stalled } from '../pg/stall-watch.js';
-import { beginReadOnly } from '../pg/transactions.js';
+import { beginReadOnly, syncLockHeld } from '../pg/transactions.js';
 import type { TableComparison, VerifyOptions, VerifyResult } from '../types.js';
 import { compareTable, tableSpecs } from './compare.js';
 import { Session } from './connections.js';
@@ -58,20 +58,24 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   try {
     // Repeatable read on both sides: each is compared as of one moment. A running sync would hold the target's
     // tables for its whole run; say so at once rather than wait behind it.
-    await openSourceSnapshot(session.source, schema, tables, lockTimeoutMs);
+    // Each side's catalog in the message that opens its transaction (the target's only once it holds the lock).
     // Read-write: the digests are staged in temporary tables; the transaction is rolled back (session.release).
-    const begun = await beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false });
+    const [source, begun] = await Promise.all([
+      openSourceSnapshot(session.source, schema, tables, lockTimeoutMs),
+      beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false, then: [catalogStatement(schema, tables, syncLockHeld('shared'))] }),
+    ]);
     await refuseIfAnotherRun(session.target, begun.lockIsFree);
-    const [sourceCatalog, targetCatalog] = await Promise.all([readCatalog(session.source, schema, tables), readCatalog(session.target, schema, tables)]);
+    const sourceCatalog = source.catalog;
+    const targetCatalog = catalogFrom(begun.then[0]);
+    if (!targetCatalog) throw new Error('the catalog query returned no row');
     session.sourcePid = sourceCatalog.server.backendPid;
     session.targetPid = targetCatalog.server.backendPid;
     refuseHiddenRows(sourceCatalog, 'source');
     refuseHiddenRows(targetCatalog, 'target');
     const { specs, missing } = tableSpecs(sourceCatalog, targetCatalog, schema, tables);
     const tracker = new ProgressTracker(resolved.onEvent, true);
-    const counts = await countRows(session.source, specs.map((spec) => spec.sql));
-    const totals = new Map(specs.map((spec, i) => [spec.name, counts[i] ?? 0]));
-    tracker.totalRows = counts.reduce((a, b) => a + b, 0);
+    const totals = new Map(specs.map((spec) => [spec.name, source.rows.get(spec.name) ?? 0]));
+    tracker.totalRows = [...totals.values()].reduce((a, b) => a + b, 0);
     tracker.setPhase('verification');
     const results: TableComparison[] = [...missing];
     // Keyed tables by their digests, all at once (going by the last sync's watermark where it vouches for a table);

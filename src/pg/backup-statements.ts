@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { changedSinceSql, MAX_MARK_AGE, snapshotBounds, type ServerIdentity } from './change-marks.js';
 import { HISTORY_TABLE, historyTableExists } from './history-statements.js';
-import { quoteColumns, quoteIdent, quoteLiteral } from './quote.js';
+import { dollarQuotedBlock, quoteColumns, quoteIdent, quoteLiteral } from './quote.js';
 import type { KeysRelation } from './multi-diff.js';
 
 /** One target table as a backup needs it, read in the run's transaction. */
@@ -105,7 +105,7 @@ export function sequencesPastRowsStatement(sequences: readonly { sequence: strin
     EXECUTE ${quoteLiteral(`ALTER SEQUENCE ${sequence} RESTART WITH `)} || wanted::text;
   END IF;`;
   });
-  return [`DO $archon_sync$\nDECLARE wanted bigint; next_value bigint;\nBEGIN${steps.join('')}\nEND\n$archon_sync$`];
+  return [dollarQuotedBlock(`\nDECLARE wanted bigint; next_value bigint;\nBEGIN${steps.join('')}\nEND\n`)];
 }
 
 /** Who the target database is, and the caller's snapshot; `system` and `timeline` are null where the role may not read them. */

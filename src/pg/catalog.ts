@@ -2,7 +2,7 @@
 
 import type pg from 'pg';
 import { columnTypesCte, describeType, TYPE_ROWS_SQL, withoutOwnSchema, type TypeRow } from './column-types.js';
-import { quoteTable } from './quote.js';
+import { quoteLiteral, quoteTable, quoteTextArray } from './quote.js';
 
 /** What sits between us and the server, as far as can be told from the outside. */
 export type PoolerGuess = 'direct' | 'transaction pooler' | 'session pooler' | 'pooler or proxy';
@@ -273,9 +273,25 @@ function binaryUnsafeReason(row: ColumnRow): string | undefined {
 
 /** Reads everything the plan needs about `tables` in `schema`, in the caller's transaction and snapshot. */
 export async function readCatalog(client: pg.ClientBase, schema: string, tables: readonly string[]): Promise<Catalog> {
-  const result = await client.query<{ doc: CatalogDocument }>(CATALOG_SQL, [schema, tables]);
-  const doc = result.rows[0]?.doc;
-  if (!doc) throw new Error('the catalog query returned no row');
+  const catalog = catalogFrom(await client.query(catalogStatement(schema, tables)));
+  if (!catalog) throw new Error('the catalog query returned no row');
+  return catalog;
+}
+
+/**
+ * readCatalog's statement with its values as literals, for a caller that sends it in one message with others
+ * (runBatch). `onlyIf`: an SQL condition checked first; when false the catalog is not read (no catalog lock is
+ * waited for) and catalogFrom gives undefined.
+ */
+export function catalogStatement(schema: string, tables: readonly string[], onlyIf?: string): string {
+  const statement = CATALOG_SQL.replace('$1', () => quoteLiteral(schema)).replace('$2::text[]', () => quoteTextArray(tables));
+  return onlyIf ? `SELECT c.doc FROM (${statement}) c WHERE ${onlyIf}` : statement;
+}
+
+/** The catalog in a reply to catalogStatement; undefined when its condition held it back. */
+export function catalogFrom(result: pg.QueryResult | undefined): Catalog | undefined {
+  const doc = (result?.rows[0] as { doc?: CatalogDocument } | undefined)?.doc;
+  if (!doc) return undefined;
   const { server } = doc;
   const types = new Map(doc.types.map((t) => [t.oid, t]));
   return {

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { columnTypesCte } from './column-types.js';
 import { HISTORY_TABLE } from './history-statements.js';
-import { quoteLiteral } from './quote.js';
+import { quoteLiteral, quoteTextArray } from './quote.js';
 
 /** What must be the same again for marks taken on a server to mean anything there later. */
 export interface ServerIdentity {
@@ -109,17 +109,13 @@ interface MarkRow {
 }
 
 /** A text[] literal of `values`, for statements sent without parameters (one message with others). */
-function textArray(values: readonly string[]): string {
-  return `ARRAY[${values.map(quoteLiteral).join(', ')}]::pg_catalog.text[]`;
-}
-
 /**
  * The statement readServerMark sends, with its values as literals, for a caller that sends it in one message
  * with others (runBatch); read its reply with serverMarkFrom.
  */
 export function serverMarkStatement(definitionsOf?: DefinitionsOf): string {
   if (!definitionsOf) return `SELECT ${MARK_COLUMNS}`;
-  return MARK_WITH_DEFINITIONS_SQL.replace('$1', () => quoteLiteral(definitionsOf.schema)).replace('$2::text[]', () => textArray(definitionsOf.tables));
+  return MARK_WITH_DEFINITIONS_SQL.replace('$1', () => quoteLiteral(definitionsOf.schema)).replace('$2::text[]', () => quoteTextArray(definitionsOf.tables));
 }
 
 /** The mark in a reply to serverMarkStatement. */

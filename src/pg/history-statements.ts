@@ -1,7 +1,7 @@
 // SQL for the archon_sync_history table: insert a run, update it, read recent runs.
 
 import type pg from 'pg';
-import { quoteLiteral } from './quote.js';
+import { dollarQuotedBlock, quoteLiteral } from './quote.js';
 import { SYNC_LOCK_CLASS, SYNC_LOCK_OBJECT } from './sync-lock.js';
 
 /** The run log archon-sync writes into the target; never copied. */
@@ -70,17 +70,24 @@ function literal(key: string, value: unknown): string {
   return typeof value === 'string' ? quoteLiteral(value) : quoteLiteral(JSON.stringify(value));
 }
 
+/** What startRunStatements says once its row is written (DETAIL: the id, '' when every id was taken). */
+export const STARTED_NOTICE = 'archon-sync: history row written';
+
 /**
  * The `running` row, in a short transaction of its own on the run's main connection before its transaction
  * begins, so it exists whatever becomes of the run. The first free id of `sync_…`, `sync_…_2`, … is taken. In the
- * same message, while the sync lock is free, rows of dead runs are settled (see settleAbandonedStatement).
+ * same message, while the sync lock is free, rows of dead runs are settled (see settleAbandonedStatement). Both in
+ * a block that ends with STARTED_NOTICE, so a caller that sends more statements in the same message knows, when
+ * one of those fails, that the row was written (the replies of a failed message are lost).
  */
 export function startRunStatements(start: HistoryRowStart): string[] {
   const id = quoteLiteral(start.syncId);
   return [
     'BEGIN',
     ...SHORT_WRITE,
-    `INSERT INTO ${HISTORY_TABLE}
+    `SET LOCAL client_min_messages = notice`,
+    dollarQuotedBlock(`DECLARE written text; BEGIN
+     INSERT INTO ${HISTORY_TABLE}
        (sync_id, direction, status, current_phase, percent_complete, triggered_by, source_db, target_db, metadata, started_at)
      SELECT c.id, ${quoteLiteral(start.direction)}, 'running', 'validation', 0, ${quoteLiteral(start.triggeredBy)},
             ${quoteLiteral(start.sourceDb)}, ${quoteLiteral(start.targetDb)}, ${quoteLiteral(JSON.stringify(start.metadata))}::jsonb, now()
@@ -88,8 +95,10 @@ export function startRunStatements(start: HistoryRowStart): string[] {
       WHERE NOT EXISTS (SELECT 1 FROM ${HISTORY_TABLE} h WHERE h.sync_id = c.id)
       ORDER BY c.n LIMIT 1
      ON CONFLICT (sync_id) DO NOTHING
-     RETURNING sync_id`,
-    settleAbandonedStatement(),
+     RETURNING sync_id INTO written;
+     ${settleAbandonedStatement()};
+     RAISE NOTICE '${STARTED_NOTICE}' USING DETAIL = coalesce(written, '');
+    END`),
     'COMMIT',
   ];
 }
@@ -144,7 +153,7 @@ export function shortUpdateStatements(statement: string): string[] {
  * not roll back the data. The exception block is a subtransaction; a failure becomes a WARNING.
  */
 export function guardedInTransaction(statement: string): string {
-  return `DO $archon_sync$ BEGIN ${statement}; EXCEPTION WHEN OTHERS THEN RAISE WARNING 'archon-sync: the history row was not updated: %', SQLERRM; END $archon_sync$`;
+  return dollarQuotedBlock(`BEGIN ${statement}; EXCEPTION WHEN OTHERS THEN RAISE WARNING 'archon-sync: the history row was not updated: %', SQLERRM; END`);
 }
 
 /** The sessions holding the sync lock: their pid, application_name (a sync's names its run), state and since when. */

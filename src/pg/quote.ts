@@ -34,3 +34,18 @@ export function quoteDataLiteral(value: string): string {
 export function sqlCount(value: number): number {
   return Math.max(0, Math.round(value));
 }
+
+/** A text[] literal of `values`, for statements sent without parameters (runBatch). */
+export function quoteTextArray(values: readonly string[]): string {
+  return `ARRAY[${values.map(quoteLiteral).join(', ')}]::pg_catalog.text[]`;
+}
+
+/**
+ * `DO $tag$ body $tag$` with a tag the body does not contain: a body can carry values (endpoint labels, sample keys,
+ * names) that hold any text.
+ */
+export function dollarQuotedBlock(body: string): string {
+  let tag = 'archon_sync';
+  for (let n = 1; body.includes(`$${tag}$`); n++) tag = `archon_sync_${n}`;
+  return `DO $${tag}$ ${body} $${tag}$`;
+}

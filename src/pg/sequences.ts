@@ -2,7 +2,7 @@
 
 import type pg from 'pg';
 import type { SequenceInfo } from './catalog.js';
-import { quoteIdent, quoteLiteral } from './quote.js';
+import { dollarQuotedBlock, quoteIdent, quoteLiteral } from './quote.js';
 
 export interface SequenceTarget {
   sequence: SequenceInfo;
@@ -32,5 +32,5 @@ export async function advanceSequences(client: pg.ClientBase, targets: readonly 
     EXECUTE ${quoteLiteral(`ALTER SEQUENCE ${sequence.sequence} RESTART WITH `)} || wanted::text;
   END IF;`;
   });
-  await client.query(`DO $archon_sync$\nDECLARE wanted bigint; next_value bigint;\nBEGIN${steps.join('')}\nEND\n$archon_sync$`);
+  await client.query(dollarQuotedBlock(`\nDECLARE wanted bigint; next_value bigint;\nBEGIN${steps.join('')}\nEND\n`));
 }

@@ -41,6 +41,8 @@ export const CLIENT_DEATH_CHECK = `SELECT set_config('client_connection_check_in
 export interface TargetTransaction {
   /** False when another run holds the sync lock. */
   lockIsFree: boolean;
+  /** The replies to `then`, in order. */
+  then: pg.QueryResult[];
   backendPid: number;
   /** The transaction id, so a later run can ask txid_status() whether this one committed (empty for a preview). */
   xid: string;
@@ -56,6 +58,19 @@ export interface TargetTransactionOptions extends TransactionSettings {
    * each other, and a run that starts while one reads refuses as it would behind another run.
    */
   lock: 'exclusive' | 'shared';
+  /**
+   * Statements sent in the same message, after the lock is tried (one round trip for both). To run them only when
+   * the lock was granted, make them conditional on syncLockHeld(lock).
+   */
+  then?: readonly string[] | undefined;
+}
+
+/**
+ * True when this transaction holds the sync lock in `lock` mode, as an SQL condition (trying again is granted
+ * at once to its holder, and refused to anyone else), for a statement sent in the message that first tries it.
+ */
+export function syncLockHeld(lock: 'exclusive' | 'shared'): string {
+  return `${lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${SYNC_LOCK_CLASS}, ${SYNC_LOCK_OBJECT})`;
 }
 
 /**
@@ -63,8 +78,13 @@ export interface TargetTransactionOptions extends TransactionSettings {
  * survives, and Supabase roles carry a statement_timeout of minutes that a long COPY or index build would hit.
  */
 export async function beginTargetTransaction(client: pg.ClientBase, settings: TargetTransactionOptions): Promise<TargetTransaction> {
+  return targetTransactionFrom(await runBatch(client, targetTransactionStatements(settings)), settings);
+}
+
+/** beginTargetTransaction's statements, for a caller that sends them in one message with others before them. */
+export function targetTransactionStatements(settings: TargetTransactionOptions): string[] {
   const history = quoteLiteral(HISTORY_TABLE);
-  const results = await runBatch(client, [
+  return [
     'BEGIN ISOLATION LEVEL READ COMMITTED',
     'SET LOCAL statement_timeout = 0',
     'SET LOCAL idle_in_transaction_session_timeout = 0',
@@ -78,13 +98,19 @@ export async function beginTargetTransaction(client: pg.ClientBase, settings: Ta
     `SET LOCAL work_mem = '64MB'`,
     ...CANONICAL_TEXT,
     CLIENT_DEATH_CHECK,
-    `SELECT ${settings.lock === 'exclusive' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_xact_lock_shared'}(${SYNC_LOCK_CLASS}, ${SYNC_LOCK_OBJECT}) AS locked,
+    `SELECT ${syncLockHeld(settings.lock)} AS locked,
             pg_backend_pid() AS pid, ${settings.lock === 'exclusive' ? 'txid_current()::text' : "''"} AS xid,
             txid_current_snapshot()::text AS snapshot,
             CASE WHEN to_regclass(${history}) IS NULL THEN false ELSE has_table_privilege(to_regclass(${history}), 'SELECT') END AS history`,
-  ]);
-  const row = results.at(-1)?.rows[0] as { locked: boolean; pid: number; xid: string; snapshot: string; history: boolean } | undefined;
-  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', snapshot: row?.snapshot ?? '', historyReadable: row?.history === true };
+    ...(settings.then ?? []),
+  ];
+}
+
+/** The transaction begun by targetTransactionStatements(settings), from the replies to them (the last ones). */
+export function targetTransactionFrom(replies: readonly pg.QueryResult[], settings: TargetTransactionOptions): TargetTransaction {
+  const then = replies.slice(replies.length - (settings.then?.length ?? 0));
+  const row = replies.at(-1 - then.length)?.rows[0] as { locked: boolean; pid: number; xid: string; snapshot: string; history: boolean } | undefined;
+  return { lockIsFree: row?.locked === true, backendPid: row?.pid ?? 0, xid: row?.xid ?? '', snapshot: row?.snapshot ?? '', historyReadable: row?.history === true, then };
 }
 
 export interface ReadTransactionOptions {
@@ -93,13 +119,18 @@ export interface ReadTransactionOptions {
   lockTables: readonly string[];
 }
 
+export interface SourceSnapshotOptions extends ReadTransactionOptions {
+  /** Statements sent in the same message, in the snapshot (one round trip for all). */
+  then?: readonly string[] | undefined;
+}
+
 /**
  * One consistent, read-only snapshot of the source for the whole run. The tables are locked ACCESS SHARE
  * before the first statement that takes the snapshot: a TRUNCATE committed in between would otherwise make a
  * table look empty in it (TRUNCATE is not MVCC-safe), and the target would be emptied with all counts agreeing.
  */
-export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTransactionOptions): Promise<void> {
-  await runBatch(client, [
+export async function beginSourceSnapshot(client: pg.ClientBase, options: SourceSnapshotOptions): Promise<pg.QueryResult[]> {
+  const results = await runBatch(client, [
     'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
     'SET LOCAL statement_timeout = 0',
     // The snapshot sits idle while the target rebuilds indexes; a server-side idle timeout must not end it.
@@ -109,7 +140,9 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
     ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
     // A SELECT: it takes the snapshot, so only after the locks.
     CLIENT_DEATH_CHECK,
+    ...(options.then ?? []),
   ]);
+  return results.slice(results.length - (options.then?.length ?? 0));
 }
 
 /**
@@ -117,7 +150,7 @@ export async function beginSourceSnapshot(client: pg.ClientBase, options: ReadTr
  * multi-table diff stages digests in temporary tables; verify rolls it back); catalog reads wait for table
  * locks, so bound it.
  */
-export async function beginReadOnly(client: pg.ClientBase, options: ReadTransactionOptions & { readOnly?: boolean | undefined }): Promise<{ lockIsFree: boolean; historyReadable: boolean; canStage: boolean }> {
+export async function beginReadOnly(client: pg.ClientBase, options: SourceSnapshotOptions & { readOnly?: boolean | undefined }): Promise<{ lockIsFree: boolean; historyReadable: boolean; canStage: boolean; then: pg.QueryResult[] }> {
   const history = quoteLiteral(HISTORY_TABLE);
   const results = await runBatch(client, [
     `BEGIN ISOLATION LEVEL REPEATABLE READ${options.readOnly === false ? '' : ', READ ONLY'}`,
@@ -132,9 +165,11 @@ export async function beginReadOnly(client: pg.ClientBase, options: ReadTransact
             NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'
               AND has_database_privilege(current_database(), 'TEMP') AS can_stage`,
     ...(options.lockTables.length > 0 ? [`LOCK TABLE ${options.lockTables.join(', ')} IN ACCESS SHARE MODE`] : []),
+    ...(options.then ?? []),
   ]);
+  const then = results.splice(results.length - (options.then?.length ?? 0));
   const row = results.find((r) => r.command === 'SELECT')?.rows[0] as { locked: boolean; history: boolean; can_stage: boolean } | undefined;
-  return { lockIsFree: row?.locked === true, historyReadable: row?.history === true, canStage: row?.can_stage === true };
+  return { lockIsFree: row?.locked === true, historyReadable: row?.history === true, canStage: row?.can_stage === true, then };
 }
 
 /** Which of `names` exist as tables in `schema` (read outside any snapshot, to know what can be locked). */

@@ -77,6 +77,19 @@ describe('scarce connection slots on the target', () => {
   }
 });
 
+describe('the run\'s row and its transaction share a message', () => {
+  test('a transaction the target refuses to begin, after the row was written: one line, target unchanged, the row says failed and why', async () => {
+    const before = await snapshot(servers.target, remote);
+    const count = (await historyRows(servers.target, remote)).length;
+    await touchSource();
+    // Accepted as an amount of memory here; past the server's range, so SET LOCAL fails in the message's second half.
+    const result = await runCli(syncArgs('--mode=incremental', '--maintenance-work-mem=3TB'), { env });
+    await assertFailure(result, { code: 3, message: /maintenance_work_mem/, target: { server: servers.target, database: remote, before }, history: 'failed' });
+    const row = await newestRun(count);
+    assert.match(String(row?.error_message), /maintenance_work_mem/);
+  });
+});
+
 describe('connections per side', () => {
   test('a run opens at most two connections per side (its own and the sidecar), and a nothing-changed run sends the sidecar almost nothing', async () => {
     const marks = { source: StatementLogMark.now(cluster(servers.source)), target: StatementLogMark.now(cluster(servers.target)) };
