@@ -11,8 +11,6 @@ import {
 } from '../index.js';
 import { DIRECTIONS, loadEndpoints, resolveDirection, type Direction, type Endpoints } from './config.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { jsonRenderer } from './json-renderer.js';
-import { prettyRenderer } from './pretty-renderer.js';
 import { askToConfirm } from './prompt.js';
 import { errorLine, type Renderer } from './renderer.js';
 import { abortOnSignals } from './signals.js';
@@ -69,10 +67,11 @@ function jsonOutput(args: CommonArgs): boolean {
   return args.json || args['log-format'] === 'json';
 }
 
-function makeRenderer(args: CommonArgs, wording: Wording, holdWarningsForPlan = false): Renderer {
-  if (jsonOutput(args)) return jsonRenderer(undefined, undefined, wording);
+/** The renderer the output wants; each loads its own libraries only when chosen (cron's run starts sooner). */
+async function makeRenderer(args: CommonArgs, wording: Wording, holdWarningsForPlan = false): Promise<Renderer> {
+  if (jsonOutput(args)) return (await import('./json-renderer.js')).jsonRenderer(undefined, undefined, wording);
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  return prettyRenderer({ out: process.stdout, err: process.stderr, color, quiet: args.quiet, debug, wording, holdWarningsForPlan });
+  return (await import('./pretty-renderer.js')).prettyRenderer({ out: process.stdout, err: process.stderr, color, quiet: args.quiet, debug, wording, holdWarningsForPlan });
 }
 
 function endpointsFrom(args: CommonArgs): Endpoints {
@@ -85,7 +84,7 @@ function endpointsFrom(args: CommonArgs): Endpoints {
  */
 async function runCommand(args: CommonArgs, options: { wording?: Wording; holdWarningsForPlan?: boolean }, work: (renderer: Renderer, wording: Wording) => Promise<number>): Promise<number> {
   const wording = options.wording ?? cliWording();
-  const renderer = makeRenderer(args, wording, options.holdWarningsForPlan);
+  const renderer = await makeRenderer(args, wording, options.holdWarningsForPlan);
   try {
     return await work(renderer, wording);
   } catch (error) {

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import { terminateBackend } from '../pg/backend-signals.js';
 import { keyProcessId, sendCancelRequest } from '../pg/cancel-request.js';
-import { connect, connectionLoss, ConnectionLost, destroyConnection } from '../pg/connect.js';
+import { connect, connectionLoss, ConnectionLost, destroyConnection, endConnection } from '../pg/connect.js';
 import type { Side } from '../pg/stall-watch.js';
 import { rollback } from '../pg/transactions.js';
 import type { ResolvedOptions } from './options.js';
@@ -143,7 +143,7 @@ export class Session {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([this.source, this.target].map((client) =>
-      Promise.race([client.end().catch(() => undefined), timeout(ROLLBACK_GRACE_MS).then(() => destroyConnection(client))])));
+      Promise.race([endConnection(client), timeout(ROLLBACK_GRACE_MS).then(() => destroyConnection(client))])));
   }
 
   /**

@@ -3,7 +3,7 @@
 
 import type pg from 'pg';
 import { phrase, type Phrase } from '../advice.js';
-import { connect, destroyConnection } from '../pg/connect.js';
+import { connect, destroyConnection, endConnection } from '../pg/connect.js';
 import { StallWatch, Stalled, type Side } from '../pg/stall-watch.js';
 
 export const SIDECAR_APPLICATION = 'archon-sync-sidecar';
@@ -125,9 +125,8 @@ export class Sidecar {
     const client = this.client;
     this.client = undefined;
     if (client) {
-      const ending = client.end().catch(() => undefined);
+      void endConnection(client);
       setTimeout(() => destroyConnection(client), 1_000).unref();
-      void ending;
     }
   }
 }

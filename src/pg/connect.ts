@@ -1,5 +1,6 @@
 // Opens one PostgreSQL connection from a libpq-style URI, on a clock of our own, and remembers how it ended.
 
+import { Socket } from 'node:net';
 import pg from 'pg';
 import { containerStream } from './docker-transport.js';
 import { connectionErrorFor, ConnectTimedOut } from './connection-errors.js';
@@ -113,6 +114,22 @@ export async function connect(uri: string, options: ConnectOptions): Promise<pg.
  * Closes a connection's socket at once, failing whatever is pending on it. For a server that stopped answering:
  * end() would wait for it; the server rolls back the transaction when it sees the socket gone.
  */
+/**
+ * Ends the session without waiting for the server to close its side (a round trip on a long link): resolves once
+ * Terminate is handed to the kernel, and from then on the socket does not keep the process alive. Never rejects.
+ */
+export function endConnection(client: pg.Client): Promise<void> {
+  const ended = client.end().then(() => undefined, () => undefined);
+  const stream = (client as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  // A socket (TCP or TLS); the docker-exec transport's stream is not one, and is waited for.
+  if (!(stream instanceof Socket)) return ended;
+  const flushed = new Promise<void>((resolve) => {
+    if (stream.writableFinished || stream.destroyed) resolve();
+    else stream.once('finish', resolve).once('close', resolve);
+  });
+  return Promise.race([ended, flushed.then(() => { stream.unref(); })]);
+}
+
 export function destroyConnection(client: pg.Client): void {
   const { connection } = client as unknown as { connection?: { stream?: { destroy(): void } } };
   connection?.stream?.destroy();
