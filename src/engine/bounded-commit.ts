@@ -15,26 +15,50 @@ const WARNING_SQLSTATE = '01000';
 
 export type CommitOutcome = 'committed' | 'unconfirmed';
 
-function after(ms: number): Promise<'timeout'> {
+function afterMs(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 }
 
+export interface CommitResult {
+  outcome: CommitOutcome;
+  /** The statements sent after COMMIT in its message ran to their end (false: they failed once it had committed). */
+  afterDone: boolean;
+}
+
 /**
- * Sends `before` and COMMIT in one message; if it has not returned within `timeoutMs` (0: wait for ever), cancels
- * it with the protocol's CancelRequest. A COMMIT that then returns with the server's warning committed locally
- * without the standby's confirmation (`unconfirmed`); one that does not return throws CommitUnconfirmedError
- * (`commit-unknown`). An error (the cancel came before COMMIT itself began) is thrown as is: nothing committed.
+ * Sends `before`, COMMIT and `after` in one message; if it has not returned within `timeoutMs` (0: wait for ever),
+ * cancels it with the protocol's CancelRequest. A COMMIT that then returns with the server's warning committed
+ * locally without the standby's confirmation (`unconfirmed`); one that does not return throws
+ * CommitUnconfirmedError (`commit-unknown`). An error before COMMIT completed (the cancel came before COMMIT itself
+ * began) is thrown as is: nothing committed. An error after it (in `after`) is not the run's: `afterDone` is false.
  */
-export async function boundedCommit(session: Session, before: readonly string[], timeoutMs: number, targetLabel: string): Promise<CommitOutcome> {
+export async function boundedCommit(session: Session, before: readonly string[], timeoutMs: number, targetLabel: string, after: readonly string[] = []): Promise<CommitResult> {
   const client = session.target;
   let warned = false;
   const onNotice = (notice: { code?: string | undefined }) => { if (notice.code === WARNING_SQLSTATE) warned = true; };
+  // The replies of a message that fails are lost: COMMIT's command tag, as it arrives, says it committed. The tag
+  // of the first statement that ends the transaction: COMMIT of an aborted transaction answers ROLLBACK.
+  let ended: string | undefined;
+  const onComplete = (message: { text?: string | undefined }) => {
+    if (ended === undefined && (message.text === 'COMMIT' || message.text === 'ROLLBACK')) ended = message.text;
+  };
+  const connection = (client as unknown as { connection: { on(event: 'commandComplete', listener: typeof onComplete): void; off(event: 'commandComplete', listener: typeof onComplete): void } }).connection;
   client.on('notice', onNotice);
-  const committing = commit(client, before).then(() => 'done' as const);
+  connection.on('commandComplete', onComplete);
+  const committing = commit(client, before, after).then(() => {
+    if (ended === 'ROLLBACK') throw new Error('the target transaction had been aborted, so COMMIT rolled it back');
+    return 'done' as const;
+  }, (error: unknown) => {
+    if (ended === 'COMMIT') return 'after failed' as const;
+    throw error;
+  });
+  const result = (outcome: 'done' | 'after failed', ifCommitted: CommitOutcome): CommitResult => ({ outcome: ifCommitted, afterDone: outcome === 'done' });
   try {
-    if (timeoutMs <= 0 || (await Promise.race([committing, after(timeoutMs)])) === 'done') return 'committed';
+    const first = timeoutMs <= 0 ? await committing : await Promise.race([committing, afterMs(timeoutMs)]);
+    if (first !== 'timeout') return result(first, 'committed');
     await session.cancel('target');
-    if ((await Promise.race([committing, after(AFTER_CANCEL_MS)])) === 'done') return warned ? 'unconfirmed' : 'committed';
+    const second = await Promise.race([committing, afterMs(AFTER_CANCEL_MS)]);
+    if (second !== 'timeout') return result(second, warned ? 'unconfirmed' : 'committed');
     committing.catch(() => undefined);
     throw new CommitUnconfirmedError(phrase`COMMIT on the target ${targetLabel} did not return within ${Math.round(timeoutMs / 1000)} s, nor when cancelled (${optionNamed('commitTimeoutMs')}); ${
       ''}whether it committed is unknown: the next run reads it from the server (txid_status) and records it in archon_sync_history`, {
@@ -42,5 +66,6 @@ export async function boundedCommit(session: Session, before: readonly string[],
     });
   } finally {
     client.off('notice', onNotice);
+    connection.off('commandComplete', onComplete);
   }
 }

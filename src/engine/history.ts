@@ -151,6 +151,16 @@ export class HistoryRecorder {
   }
 
   /**
+   * The statements that write `fields` as the outcome, in a short transaction of their own, for a caller that sends
+   * them right after its COMMIT in the same message (boundedCommit); empty when not recording. When they fail, the
+   * caller writes the outcome again with finish().
+   */
+  outcomeStatements(fields: HistoryFields): string[] {
+    const statement = this.id ? updateRunStatement(this.id, fields, { mergeMetadata: true }) : undefined;
+    return statement ? shortUpdateStatements(statement) : [];
+  }
+
+  /**
    * Writes the outcome on `main` (after its COMMIT or ROLLBACK), or beside the run when the main connection is
    * gone; a row left `running` is settled by the next run.
    */

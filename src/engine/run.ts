@@ -85,6 +85,8 @@ export class Run {
   private endMark: ServerMark | undefined;
   private comparedInFull: Record<string, string> = {};
   private commitOutcome: CommitOutcome = 'committed';
+  /** The `completed` row was written in COMMIT's message (unless its standby did not confirm it, that is the outcome). */
+  private outcomeRecorded = false;
   /** What the target's role may do, asked while inspecting it, judged once the loads are decided. */
   private privileges: { questions: PrivilegeQuestions; answers: Privileges | undefined } | undefined;
   /** Set while a statement that takes table locks runs: a lock timeout then names what and whom it waited for. */
@@ -122,7 +124,7 @@ export class Run {
       const outcome = await session.guard(this.steps(session, sidecars.target, start));
       if (outcome.stoppedAt !== 'commit') await session.release();
       else if (this.commitOutcome === 'unconfirmed') throw await this.unconfirmed(session, outcome.result);
-      else await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
+      else if (!this.outcomeRecorded) await this.history?.finish(session.target, completedFields(outcome.result, this.checksums));
       return outcome;
     } catch (error) {
       if (error instanceof CommitUnconfirmedError) {
@@ -511,7 +513,13 @@ export class Run {
         ...(Object.keys(this.comparedInFull).length > 0 ? { compared_in_full: this.comparedInFull } : {}),
       },
     });
-    this.commitOutcome = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label);
+    // The outcome row in COMMIT's own message, in a short transaction after it: what the run returns once committed.
+    this.durations.total = (Date.now() - this.started) / 1000;
+    const bytes = this.results.reduce((s, t) => s + t.bytes, 0);
+    const outcome = this.history?.outcomeStatements(completedFields({ tables: this.results, durations: this.durations, bytes }, this.checksums)) ?? [];
+    const committed = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label, outcome);
+    this.commitOutcome = committed.outcome;
+    this.outcomeRecorded = outcome.length > 0 && committed.afterDone;
     // Committed on the target, confirmed by a standby or not: the backup now belongs to a committed run.
     await this.backup.committed((message) => this.warn(message));
     this.durations.total = (Date.now() - this.started) / 1000;

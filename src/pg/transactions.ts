@@ -190,7 +190,7 @@ export async function rollback(client: pg.ClientBase): Promise<void> {
   await client.query('ROLLBACK');
 }
 
-/** COMMIT, after `before` (statements that must commit with the data) in the same message. */
-export async function commit(client: pg.ClientBase, before: readonly string[] = []): Promise<void> {
-  await runBatch(client, [...before, 'COMMIT']);
+/** COMMIT, after `before` (statements that must commit with the data) and before `after` (a short transaction of their own), in one message. */
+export async function commit(client: pg.ClientBase, before: readonly string[] = [], after: readonly string[] = []): Promise<void> {
+  await runBatch(client, [...before, 'COMMIT', ...after]);
 }

@@ -7,11 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { runCli } from '../support/cli.js';
 import type { Cluster } from '../support/cluster.js';
-import { filledDatabase } from '../support/fixtures.js';
+import { filledDatabase, fingerprintDatabase } from '../support/fixtures.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { testServers, type TestServer, type TestServers } from '../support/servers.js';
 import { STATEMENT_LOG_SETTINGS, StatementLogMark, trafficOf } from '../support/statement-log.js';
-import { sync } from '../../src/index.js';
+import { ARCHON_TABLES, sync } from '../../src/index.js';
 import { assertFailure, assertNothingLeft, historyRows, runWhenSeen, snapshot, syncArgs } from './contract.js';
 
 // Few connection slots on the target, so a test can leave exactly 1, 2 or 3 of them free for the run.
@@ -87,6 +87,28 @@ describe('the run\'s row and its transaction share a message', () => {
     await assertFailure(result, { code: 3, message: /maintenance_work_mem/, target: { server: servers.target, database: remote, before }, history: 'failed' });
     const row = await newestRun(count);
     assert.match(String(row?.error_message), /maintenance_work_mem/);
+  });
+
+  test('the outcome refused right after COMMIT, in COMMIT\'s message: the run committed all the same (exit 0), says so, and the next run settles the row', async () => {
+    const count = (await historyRows(servers.target, remote)).length;
+    await touchSource();
+    await servers.target.asOwner(remote, (client) => client.query(`
+      CREATE FUNCTION refuse_completed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'completed refused by the test'; END $$;
+      CREATE TRIGGER refuse_completed BEFORE UPDATE ON archon_sync_history FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION refuse_completed()`));
+    try {
+      const result = await runCli(syncArgs('--mode=incremental'), { env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /the outcome of this run could not be written to archon_sync_history/);
+      assert.deepEqual(await fingerprintDatabase(servers.target, remote, ARCHON_TABLES), await fingerprintDatabase(servers.source, local, ARCHON_TABLES));
+      assert.equal((await newestRun(count))?.status, 'running');
+    } finally {
+      await servers.target.asOwner(remote, (client) => client.query('DROP TRIGGER refuse_completed ON archon_sync_history; DROP FUNCTION refuse_completed()'));
+    }
+    // A row is settled by a later run once it is 2 s old (settleAbandonedStatement).
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.equal((await runCli(syncArgs('--mode=incremental'), { env })).code, 0);
+    const rows = await historyRows(servers.target, remote);
+    assert.equal(rows[count]?.status, 'completed', `settled from txid_status: ${JSON.stringify(rows[count])}`);
   });
 });
 
