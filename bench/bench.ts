@@ -51,7 +51,7 @@ const args = await yargs(hideBin(process.argv))
     describe: 'with --incremental: the --mode of each timed CLI run; with --link also e.g. auto-direct, the same run straight at the target (what the link adds is the difference)',
     defaultDescription: 'full,incremental,auto; with --link incremental,auto (a full copy through the link takes minutes at scale 1)',
   })
-  .option('cli', { type: 'string', default: 'dist/src/cli/main.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
+  .option('cli', { type: 'string', default: 'dist/src/cli/archon-sync.js', describe: 'which build of the CLI to time (a patched copy measures one lever)' })
   .option('cli-args', { type: 'string', default: '', describe: 'extra flags for every archon-sync run (e.g. --maintenance-work-mem=2GB)' })
   .option('label', { type: 'string', default: '', describe: 'added to the result file names (e.g. variants)' })
   .option('out', { type: 'string', default: 'bench/results', describe: 'where results go' })

@@ -37,7 +37,7 @@ async function fillLocal(cluster: Cluster): Promise<void> {
 }
 
 function cli(args: string[], env: NodeJS.ProcessEnv): number {
-  const result = spawnSync(process.execPath, ['--', resolve('dist/src/cli/main.js'), ...args], { stdio: 'inherit', env });
+  const result = spawnSync(process.execPath, ['--', resolve('dist/src/cli/archon-sync.js'), ...args], { stdio: 'inherit', env });
   return result.status ?? 1;
 }
 

@@ -92,7 +92,7 @@ after(async () => {
 describe('the npm package', () => {
   test('npm pack builds dist itself and ships only the library, the command, the schema SQL and the README', () => {
     assert.match(tarball, new RegExp(`archon-sync-${VERSION.replaceAll('.', '\\.')}\\.tgz$`));
-    for (const needed of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'schema/sync-history.sql']) {
+    for (const needed of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/archon-sync.js', 'schema/sync-history.sql']) {
       assert.ok(packedFiles.includes(needed), `the tarball lacks ${needed}`);
     }
     const unexpected = packedFiles.filter((path) =>

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import './state-home.js';
 import { unguardedArgs } from './unguarded.js';
 
-export const CLI_PATH = resolve('dist/src/cli/main.js');
+export const CLI_PATH = resolve('dist/src/cli/archon-sync.js');
 
 export interface CliResult {
   code: number | null;
