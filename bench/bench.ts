@@ -648,6 +648,7 @@ async function incrementalScenarios(): Promise<void> {
   const initial = { seconds: first.seconds, durations: first.completed.durations, traffic: first.traffic };
 
   const runs: ModeRun[] = [];
+  const verifies: VerifyRun[] = [];
   const changes: Record<string, TableChanges[]> = {};
   const targetPrimed = `${setup.targetDb}_primed`;
   for (const [index, share] of shares.entries()) {
@@ -692,13 +693,32 @@ async function incrementalScenarios(): Promise<void> {
         if (!ok) throw new Error(`--mode=${mode} at share ${share} produced a target that differs from the source`);
       }
     }
+    // Issue 27: `verify` of the pair as the runs left it (equal), through the link when there is one and without it.
+    if (share === 0) {
+      for (const direct of setup.link ? [false, true] : [false]) {
+        for (let run = 1; run <= RUNS; run++) {
+          const logFile = join(args.out, `${prefix}incremental-verify${direct ? '-direct' : ''}${RUNS > 1 ? `-run${run}` : ''}.log`);
+          const env = { ...process.env, LOCAL_DATABASE_URI: setup.source.ownerUri(setup.sourceDb), REMOTE_DATABASE_URI: targetUri(setup, direct) };
+          const timed = await timeCommand(`${quoteShell(process.execPath)} -- ${quoteShell(CLI)} verify --direction=local-to-remote --log-format=json > ${quoteShell(logFile)}`, env);
+          verifies.push({ seconds: timed.seconds, throughLink: setup.link !== undefined && !direct, loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)) });
+          console.log(`  verify${direct ? ' (without the link)' : ''} ${RUNS > 1 ? `run ${run} ` : ''}${timed.seconds.toFixed(2)} s`);
+        }
+      }
+    }
     // After every share, so a run cut short still leaves the shares it finished.
-    writeIncrementalReport(setup, shares.slice(0, index + 1), modes as ModeName[], initial, startSeconds, changes, runs, index === shares.length - 1);
+    writeIncrementalReport(setup, shares.slice(0, index + 1), modes as ModeName[], initial, startSeconds, changes, runs, verifies, index === shares.length - 1);
   }
   await meter.close();
   await setup.link?.close();
   setup.source.close();
   setup.target.close();
+}
+
+/** `archon-sync verify` of the pair, nothing changed since the last run (equal: the command exits 0). */
+interface VerifyRun {
+  seconds: number;
+  throughLink: boolean;
+  loadAverage: number;
 }
 
 interface InitialSync {
@@ -708,7 +728,7 @@ interface InitialSync {
 }
 
 function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[], initial: InitialSync, startSeconds: number,
-  changes: Record<string, TableChanges[]>, runs: ModeRun[], last: boolean): void {
+  changes: Record<string, TableChanges[]>, runs: ModeRun[], verifies: VerifyRun[], last: boolean): void {
   const own = (share: number, mode: ModeName) => runs.filter((r) => r.share === share && r.mode === mode);
   /** The median over the runs of `mode` at `share` (one run unless --runs), or undefined when it did not run. */
   const medianOf = (share: number, mode: ModeName, pick: (r: ModeRun) => number | undefined) => {
@@ -737,6 +757,14 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
   const autoWorst = Math.max(...shares.map((s) => ratio(s, 'auto') ?? 0));
   // The nightly run is the CLI's default mode, auto, where it was timed.
   const nightly: ModeName = modes.includes('auto') ? 'auto' : modes.find((m) => !m.endsWith(DIRECT)) ?? modes[0] ?? 'auto';
+  // Issue 27: an unchanged pair verifies in at most 0.05 × a full sync (the same link, or none).
+  const verifyOf = (throughLink: boolean) => {
+    const times = verifies.filter((v) => v.throughLink === throughLink).map((v) => v.seconds);
+    return times.length ? median(times) : undefined;
+  };
+  const fullSeconds = setup.link ? initial.seconds : seconds(0, 'full');
+  const verifySeconds = verifyOf(setup.link !== undefined);
+  const verifyOverFull = { target: 0.05, measured: verifySeconds !== undefined && fullSeconds ? verifySeconds / fullSeconds : undefined };
   const linkTargets = setup.link ? {
     // Issue 27, through the link; the 1 % figure is the baseline its later work must halve.
     nightlyMode: nightly,
@@ -744,6 +772,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     unchangedTargetStatements: { target: 15, measured: medianOf(0, nightly, (r) => r.traffic?.target.totalStatements) },
     unchangedSourceStatements: { target: 8, measured: medianOf(0, nightly, (r) => r.traffic?.source.totalStatements) },
     onePercentWallSeconds: { measured: seconds(0.01, nightly) },
+    unchangedVerifyOverFull: verifyOverFull,
   } : undefined;
   const backupShare = (share: number, mode: ModeName) => {
     const spent = medianOf(share, mode, (r) => r.backupSeconds);
@@ -760,6 +789,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     onePercentBackupShareIncremental: { target: 0.1, measured: backupShare(0.01, 'incremental') },
     onePercentBackupShareAuto: { target: 0.1, measured: backupShare(0.01, 'auto') },
     unchangedSourceBytesShare: { target: 0.02, measured: unchangedBytes },
+    unchangedVerifyOverFull: verifyOverFull,
   };
   const load = loadavg();
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version,
@@ -767,7 +797,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
   const link = setup.link ? { delayMs: setup.link.delayMs, mbitPerSecond: setup.link.mbitPerSecond } : undefined;
   const report = { date: new Date().toISOString(), scale: args.scale, cli: args.cli, cliArgs: args.cliArgs, shares, modes, runsPerMode: RUNS, rows: setup.counts,
     sourceTableBytes: setup.sourceBytes, machine, ...(link ? { link, cliStartSeconds: startSeconds } : {}), initialFullSeconds: initial.seconds,
-    ...(link ? { initial } : {}), changes, ...(linkTargets ? { targets: linkTargets } : { crossover, targets }), runs };
+    ...(link ? { initial } : {}), changes, ...(linkTargets ? { targets: linkTargets } : { crossover, targets }), runs, verifies };
   const base = `${new Date().toISOString().slice(0, 10)}-scale${args.scale}-${setup.link ? 'link-' : ''}incremental${args.label ? `-${args.label}` : ''}`;
   const file = join(args.out, `${base}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -814,6 +844,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
       `nothing changed, ${nightly}, wall s: ${verdict(linkTargets.unchangedWallSeconds, 2)}; statements on the target: ${verdict(linkTargets.unchangedTargetStatements, 0)}; `
         + `on the source: ${verdict(linkTargets.unchangedSourceStatements, 0)}`,
       `1 % changed, ${nightly}, wall s: ${s2(linkTargets.onePercentWallSeconds.measured)} (issue 27: later work ≤ 0.5 × the baseline before it)`,
+      `verify, nothing changed: through the link ${s2(verifyOf(true))} s, without it ${s2(verifyOf(false))} s; through the link / the initial full sync through it: ${verdict(verifyOverFull)}`,
       `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,
     ];
     const kinds = shares.flatMap(kindsOf);
@@ -833,6 +864,7 @@ function writeIncrementalReport(setup: Setup, shares: number[], modes: ModeName[
     `1 % changed, incremental / full: ${verdict(targets.onePercentIncremental)}; auto / full: ${verdict(targets.onePercentAuto)}`,
     `auto / full, worst share: ${verdict(targets.autoWorstOverFull)}`,
     `source bytes, nothing changed, incremental / full: ${verdict(targets.unchangedSourceBytesShare)}`,
+    `verify, nothing changed: ${s2(verifyOf(false))} s; / full: ${verdict(verifyOverFull)}`,
     `1 % changed, keeping the old rows / the run: incremental ${verdict(targets.onePercentBackupShareIncremental)}; auto ${verdict(targets.onePercentBackupShareAuto)}`,
     `crossover (incremental's wall time = full's): ${crossover === undefined ? 'not bracketed by the measured shares' : `${(crossover * 100).toFixed(1)} % of rows changed`}`,
     `load average at the end: ${load.map((l) => l.toFixed(2)).join(', ')}`,

@@ -1,6 +1,7 @@
 // How each table is loaded, full or incremental, and whether the last committed run's watermark spares digests:
 // decided here and only here, by the same steps whether the run is a preview (plan({ preview })) or a sync.
 
+import type pg from 'pg';
 import { setUpComparison } from '../pg/comparison-setup.js';
 import type { TargetQuestions } from '../pg/target-facts.js';
 import type { DiffKeys, TableDiff } from '../pg/multi-diff.js';
@@ -38,6 +39,8 @@ export interface Decisions {
   marks: Marks | undefined;
   /** The compared tables' staging and diff, which their incremental loads apply; undefined when none was compared. */
   compared: ComparedTables | undefined;
+  /** The replies to DecideInput.alongside; undefined when no diff was sent. */
+  alongside: pg.QueryResult[] | undefined;
 }
 
 /** What the run learned of the target before deciding: the answers to targetQuestions(). */
@@ -112,6 +115,8 @@ export interface DecideInput {
   rows: TargetRows;
   historyReadable: boolean;
   observer: ComparisonObserver;
+  /** Statements to send in the diff's message, when there is one (their replies: Decisions.alongside). */
+  alongside?: readonly string[] | undefined;
 }
 
 /**
@@ -144,6 +149,7 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
       signal: options.signal,
       stallTimeoutMs: options.stallTimeoutMs,
       onRows: (rowsByTable, bytes) => observer.streaming(rowsByTable, bytes),
+      alongside: input.alongside,
     });
     observer.compared(compared.diff.tables.map((t) => t.sourceRows), compared.diff.bytes);
   }
@@ -154,7 +160,10 @@ export async function decideLoads(input: DecideInput): Promise<Decisions> {
     const targetEdits = diff && since.trusted?.filters.has(table.sql) ? targetEditsOf(table, diff, options.sampleLimit) : undefined;
     return { table, mode: reason === undefined ? 'incremental' : 'full', reason, diff, targetEdits, targetRows: diff?.targetRows ?? rows.counted.get(table) ?? 0 };
   });
-  return { tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks, compared };
+  return {
+    tables, comparedSince: since.trusted?.sinceSyncId, comparedInFull: Object.fromEntries(since.comparedInFull ?? []), marks: since.marks, compared,
+    alongside: compared?.diff.alongside,
+  };
 }
 
 /** A key as `column=value`, the columns of a composite key joined by `, `. */

@@ -33,6 +33,8 @@ export interface CompareTablesOptions {
   onRows?: ((rowsByTable: readonly number[], bytes: number) => void) | undefined;
   /** A verify compares without the replica role; a sync needs it to apply. */
   requireReplica?: boolean | undefined;
+  /** Statements for the diff's message (their replies: the diff's `alongside`). */
+  alongside?: readonly string[] | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function compareTables(session: Session, tables: readonly TablePlan
     stallTimeoutMs: options.stallTimeoutMs,
     onRows: options.onRows,
     requireReplica: options.requireReplica,
+    alongside: options.alongside,
   });
   return { tables, staging, diff };
 }

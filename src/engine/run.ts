@@ -12,7 +12,7 @@ import {
   runStatements, truncateStatement,
 } from '../pg/ddl.js';
 import { findForeignKeyViolation } from '../pg/foreign-key-check.js';
-import { quoteLiteral, quoteTable } from '../pg/quote.js';
+import { quoteTable } from '../pg/quote.js';
 import { advanceSequences } from '../pg/sequences.js';
 import { findLockHolder } from '../pg/lock-holders.js';
 import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
@@ -97,6 +97,8 @@ export class Run {
   private readonly backup: RunBackup;
   /** No load changed a row: the history row says so, and an undo of an earlier run is not refused for this one. */
   private changedNothing = false;
+  /** The target's rows per table and its mark, read in the diff's message (before any write). */
+  private beforeWrites: { counts: number[]; mark: ServerMark | undefined } | undefined;
 
   constructor(private readonly options: ResolvedOptions, private readonly stopAt: StopAt) {
     this.backup = new RunBackup(options.backup);
@@ -280,8 +282,6 @@ export class Run {
     const { options } = this;
     this.tracker.setPhase('validation');
     const lock = this.stopAt === 'commit' ? 'exclusive' : 'shared';
-    // A lock timeout here is the source's LOCK TABLE: the target's catalog is read only by the lock's holder.
-    this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
     const settings: TargetTransactionOptions = {
       lockTimeoutMs: options.lockTimeoutMs,
       maintenanceWorkMem: options.maintenanceWorkMem,
@@ -295,10 +295,15 @@ export class Run {
       openSourceSnapshot(session.source, options.schema, options.tables, options.lockTimeoutMs),
     ]);
     if (target.status === 'rejected') throw target.reason;
-    if (opened.status === 'rejected') throw opened.reason;
+    if (opened.status === 'rejected') {
+      // The source's LOCK TABLE is the one statement here that waits: its timeout names what it waited for.
+      if (causeOfServerError(opened.reason) === 'lock-timeout') {
+        this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
+      }
+      throw opened.reason;
+    }
     const begun = targetTransactionFrom(target.value, settings);
     const source = opened.value;
-    this.locking = undefined;
     session.targetPid = begun.backendPid;
     session.sourcePid = source.catalog.server.backendPid;
     this.targetXid = begun.xid;
@@ -350,8 +355,12 @@ export class Run {
   /** Every table's load, decided by decideLoads (the comparison runs as this run's `compare` phase). */
   private async decide(session: Session, plan: SyncPlan, rows: TargetRows): Promise<Decisions> {
     let compareProgress = new StreamProgress(this.tracker, [], () => undefined);
+    // A sync also counts the target's rows, and reads its mark, in the diff's message: when the run then writes
+    // nothing, they are the final counts and the watermark's mark, one round trip less (countTargetRows).
+    const tables = plan.tables.map((t) => t.sql);
+    const alongside = this.stopAt === 'commit' && tables.length > 0 ? [countRowsStatement(tables), ...(this.recordsWatermark(plan) ? [serverMarkStatement()] : [])] : [];
     const decisions = await decideLoads({
-      session, plan, options: this.options, rows, historyReadable: this.historyReadable,
+      session, plan, options: this.options, rows, historyReadable: this.historyReadable, alongside,
       observer: {
         comparing: (candidates) => {
           this.locking = { side: 'target', mode: 'SHARE ROW EXCLUSIVE', tables: candidates.map((t) => t.sql) };
@@ -370,6 +379,9 @@ export class Run {
     });
     this.currentTable = undefined;
     this.locking = undefined;
+    if (decisions.alongside && alongside.length > 0) {
+      this.beforeWrites = { counts: countsFrom(decisions.alongside[0], tables), mark: decisions.alongside[1] ? serverMarkFrom(decisions.alongside[1]) : undefined };
+    }
     this.marks = decisions.marks;
     this.comparedSince = decisions.comparedSince;
     this.comparedInFull = decisions.comparedInFull;
@@ -544,6 +556,11 @@ export class Run {
   private async countTargetRows(session: Session, plan: SyncPlan): Promise<number[]> {
     const tables = plan.tables.map((t) => t.sql);
     const withMark = this.recordsWatermark(plan);
+    // Nothing written, every table locked since before the diff's message: its counts and mark are the final ones.
+    if (this.changedNothing && this.beforeWrites && (!withMark || this.beforeWrites.mark)) {
+      this.endMark = this.beforeWrites.mark;
+      return this.beforeWrites.counts;
+    }
     const replies = await runBatch(session.target, [...(tables.length > 0 ? [countRowsStatement(tables)] : []), ...(withMark ? [serverMarkStatement()] : [])]);
     if (withMark) this.endMark = serverMarkFrom(replies.at(-1));
     return tables.length > 0 ? countsFrom(replies[0], tables) : [];
@@ -594,14 +611,11 @@ export class Run {
       sourceDb: history.sourceDb,
       targetDb: history.targetDb,
       metadata: this.historyMetadata([], []),
+      // Named after the id actually written, in the same block, should another run have taken this second's.
+      namesConnection: true,
     }, (statements) => sidecar.query(statements.join(';\n')), (message) => this.warn(message), begin);
     this.history = started.recorder;
     if ('error' in started) throw started.error;
-    // Another run took this second's id: the connection's name must carry the id actually written (the lock
-    // holder is named by it). Rare, so one statement more only then; PgBouncer keeps application_name per client.
-    if (this.history.recording && this.history.syncId !== syncId) {
-      await session.target.query(`SET application_name = ${quoteLiteral(runApplicationName(this.history.syncId))}`);
-    }
     return started.then;
   }
 }

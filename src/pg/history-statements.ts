@@ -42,6 +42,11 @@ export interface HistoryRowStart {
   sourceDb: string;
   targetDb: string;
   metadata: Record<string, unknown>;
+  /**
+   * The connection is the run's main one, named runApplicationName(syncId): when another run took this second's
+   * id, the block renames it after the id it wrote (a refused run names the lock holder by it).
+   */
+  namesConnection?: boolean | undefined;
 }
 
 export async function historyTableExists(client: pg.ClientBase): Promise<boolean> {
@@ -95,7 +100,8 @@ export function startRunStatements(start: HistoryRowStart): string[] {
       WHERE NOT EXISTS (SELECT 1 FROM ${HISTORY_TABLE} h WHERE h.sync_id = c.id)
       ORDER BY c.n LIMIT 1
      ON CONFLICT (sync_id) DO NOTHING
-     RETURNING sync_id INTO written;
+     RETURNING sync_id INTO written;${start.namesConnection ? `
+     IF written <> ${id} THEN PERFORM pg_catalog.set_config('application_name', ${quoteLiteral(runApplicationName(''))} || written, false); END IF;` : ''}
      ${settleAbandonedStatement()};
      RAISE NOTICE '${STARTED_NOTICE}' USING DETAIL = coalesce(written, '');
     END`),

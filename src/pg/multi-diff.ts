@@ -108,6 +108,8 @@ export interface MultiDiff {
   bytes: number;
   /** Per table, array literals of the keys still to recheck (one per key column); empty when none. */
   pendingChecks: readonly (readonly string[])[];
+  /** The replies to DiffTablesOptions.alongside, in order. */
+  alongside: pg.QueryResult[];
 }
 
 /** A list of keys of one table: one array literal per key column (`{…}`, aligned), built by the target. */
@@ -230,6 +232,8 @@ export interface DiffTablesOptions extends StreamOptions {
   sampleLimit?: number | undefined;
   /** Incremental sync needs session_replication_role = replica (the default); a verify does not. */
   requireReplica?: boolean | undefined;
+  /** Statements sent at the end of the first diff message, for the caller (their replies: MultiDiff.alongside). */
+  alongside?: readonly string[] | undefined;
 }
 
 /** `ORDER BY` over the diff's key slots in byte order, the same in every aggregate so aligned arrays stay aligned. */
@@ -364,9 +368,11 @@ export async function diffTables(source: pg.ClientBase, target: pg.ClientBase, s
     ...staging.tables.map((_, tag) => diffInsert(staging, tag, options.sendFunctions.target, changed(tag))),
     `ANALYZE ${CHANGES}`,
     summarySql(staging.width, sampleLimit),
+    ...(options.alongside ?? []),
   ]);
+  const alongside = replies.splice(replies.length - (options.alongside?.length ?? 0));
   const summary = readSummary(staging, replies.at(-1), streamed.rowsByTable, options.requireReplica ?? true);
-  const diff: MultiDiff = { tables: summary.tables, bytes: streamed.bytes, pendingChecks: summary.pendingChecks };
+  const diff: MultiDiff = { tables: summary.tables, bytes: streamed.bytes, pendingChecks: summary.pendingChecks, alongside };
   return diff.tables.some((t) => t.checks > 0) ? recheckTargetWrites(source, target, staging, diff, options) : diff;
 }
 
@@ -396,7 +402,7 @@ export async function recheckTargetWrites(source: pg.ClientBase, target: pg.Clie
     summarySql(staging.width, Math.max(0, Math.floor(options.sampleLimit ?? 0))),
   ]);
   const summary = readSummary(staging, replies.at(-1), diff.tables.map((t) => t.sourceRows), options.requireReplica ?? true);
-  return { tables: summary.tables, bytes: diff.bytes + copied.bytes, pendingChecks: summary.pendingChecks };
+  return { tables: summary.tables, bytes: diff.bytes + copied.bytes, pendingChecks: summary.pendingChecks, alongside: diff.alongside };
 }
 
 function expectRows(staging: Staging, tag: number, got: number, expected: number, what: string): void {

@@ -89,6 +89,25 @@ describe('the run\'s row and its transaction share a message', () => {
     assert.match(String(row?.error_message), /maintenance_work_mem/);
   });
 
+  test('a sync id another run took: the row gets the next free one, and the run\'s connection is named after it in the same message', async () => {
+    const syncId = 'sync_20990101_000000';
+    const options = {
+      source: servers.source.ownerUri(local), target: servers.target.ownerUri(remote), mode: 'incremental' as const, maxDeleteShare: 1, targetChanges: 'overwrite' as const,
+      history: { direction: 'local-to-remote' as const, sourceDb: 'local', targetDb: 'remote', syncId },
+    };
+    assert.equal((await sync(options)).syncId, syncId);
+    await touchSource();
+    let names: string[] = [];
+    // Asked while the run waits for its confirmation, its transaction open on that connection.
+    const second = await sync({ ...options, confirm: async () => {
+      names = await servers.target.admin('postgres', async (client) => (await client.query<{ name: string }>(
+        `SELECT application_name AS name FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'archon-sync sync_2099%'`, [remote])).rows.map((r) => r.name));
+      return true;
+    } });
+    assert.equal(second.syncId, `${syncId}_2`);
+    assert.deepEqual(names, [`archon-sync ${syncId}_2`]);
+  });
+
   test('the outcome refused right after COMMIT, in COMMIT\'s message: the run committed all the same (exit 0), says so, and the next run settles the row', async () => {
     const count = (await historyRows(servers.target, remote)).length;
     await touchSource();
