@@ -324,7 +324,8 @@ describe('archon-sync CLI', () => {
   });
 
   test('the history row is visible while a large copy runs: running, with synced_rows rising, then completed at 100 %', async () => {
-    const db = await pair(21, undefined, 0.1);
+    // Live progress reaches the row at most every 3 s, none in a run's first 3 s: the copy must outlast that.
+    const db = await pair(21, undefined, 0.3);
     const seen: { status: string; synced: number; phase: string }[] = [];
     const result = await runCli(['--direction=local-to-remote', '--skip-confirm', '--log-format=json'], {
       env: db.env,
@@ -345,7 +346,7 @@ describe('archon-sync CLI', () => {
     const distinct = [...new Set(running.map((s) => s.synced))];
     assert.ok(distinct.length >= 2, `expected synced_rows to rise while running, saw ${JSON.stringify(distinct)}`);
     assert.deepEqual(distinct, [...distinct].sort((a, b) => a - b), 'synced_rows went down');
-    assert.ok(running.some((s) => s.phase === 'copy'));
+    assert.ok(running.some((s) => s.phase === 'copy'), `no progress written during the copy: ${JSON.stringify([...new Set(running.map((s) => `${s.phase} ${s.synced}`))])}`);
     const [final] = await historyRows(db.remote);
     assert.equal(final?.status, 'completed');
     assert.equal(final?.percent_complete, 100);
