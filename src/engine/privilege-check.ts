@@ -3,6 +3,8 @@
 
 import { ValidationError } from '../errors.js';
 import type { PrivilegeQuestions, Privileges } from '../pg/privileges.js';
+import { redact } from '../pg/redact.js';
+import { causeOfServerError } from '../pg/server-errors.js';
 import { quoteTable } from '../pg/quote.js';
 import type { SyncPlan } from '../types.js';
 import type { TableLoad } from './table-load.js';
@@ -26,6 +28,16 @@ export function refuseReadOnly(privileges: Privileges | undefined, user: string,
     throw new ValidationError(`the target ${target} is read-only for role "${user}" (default_transaction_read_only is on for the role or the database); ${
       ''}connect as a role that may write, or turn it off for this role`, { failure: 'permission' });
   }
+}
+
+/**
+ * The source refused to let the role read a table it was asked to lock (LOCK TABLE … ACCESS SHARE needs SELECT):
+ * a source needs nothing more than SELECT, so the advice is that grant, on the source. Other errors pass through.
+ */
+export function sourceUnreadable(error: unknown, source: string): unknown {
+  if (causeOfServerError(error) !== 'permission') return error;
+  return new ValidationError(`the source ${source} does not let this role read a table it copies (${redact((error as Error).message)}); ${
+    ''}a source needs only SELECT on the Archon tables: grant it there, or connect as their owner; nothing was changed`, { failure: 'permission', cause: error });
 }
 
 /**

@@ -33,7 +33,7 @@ import { completedFields, failedFields, progressFields } from './history-fields.
 import { rebuildIndexes } from './index-rebuild.js';
 import type { ResolvedOptions } from './options.js';
 import { loadsFor, previewed } from './preview.js';
-import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly } from './privilege-check.js';
+import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly, sourceUnreadable } from './privilege-check.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { openSourceSnapshot, planFrom } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
@@ -300,7 +300,7 @@ export class Run {
       if (causeOfServerError(opened.reason) === 'lock-timeout') {
         this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
       }
-      throw opened.reason;
+      throw sourceUnreadable(opened.reason, options.sourceEndpoint.label);
     }
     const begun = targetTransactionFrom(target.value, settings);
     const source = opened.value;

@@ -280,6 +280,29 @@ describe('privileges checked before any write', () => {
     }
   });
 
+  test('a source role that may not read a table: refused at once, naming the source, the table and the SELECT it needs', async () => {
+    const before = await snapshot(servers.target, remote);
+    const role = 'archon_reader_without_sources';
+    const password = 'Reader-s3cret-pw';
+    await servers.source.admin(local, (client) => client.query(`
+      CREATE ROLE ${role} LOGIN PASSWORD '${password}';
+      GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role};
+      REVOKE SELECT ON archon_sources FROM ${role}`));
+    try {
+      const source = new URL(servers.source.ownerUri(local));
+      source.username = role;
+      source.password = password;
+      const result = await runCli(syncArgs(), { env: { ...env, LOCAL_DATABASE_URI: source.toString() } });
+      await assertFailure(result, {
+        code: 3, message: /the source \S+ does not let this role read a table it copies \(permission denied for table archon_sources\); a source needs only SELECT on the Archon tables/,
+        target: { server: servers.target, database: remote, before },
+      });
+      assert.ok(!result.stderr.includes(password) && !result.stdout.includes(password), 'password in output');
+    } finally {
+      await servers.source.admin(local, (client) => client.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`));
+    }
+  });
+
   test('a read-only target role: refused at once, named as such', async () => {
     const before = await snapshot(servers.target, remote);
     await servers.target.admin('postgres', (client) => client.query(`ALTER ROLE archon_owner IN DATABASE ${remote} SET default_transaction_read_only = on`));
