@@ -111,10 +111,6 @@ export async function connect(uri: string, options: ConnectOptions): Promise<pg.
 }
 
 /**
- * Closes a connection's socket at once, failing whatever is pending on it. For a server that stopped answering:
- * end() would wait for it; the server rolls back the transaction when it sees the socket gone.
- */
-/**
  * Ends the session without waiting for the server to close its side (a round trip on a long link): resolves once
  * Terminate is handed to the kernel, and from then on the socket does not keep the process alive. Never rejects.
  */
@@ -130,6 +126,10 @@ export function endConnection(client: pg.Client): Promise<void> {
   return Promise.race([ended, flushed.then(() => { stream.unref(); })]);
 }
 
+/**
+ * Closes a connection's socket at once, failing whatever is pending on it. For a server that stopped answering:
+ * end() would wait for it; the server rolls back the transaction when it sees the socket gone.
+ */
 export function destroyConnection(client: pg.Client): void {
   const { connection } = client as unknown as { connection?: { stream?: { destroy(): void } } };
   connection?.stream?.destroy();
