@@ -19,7 +19,8 @@ export interface LoadContext {
  * row (`all`), the rows a staged diff names (`keys`: the target's rows before, and how many of them go), or none.
  */
 export type Replaced =
-  | { kind: 'all' }
+  /** `rowsBefore`: the target's rows now (counted, or told by the comparison). */
+  | { kind: 'all'; rowsBefore: number }
   | { kind: 'keys'; keys: KeysRelation; rowsBefore: number; replacedRows: number }
   | { kind: 'none' };
 
@@ -106,6 +107,6 @@ export class FullCopy implements TableLoad {
   }
 
   replaces(): Replaced {
-    return { kind: 'all' };
+    return { kind: 'all', rowsBefore: this.targetRows };
   }
 }

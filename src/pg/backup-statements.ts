@@ -17,8 +17,6 @@ export interface BackupTableFacts {
   binary: boolean;
   /** pg_table_size (heap and TOAST): what keeping the whole table costs, roughly. */
   bytes: number;
-  /** pg_class.reltuples: the planner's row estimate (−1 or 0 when never analyzed). */
-  estimatedRows: number;
   /** tableDefinitionSql's md5 of the table's columns, constraints, indexes and triggers. */
   definition: string;
 }
@@ -42,8 +40,8 @@ const TABLE_DEFINITION_SQL = `md5(concat_ws(E'\\n',
 /** Non-generated columns, binary capability, size and definition of each table, in one statement, in `tables` order. */
 export async function readBackupTableFacts(client: pg.ClientBase, tables: readonly string[]): Promise<BackupTableFacts[]> {
   if (tables.length === 0) return [];
-  const result = await client.query<{ sql: string; columns: string[]; binary: boolean; bytes: string; estimated_rows: number; definition: string }>(
-    `SELECT t.sql, pg_table_size(c.oid)::text AS bytes, c.reltuples::float8 AS estimated_rows, ${TABLE_DEFINITION_SQL} AS definition,
+  const result = await client.query<{ sql: string; columns: string[]; binary: boolean; bytes: string; definition: string }>(
+    `SELECT t.sql, pg_table_size(c.oid)::text AS bytes, ${TABLE_DEFINITION_SQL} AS definition,
             array(SELECT a.attname::text FROM pg_attribute a
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) AS columns,
             NOT EXISTS (SELECT 1 FROM pg_attribute a
@@ -57,7 +55,7 @@ export async function readBackupTableFacts(client: pg.ClientBase, tables: readon
     [tables],
   );
   return result.rows.map((r) => ({
-    sql: r.sql, columns: r.columns, binary: r.binary, bytes: Number(r.bytes), estimatedRows: Math.max(0, r.estimated_rows), definition: r.definition,
+    sql: r.sql, columns: r.columns, binary: r.binary, bytes: Number(r.bytes), definition: r.definition,
   }));
 }
 

@@ -38,6 +38,8 @@ describe('the deletion guard', () => {
     const target = await emptyTarget('sgtgt');
     const first = await sync({ source: source.uri, target: target.uri, history: HISTORY });
     assert.ok(first.plan.preview.guard.refused.length === 0);
+    // Empty tables still have pages (pg_table_size), but no old rows to keep.
+    assert.equal(first.plan.preview.backup?.bytes, 0, JSON.stringify(first.plan.preview.backup));
     await assertEqual(source, target);
 
     // Archon's "lost all my crawl data" case: the source's knowledge base is wiped.

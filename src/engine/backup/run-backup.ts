@@ -50,8 +50,9 @@ function weights(loads: readonly { load: TableLoad; replaced: Replaced; facts: B
     return [{
       table: load.table.name,
       mode: replaced.kind === 'all' ? 'full' : 'incremental',
-      targetBytes: facts.bytes,
-      targetRows: replaced.kind === 'keys' ? replaced.rowsBefore : facts.estimatedRows,
+      // An empty table still has its pages (pg_table_size); none of its rows are kept, since there are none.
+      targetBytes: replaced.rowsBefore === 0 ? 0 : facts.bytes,
+      targetRows: replaced.rowsBefore,
       replacedRows: replaced.kind === 'keys' ? replaced.replacedRows : 0,
     }];
   });
