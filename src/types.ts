@@ -614,5 +614,9 @@ export interface UndoMarks {
   undoneBy: string | null;
 }
 
-/** Where a run's backup stands: written before COMMIT, the run committed, or already undone. */
+/**
+ * Where a run's backup stands. `sealed`: written and flushed before the run's COMMIT, outcome not yet noted (a
+ * process that died after COMMIT leaves this; txid_status() of `run.xid` tells). `committed`: the run committed.
+ * `undone`: an undo put its tables back.
+ */
 export type BackupState = 'sealed' | 'committed' | 'undone';

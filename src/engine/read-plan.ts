@@ -8,6 +8,7 @@ import type { Endpoint } from '../pg/uri.js';
 import type { SyncPlan } from '../types.js';
 import type { ResolvedOptions } from './options.js';
 import { buildPlan } from './plan.js';
+import { sourceUnreadable } from './privilege-check.js';
 
 /**
  * Guesses what the connection goes through. PgBouncer and Supavisor forward queries, so the only outside signs are
@@ -32,9 +33,10 @@ export interface SourceRead {
 /**
  * Opens the source snapshot with the selected tables locked ACCESS SHARE first, and reads the catalog and the row
  * counts in it, in the same message. Tables the source lacks cannot be locked; they are found (outside any
- * snapshot) only when the first attempt says one is missing, and a second message does the same without them.
+ * snapshot) only when the first attempt says one is missing, and a second message does the same without them. A
+ * table the role may not read is refused naming the source (`label`) and the grant it needs.
  */
-export async function openSourceSnapshot(source: pg.ClientBase, schema: string, tables: readonly string[], lockTimeoutMs: number): Promise<SourceRead> {
+export async function openSourceSnapshot(source: pg.ClientBase, schema: string, tables: readonly string[], lockTimeoutMs: number, label: string): Promise<SourceRead> {
   const open = async (locked: readonly string[]): Promise<SourceRead> => {
     const sql = locked.map((t) => quoteTable(schema, t));
     const replies = await beginSourceSnapshot(source, {
@@ -48,9 +50,9 @@ export async function openSourceSnapshot(source: pg.ClientBase, schema: string, 
   try {
     return await open(tables);
   } catch (error) {
-    if (!isUndefinedTable(error)) throw error;
+    if (!isUndefinedTable(error)) throw sourceUnreadable(error, label);
     await rollback(source);
-    return open(await existingTables(source, schema, tables));
+    return open(await existingTables(source, schema, tables)).catch((again: unknown) => { throw sourceUnreadable(again, label); });
   }
 }
 

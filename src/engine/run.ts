@@ -33,14 +33,14 @@ import { completedFields, failedFields, progressFields } from './history-fields.
 import { rebuildIndexes } from './index-rebuild.js';
 import type { ResolvedOptions } from './options.js';
 import { loadsFor, previewed } from './preview.js';
-import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly, sourceUnreadable } from './privilege-check.js';
+import { privilegeQuestions, refuseMissingPrivileges, refuseReadOnly } from './privilege-check.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { openSourceSnapshot, planFrom } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 import { IncrementalLoad } from './incremental.js';
 import { Sidecar } from './sidecar.js';
 import { StreamProgress } from './stream-progress.js';
-import type { TableLoad } from './table-load.js';
+import { changesNoRow, type TableLoad } from './table-load.js';
 import { buildWatermark, marksReadable, type Marks, type Watermark } from './watermark.js';
 import { RunBackup, type RunFacts } from './backup/run-backup.js';
 import { refuseUnsafe } from './safety-checks.js';
@@ -220,7 +220,7 @@ export class Run {
   private async write(session: Session, plan: PreviewedPlan, loads: TableLoad[], sidecar: Sidecar): Promise<SyncResult> {
     this.enterPhase('copy');
     this.tracker.setPlan(loads.map((load) => workOf(load)), { verify: this.options.verify });
-    this.changedNothing = loads.every((load) => !load.changed);
+    this.changedNothing = changesNoRow(loads);
     await this.backup.keep(session.target, plan, loads, this.backupFacts());
     await this.prepareTarget(session.target, plan, loads);
     await IncrementalLoad.removeStaleRows(session, loads);
@@ -292,7 +292,7 @@ export class Run {
     // Both settled before going on: a failure of one side must not hide a history row the other just wrote.
     const [target, opened] = await Promise.allSettled([
       start ? this.startHistory(session, start, targetTransactionStatements(settings)) : runBatch(session.target, targetTransactionStatements(settings)),
-      openSourceSnapshot(session.source, options.schema, options.tables, options.lockTimeoutMs),
+      openSourceSnapshot(session.source, options.schema, options.tables, options.lockTimeoutMs, options.sourceEndpoint.label),
     ]);
     if (target.status === 'rejected') throw target.reason;
     if (opened.status === 'rejected') {
@@ -300,7 +300,7 @@ export class Run {
       if (causeOfServerError(opened.reason) === 'lock-timeout') {
         this.locking = { side: 'source', mode: 'ACCESS SHARE', tables: options.tables.map((t) => quoteTable(options.schema, t)) };
       }
-      throw sourceUnreadable(opened.reason, options.sourceEndpoint.label);
+      throw opened.reason;
     }
     const begun = targetTransactionFrom(target.value, settings);
     const source = opened.value;
@@ -526,9 +526,9 @@ export class Run {
       },
     });
     // The outcome row in COMMIT's own message, in a short transaction after it: what the run returns once committed.
-    this.durations.total = (Date.now() - this.started) / 1000;
+    const durations = { ...this.durations, total: (Date.now() - this.started) / 1000 };
     const bytes = this.results.reduce((s, t) => s + t.bytes, 0);
-    const outcome = this.history?.outcomeStatements(completedFields({ tables: this.results, durations: this.durations, bytes }, this.checksums)) ?? [];
+    const outcome = this.history?.outcomeStatements(completedFields({ tables: this.results, durations, bytes }, this.checksums)) ?? [];
     const committed = await boundedCommit(session, facts ? [facts] : [], this.options.commitTimeoutMs, this.options.targetEndpoint.label, outcome);
     this.commitOutcome = committed.outcome;
     this.outcomeRecorded = outcome.length > 0 && committed.afterDone;

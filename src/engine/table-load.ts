@@ -24,6 +24,14 @@ export type Replaced =
   | { kind: 'keys'; keys: KeysRelation; rowsBefore: number; replacedRows: number }
   | { kind: 'none' };
 
+/**
+ * No load changes a row (every table compared equal): the run writes nothing to the tables, keeps no backup (there
+ * is nothing to undo) and says so in its history row.
+ */
+export function changesNoRow(loads: readonly TableLoad[]): boolean {
+  return loads.every((load) => !load.changed);
+}
+
 /** One table's part in each step of the target transaction. */
 export interface TableLoad {
   readonly table: TablePlan;

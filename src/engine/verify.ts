@@ -12,7 +12,6 @@ import { asSyncError, stallError } from './failure.js';
 import { verifyByDigests } from './verify-digests.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { buildPlan, type TablePlan } from './plan.js';
-import { sourceUnreadable } from './privilege-check.js';
 import { openSourceSnapshot } from './read-plan.js';
 import { refuseIfAnotherRun, throwIfAborted } from './refusals.js';
 
@@ -62,7 +61,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
     // Each side's catalog in the message that opens its transaction (the target's only once it holds the lock).
     // Read-write: the digests are staged in temporary tables; the transaction is rolled back (session.release).
     const [source, begun] = await Promise.all([
-      openSourceSnapshot(session.source, schema, tables, lockTimeoutMs).catch((error: unknown) => { throw sourceUnreadable(error, resolved.sourceEndpoint.label); }),
+      openSourceSnapshot(session.source, schema, tables, lockTimeoutMs, resolved.sourceEndpoint.label),
       beginReadOnly(session.target, { lockTimeoutMs, lockTables: [], readOnly: false, then: [catalogStatement(schema, tables, syncLockHeld('shared'))] }),
     ]);
     await refuseIfAnotherRun(session.target, begun.lockIsFree);

@@ -7,10 +7,6 @@ export const MANIFEST_FORMAT = 'archon-sync-backup';
 export const MANIFEST_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
-/**
- * `sealed`: written and flushed before the run's COMMIT, outcome not yet noted (a process that died after COMMIT
- * leaves this; txid_status() of `run.xid` tells). `committed`: the run committed. `undone`: an undo put its tables back.
- */
 export type { BackupState } from '../../types.js';
 
 /**

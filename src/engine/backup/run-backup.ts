@@ -12,7 +12,7 @@ import {
 } from '../../pg/backup-statements.js';
 import { lockTablesStatement, runStatements } from '../../pg/ddl.js';
 import type { BackupReport, SyncPlan, TablePlan } from '../../types.js';
-import type { Replaced, TableLoad } from '../table-load.js';
+import { changesNoRow, type Replaced, type TableLoad } from '../table-load.js';
 import { marksReadable } from '../watermark.js';
 import { estimateBackup, formatBytes, type BackupEstimate, type TableWeight } from './estimate.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type BackupManifest, type BackupTable, type SavedSequence } from './manifest.js';
@@ -78,14 +78,8 @@ export function cannotKeepPhrase(reason: string, kind: 'size' | 'write', estimat
 
 type Progress = 'idle' | 'written' | 'sealed' | 'committed' | 'discarded';
 
-/**
- * No load deletes, overwrites or inserts a row (every table compared equal): an undo would restore nothing, so
- * nothing is read or written for it, and the backups of runs that did change something are not pruned for it.
- */
-function nothingToUndo(loads: readonly TableLoad[]): boolean {
-  return loads.every((load) => load.replaces().kind === 'none');
-}
-
+// A run that changes no row: an undo would restore nothing, so nothing is read or written for it, and the backups
+// of runs that did change something are not pruned for it.
 const NOTHING_TO_UNDO = 'the run changes no rows, so there is nothing to undo';
 
 export class RunBackup {
@@ -108,23 +102,23 @@ export class RunBackup {
     this.report = options.enabled ? { kept: false, reason: 'the run ended before its old rows were read' } : { kept: false, reason: 'backups are turned off' };
   }
 
+  /** What keeping the old rows of `loads` takes, for the preview; undefined when backups are off or the run changes no row. */
+  async weigh(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<BackupEstimate | undefined> {
+    if (!this.options.enabled || changesNoRow(loads)) return undefined;
+    const result = await weighLoads(target, loads, this.options);
+    this.weighed = { loads, result };
+    return result.estimate;
+  }
+
   /**
    * Call after the loads are chosen and before anything is written. Locks the tables copied in full against
    * writers (so no row slips in between their backup and their TRUNCATE), estimates the size, and when it fits
    * streams every old row into the run's directory. When it does not fit (or the disk refuses), refuses or warns
    * as the options say.
    */
-  /** What keeping the old rows of `loads` takes, for the preview; undefined when backups are off. */
-  async weigh(target: pg.ClientBase, loads: readonly TableLoad[]): Promise<BackupEstimate | undefined> {
-    if (!this.options.enabled || nothingToUndo(loads)) return undefined;
-    const result = await weighLoads(target, loads, this.options);
-    this.weighed = { loads, result };
-    return result.estimate;
-  }
-
   async keep(target: pg.ClientBase, plan: SyncPlan, loads: readonly TableLoad[], run: RunFacts): Promise<void> {
     if (!this.options.enabled) return;
-    if (nothingToUndo(loads)) {
+    if (changesNoRow(loads)) {
       this.report = { kept: false, reason: NOTHING_TO_UNDO, nothingToUndo: true };
       return;
     }
